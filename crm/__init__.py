@@ -1,0 +1,108 @@
+"""Application shell (factory, config, extensions, auth, base templates) and the CRM domain."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from crm.config import Config, check_config, default_database_uri, load_environment
+from crm.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: type | dict | None = None) -> Flask:
+    """Build the application: config, extensions, blueprints, CLI groups and signal handlers."""
+    app = Flask(__name__, instance_path=os.environ.get("GUICHET_INSTANCE_PATH") or None,
+                instance_relative_config=True)
+    app.config.from_object(Config)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    load_environment(app.config)
+    if isinstance(config, dict):  # explicit overrides win over the environment (tests)
+        app.config.update(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config["SQLALCHEMY_DATABASE_URI"] = (
+        app.config.get("SQLALCHEMY_DATABASE_URI") or default_database_uri(app.instance_path)
+    )
+    app.config.setdefault("UPLOAD_FOLDER", None)
+    app.config["UPLOAD_FOLDER"] = app.config["UPLOAD_FOLDER"] or str(Path(app.instance_path) / "uploads")
+    app.config.setdefault("DSFR_DIST", str(PROJECT_ROOT / "node_modules" / "@gouvfr" / "dsfr" / "dist"))
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
+    check_config(app.config)
+
+    _init_extensions(app)
+    _register_shell(app)
+    _register_domains(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    """Bind the extensions created in crm.extensions."""
+    from crm import i18n
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    limiter.init_app(app)
+    if app.config.get("SQLALCHEMY_DATABASE_URI", "").startswith("sqlite"):
+        from crm.database import enable_sqlite_pragmas
+
+        enable_sqlite_pragmas(app)
+
+
+def _register_shell(app: Flask) -> None:
+    """Blueprints, error handlers, template helpers and CLI of the shell itself."""
+    from crm import api, auth, cli, errors, i18n, views
+
+    i18n.init_app(app)
+    errors.init_app(app)
+    api.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(views.bp)
+    cli.init_app(app)
+
+    from flask import current_app
+    from flask_login import current_user
+
+    from crm.registry import home_cards_for, menu_for
+
+    app.add_template_global(lambda: menu_for(current_app, current_user), "main_menu")
+    app.add_template_global(lambda: home_cards_for(current_app, current_user), "home_cards")
+
+    @app.after_request
+    def _commit_or_rollback(response):
+        """One commit point per request: commit on success, roll back on an error status."""
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+def _register_domains(app: Flask) -> None:
+    """Let each domain package register its blueprints, CLI groups, seeders and signal handlers."""
+    import crm.domain as crm_domain
+    import expert
+    import knowledge_base
+    import notifications
+    import tickets
+
+    for package in (crm_domain, knowledge_base, expert, tickets, notifications):
+        package.init_app(app)

@@ -1,0 +1,64 @@
+"""The JSON API under /api/v1: flask-smorest, Bearer tokens, problem details."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Flask, g, request
+from flask_smorest import Api
+
+from crm.extensions import csrf
+
+
+class GuichetApi(Api):
+    """flask-smorest Api whose errors are rendered by the shell's problem-details handler."""
+
+    def _register_error_handlers(self):
+        """The shell registers one handler for HTML pages and /api/ problem details."""
+
+
+api = GuichetApi()
+
+
+def init_app(app: Flask) -> None:
+    """Bind the API and describe Bearer authentication in the OpenAPI document."""
+    app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    api.init_app(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "Jeton d'API personnel"}
+    )
+
+
+def register_api_blueprint(bp) -> None:
+    """Register a domain's API blueprint under /api/v1, exempt from CSRF (token-authenticated)."""
+    csrf.exempt(bp)
+    api.register_blueprint(bp, url_prefix="/api/v1" + (bp.url_prefix or ""))
+
+
+def token_required(*roles: str):
+    """Require a valid Bearer token whose user has one of the roles (any role when none given)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            from flask_smorest import abort
+
+            from crm.services import authenticate_api_token
+
+            header = request.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                abort(401, message="Jeton d'API manquant : en-tête Authorization: Bearer <jeton>.")
+            user = authenticate_api_token(token.strip())
+            if user is None:
+                abort(401, message="Jeton d'API invalide, expiré ou révoqué.")
+            if roles and not user.has_role(*roles):
+                abort(403, message="Ce jeton n'a pas les droits nécessaires.")
+            g.api_user = user
+            return view(*args, **kwargs)
+
+        wrapper._apidoc = getattr(view, "_apidoc", {})  # keep smorest documentation
+        return wrapper
+
+    return decorator

@@ -1,0 +1,44 @@
+"""Extension points the domain packages fill in from their init_app(): home pages, demo seeders, menus."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask
+
+
+def add_home(app: Flask, home_of: Callable) -> None:
+    """Register a function user -> URL or None; the first URL found is the user's home page."""
+    app.extensions.setdefault("guichet.home", []).append(home_of)
+
+
+def add_seeder(app: Flask, order: int, name: str, seed: Callable) -> None:
+    """Register a demo-data seeder; seeders run by increasing order within one transaction."""
+    app.extensions.setdefault("guichet.seeders", []).append((order, name, seed))
+
+
+def seeders(app: Flask) -> list[tuple[int, str, Callable]]:
+    """The registered demo seeders in running order."""
+    return sorted(app.extensions.get("guichet.seeders", []), key=lambda s: (s[0], s[1]))
+
+
+def add_menu(app: Flask, order: int, label: str, endpoint: str, allowed: Callable) -> None:
+    """Add a header navigation entry shown to users for whom allowed(user) is true."""
+    app.extensions.setdefault("guichet.menu", []).append((order, label, endpoint, allowed))
+
+
+def menu_for(app: Flask, user) -> list[tuple[str, str]]:
+    """The navigation entries (label, endpoint) visible to a user."""
+    items = sorted(app.extensions.get("guichet.menu", []), key=lambda m: m[0])
+    return [(label, endpoint) for _o, label, endpoint, allowed in items if allowed(user)]
+
+
+def add_home_card(app: Flask, order: int, card: Callable) -> None:
+    """Register a function user -> dict(title, text, url) or None, shown on the public home page."""
+    app.extensions.setdefault("guichet.cards", []).append((order, card))
+
+
+def home_cards_for(app: Flask, user) -> list[dict]:
+    """The home-page cards visible to a user."""
+    cards = sorted(app.extensions.get("guichet.cards", []), key=lambda c: c[0])
+    return [c for c in (card(user) for _o, card in cards) if c]

@@ -1,0 +1,378 @@
+"""Tickets, messages, attachments, the audit trail, queues, topics, SLA policies and calendars."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.extensions import db, utcnow
+from crm.models import User
+
+
+class Status(enum.StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    WAITING = "waiting_on_requester"
+    AUTO_ANSWERED = "auto_answered"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Priority(enum.StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Channel(enum.StrEnum):
+    WEB = "web"
+    PORTAL = "portal"
+    EMAIL = "email"
+    API = "api"
+
+
+class SlaState(enum.StrEnum):
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+    MET = "met"
+    MISSED = "missed"
+
+
+#: Statuses in which a ticket is still being worked (the agent queue's default view).
+ACTIVE_STATUSES = (Status.NEW, Status.OPEN, Status.WAITING, Status.AUTO_ANSWERED)
+#: Statuses in which the SLA clock is paused.
+PAUSED_STATUSES = (Status.WAITING, Status.RESOLVED, Status.CLOSED)
+
+STATUS_LABELS = {
+    Status.NEW: "Nouvelle",
+    Status.OPEN: "En cours",
+    Status.WAITING: "En attente du demandeur",
+    Status.AUTO_ANSWERED: "Réponse automatique proposée",
+    Status.RESOLVED: "Résolue",
+    Status.CLOSED: "Clôturée",
+}
+PRIORITY_LABELS = {
+    Priority.LOW: "Basse",
+    Priority.NORMAL: "Normale",
+    Priority.HIGH: "Haute",
+    Priority.URGENT: "Urgente",
+}
+CHANNEL_LABELS = {
+    Channel.WEB: "Formulaire web",
+    Channel.PORTAL: "Portail projets",
+    Channel.EMAIL: "Courriel",
+    Channel.API: "API",
+}
+SLA_STATE_LABELS = {
+    SlaState.ON_TRACK: "Dans les délais",
+    SlaState.AT_RISK: "À risque",
+    SlaState.BREACHED: "Dépassé",
+    SlaState.MET: "Respecté",
+    SlaState.MISSED: "Non respecté",
+}
+PRIORITY_RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
+
+
+def _active_clause():
+    return sa.text("status IN ('new', 'open', 'waiting_on_requester', 'auto_answered')")
+
+
+class Queue(db.Model):
+    """A team that works tickets: a support queue or a group of référents."""
+
+    __tablename__ = "queues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    is_referent_group: Mapped[bool] = mapped_column(default=False)
+    manager_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    manager: Mapped[User | None] = relationship()
+    members: Mapped[list[QueueMember]] = relationship(back_populates="queue", cascade="all, delete-orphan")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QueueMember(db.Model):
+    """A user who works a queue."""
+
+    __tablename__ = "queue_members"
+
+    queue_id: Mapped[int] = mapped_column(sa.ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+
+    queue: Mapped[Queue] = relationship(back_populates="members")
+    user: Mapped[User] = relationship()
+
+
+class Topic(db.Model):
+    """A subject requesters choose (submission, evaluation, funding rules, amendments, …)."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    label: Mapped[str] = mapped_column(sa.String(120))
+    label_en: Mapped[str] = mapped_column(sa.String(120), default="")
+    default_queue_id: Mapped[int | None] = mapped_column(sa.ForeignKey("queues.id", ondelete="SET NULL"))
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    default_queue: Mapped[Queue | None] = relationship()
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class SlaCalendar(db.Model):
+    """Working hours, public holidays and closure days; see tickets.sla.BusinessCalendar."""
+
+    __tablename__ = "sla_calendars"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    timezone: Mapped[str] = mapped_column(sa.String(60), default="Europe/Paris")
+    country: Mapped[str | None] = mapped_column(sa.String(2), default="FR")
+    subdivision: Mapped[str | None] = mapped_column(sa.String(10))
+    hours: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    closed_days: Mapped[list] = mapped_column(sa.JSON, default=list)
+
+
+class SlaPolicy(db.Model):
+    """First-response and resolution targets in business minutes; None criteria match anything."""
+
+    __tablename__ = "sla_policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    service_tier: Mapped[str | None] = mapped_column(sa.String(30))
+    priority: Mapped[str | None] = mapped_column(sa.String(10))
+    topic_slug: Mapped[str | None] = mapped_column(sa.String(50))
+    queue_id: Mapped[int | None] = mapped_column(sa.ForeignKey("queues.id", ondelete="CASCADE"))
+    first_response_minutes: Mapped[int]
+    resolution_minutes: Mapped[int]
+    calendar_id: Mapped[int] = mapped_column(sa.ForeignKey("sla_calendars.id"))
+    at_risk_share: Mapped[float | None]
+    escalation: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    calendar: Mapped[SlaCalendar] = relationship(lazy="joined")
+    queue: Mapped[Queue | None] = relationship()
+
+
+class Ticket(db.Model):
+    """A request traced until it is answered, with its SLA due times stored for indexed queries."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(24), default=Status.NEW)
+    priority: Mapped[str] = mapped_column(sa.String(10), default=Priority.NORMAL)
+    channel: Mapped[str] = mapped_column(sa.String(10), default=Channel.WEB)
+    topic_id: Mapped[int | None] = mapped_column(sa.ForeignKey("topics.id", ondelete="SET NULL"))
+    queue_id: Mapped[int] = mapped_column(sa.ForeignKey("queues.id"))
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    requester_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    requester_email: Mapped[str] = mapped_column(sa.String(254), index=True)
+    requester_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    requester_locale: Mapped[str] = mapped_column(sa.String(5), default="fr")
+    project_reference: Mapped[str | None] = mapped_column(sa.String(40))
+    service_tier: Mapped[str | None] = mapped_column(sa.String(30))
+    access_key_hash: Mapped[str] = mapped_column(sa.String(64))
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id", ondelete="SET NULL"))
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    first_responded_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    # SLA: the policy chosen and why, then per target the due and warning instants (NULL while
+    # paused or stopped), the recorded state, and the business time counted when the clock stopped.
+    sla_policy_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sla_policies.id", ondelete="SET NULL"))
+    sla_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    sla_paused: Mapped[bool] = mapped_column(default=False)
+    first_response_due_at: Mapped[datetime | None]
+    first_response_warn_at: Mapped[datetime | None]
+    first_response_state: Mapped[str] = mapped_column(sa.String(10), default=SlaState.ON_TRACK)
+    first_response_seconds: Mapped[int | None]
+    resolution_due_at: Mapped[datetime | None]
+    resolution_warn_at: Mapped[datetime | None]
+    resolution_state: Mapped[str] = mapped_column(sa.String(10), default=SlaState.ON_TRACK)
+    resolution_seconds: Mapped[int | None]
+    #: The earliest pending due time: the agent queue's default sort.
+    next_due_at: Mapped[datetime | None]
+
+    topic: Mapped[Topic | None] = relationship(lazy="joined")
+    queue: Mapped[Queue] = relationship(lazy="joined")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+    requester: Mapped[User | None] = relationship(foreign_keys=[requester_id])
+    sla_policy: Mapped[SlaPolicy | None] = relationship()
+    merged_into: Mapped[Ticket | None] = relationship(remote_side=[id])
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="ticket", order_by="Message.created_at, Message.id", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.created_at, TicketEvent.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        # Agent queue: active tickets by due time, overall and per queue / assignee.
+        sa.Index("ix_tickets_active_due", "next_due_at", "id",
+                 postgresql_where=_active_clause(), sqlite_where=_active_clause()),
+        sa.Index("ix_tickets_queue_active_due", "queue_id", "next_due_at", "id",
+                 postgresql_where=_active_clause(), sqlite_where=_active_clause()),
+        sa.Index("ix_tickets_assignee_active_due", "assignee_id", "next_due_at", "id",
+                 postgresql_where=_active_clause(), sqlite_where=_active_clause()),
+        sa.Index("ix_tickets_status_created", "status", "created_at"),
+        # SLA sweep and "at risk now": per target, state then instant.
+        sa.Index("ix_tickets_fr_state_warn", "first_response_state", "first_response_warn_at"),
+        sa.Index("ix_tickets_fr_state_due", "first_response_state", "first_response_due_at"),
+        sa.Index("ix_tickets_res_state_warn", "resolution_state", "resolution_warn_at"),
+        sa.Index("ix_tickets_res_state_due", "resolution_state", "resolution_due_at"),
+        # Manager reports over a period.
+        sa.Index("ix_tickets_resolved_at", "resolved_at"),
+        sa.Index("ix_tickets_first_responded_at", "first_responded_at"),
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def priority_label(self) -> str:
+        return PRIORITY_LABELS.get(self.priority, self.priority)
+
+    @property
+    def channel_label(self) -> str:
+        return CHANNEL_LABELS.get(self.channel, self.channel)
+
+    @property
+    def sla_state(self) -> str:
+        """The state shown in lists: the pending target's, or the resolution's once answered."""
+        if self.first_responded_at is None and self.status not in (Status.RESOLVED, Status.CLOSED):
+            return self.first_response_state
+        return self.resolution_state
+
+    @property
+    def public_messages(self) -> list[Message]:
+        return [m for m in self.messages if not m.internal]
+
+    def __repr__(self) -> str:
+        return f"<Ticket {self.reference}>"
+
+
+class AuthorKind(enum.StrEnum):
+    REQUESTER = "requester"
+    STAFF = "staff"
+    SYSTEM = "system"
+
+
+class Message(db.Model):
+    """A public reply or an internal note (never shown to the requester) on a ticket."""
+
+    __tablename__ = "ticket_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    author_kind: Mapped[str] = mapped_column(sa.String(10))
+    author_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    body: Mapped[str] = mapped_column(sa.Text)
+    internal: Mapped[bool] = mapped_column(default=False)
+    channel: Mapped[str] = mapped_column(sa.String(10), default=Channel.WEB)
+    email_message_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="messages")
+    author: Mapped[User | None] = relationship()
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="message", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class Attachment(db.Model):
+    """A file attached to a message, stored under the upload folder by its SHA-256."""
+
+    __tablename__ = "ticket_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(sa.ForeignKey("ticket_messages.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    message: Mapped[Message] = relationship(back_populates="attachments")
+
+
+class TicketEvent(db.Model):
+    """One change in the audit trail: who, when, what, before and after."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    data: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+    __table_args__ = (sa.Index("ix_ticket_events_ticket_created", "ticket_id", "created_at"),)
+
+
+class SlaMark(db.Model):
+    """An SLA step recorded once per ticket and target (at risk, breached): the sweep's idempotency key."""
+
+    __tablename__ = "sla_marks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(sa.String(20))
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("ticket_id", "target", "kind", name="uq_sla_marks_step"),)
+
+
+class CannedResponse(db.Model):
+    """A saved reply, for one queue or for all queues."""
+
+    __tablename__ = "canned_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue_id: Mapped[int | None] = mapped_column(sa.ForeignKey("queues.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(120))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    queue: Mapped[Queue | None] = relationship()
+
+
+class ReferenceCounter(db.Model):
+    """The last number given per year, for references like DEM-2026-000123."""
+
+    __tablename__ = "reference_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(default=0)
