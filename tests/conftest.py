@@ -116,5 +116,29 @@ def count_rows():
     return _count
 
 
+@pytest.fixture
+def reference_data(make_user):
+    """Queues, topics, calendars, SLA policies and saved replies of the demo configuration."""
+    from tickets.demo import seed_reference_data
+
+    return seed_reference_data()
+
+
+@pytest.fixture
+def make_ticket(reference_data):
+    """Create a ticket through the real service: make_ticket(subject=..., topic=..., created_at=...)."""
+    from tickets import services
+
+    def _make(**overrides):
+        data = {"subject": "Question sur le dépôt", "body": "Bonjour, comment déposer ma proposition ?",
+                "requester_email": "demandeur@labo.example", "requester_name": "Jeanne Demandeur"}
+        data.update(overrides)
+        ticket, key = services.create_ticket(**data)
+        ticket.access_key = key  # the clear key, for tests only
+        return ticket
+
+    return _make
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "committed: the test commits for real; tables are emptied after it")

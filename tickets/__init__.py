@@ -7,4 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this package's blueprints, CLI groups, demo seeders and signal handlers."""
-    from tickets import models  # noqa: F401  (tables known to the metadata)
+    from crm import registry
+    from tickets import demo, models  # noqa: F401  (tables known to the metadata)
+
+    registry.add_seeder(app, 30, "files, thèmes, délais et demandes", demo.seed_demo_tickets)

@@ -1,0 +1,197 @@
+"""Reference configuration (queues, topics, calendars, SLA policies, saved replies) and demo tickets."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from crm.extensions import db, utcnow
+from tickets import services
+from tickets.models import CannedResponse, Priority, Queue, QueueMember, SlaCalendar, SlaPolicy, Status, Topic
+
+OFFICE_HOURS = {day: [("09:00", "12:30"), ("13:30", "17:30")] for day in ("mon", "tue", "wed", "thu", "fri")}
+ALWAYS = {day: [("00:00", "24:00")] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+QUEUES = [
+    ("support", "Support aux porteurs de projets", "Questions générales, dépôt, compte et portail.", False),
+    ("referents-amendements", "Référents conventionnement et avenants",
+     "Avenants, prolongations, changements de bénéficiaire ou de coordinateur.", True),
+    ("referents-finances", "Référents financiers", "Versements, dépenses éligibles, justificatifs financiers.", True),
+    ("referents-evaluation", "Référents évaluation et sélection",
+     "Critères d'évaluation, comités, résultats de sélection.", True),
+]
+
+TOPICS = [
+    ("depot", "Dépôt d'une proposition", "Submitting a proposal", "support"),
+    ("eligibilite", "Éligibilité", "Eligibility", "support"),
+    ("calendrier", "Calendrier et dates limites", "Calendar and deadlines", "support"),
+    ("evaluation", "Évaluation et sélection", "Evaluation and selection", "referents-evaluation"),
+    ("financement", "Règles de financement", "Funding rules", "referents-finances"),
+    ("versements", "Versements et justificatifs", "Payments and financial reports", "referents-finances"),
+    ("avenant", "Avenant et modification du projet", "Amendments and project changes", "referents-amendements"),
+    ("portail", "Compte et portail projets", "Account and project portal", "support"),
+    ("autre", "Autre question", "Other question", "support"),
+]
+
+SERVICE_TIERS = ("standard", "prioritaire", "premium")
+
+# (name, tier, priority, topic, queue, first response minutes, resolution minutes, calendar)
+POLICIES = [
+    ("Standard", None, None, None, None, 2 * 450, 10 * 450, "bureau"),
+    ("Standard — priorité haute", None, Priority.HIGH, None, None, 450, 5 * 450, "bureau"),
+    ("Urgence 24/7", None, Priority.URGENT, None, None, 4 * 60, 24 * 60, "24/7"),
+    ("Établissement prioritaire", "prioritaire", None, None, None, 450, 6 * 450, "bureau"),
+    ("Établissement premium", "premium", None, None, None, 240, 4 * 450, "bureau"),
+    ("Avenants", None, None, "avenant", None, 3 * 450, 15 * 450, "bureau"),
+]
+
+CANNED = [
+    (None, "Accusé de réception détaillé",
+     "Bonjour,\n\nNous avons bien reçu votre demande et la traitons. Nous revenons vers vous dans les meilleurs "
+     "délais.\n\nBien cordialement,\nLe support de l'agence"),
+    ("support", "Pièces manquantes",
+     "Bonjour,\n\nPour traiter votre demande, pourriez-vous nous transmettre les pièces suivantes : …\n\n"
+     "Bien cordialement,\nLe support de l'agence"),
+    ("support", "Dépôt hors délai",
+     "Bonjour,\n\nLa plateforme de dépôt ferme à l'heure indiquée dans le texte de l'appel ; aucun dépôt "
+     "n'est possible après la clôture.\n\nBien cordialement,\nLe support de l'agence"),
+    ("referents-amendements", "Demande d'avenant : procédure",
+     "Bonjour,\n\nToute demande de modification se fait depuis l'espace projet, rubrique « Demandes de "
+     "modification », avec l'accord de l'établissement gestionnaire.\n\nBien cordialement"),
+]
+
+
+def seed_reference_data(users: dict | None = None) -> dict:
+    """Create queues, topics, calendars, SLA policies and saved replies (idempotent by slug/name)."""
+    existing = db.session.scalar(sa.select(Queue).where(Queue.slug == "support"))
+    if existing is not None:
+        return {"queues": {q.slug: q for q in db.session.scalars(sa.select(Queue))}}
+    queues = {}
+    for slug, name, description, referents in QUEUES:
+        queues[slug] = Queue(slug=slug, name=name, description=description, is_referent_group=referents)
+        db.session.add(queues[slug])
+    for position, (slug, label, label_en, queue) in enumerate(TOPICS):
+        db.session.add(Topic(slug=slug, label=label, label_en=label_en, default_queue=queues[queue],
+                             position=position))
+    calendars = {
+        "bureau": SlaCalendar(name="Heures de bureau (Paris)", hours=OFFICE_HOURS, country="FR",
+                              closed_days=[f"{y}-12-24" for y in range(2025, 2029)]
+                              + [f"{y}-12-31" for y in range(2025, 2029)]),
+        "24/7": SlaCalendar(name="24 h/24, 7 j/7", hours=ALWAYS, country=None),
+    }
+    db.session.add_all(calendars.values())
+    db.session.flush()
+    for name, tier, priority, topic, queue, first, resolution, calendar in POLICIES:
+        db.session.add(SlaPolicy(
+            name=name, service_tier=tier, priority=priority, topic_slug=topic,
+            queue_id=queues[queue].id if queue else None, first_response_minutes=first,
+            resolution_minutes=resolution, calendar=calendars[calendar],
+            escalation={"warn_assignee": True, "notify_manager_on_breach": True},
+        ))
+    for queue, title, body in CANNED:
+        db.session.add(CannedResponse(queue=queues[queue] if queue else None, title=title, body=body))
+    if users:
+        _staff_queues(queues, users)
+    db.session.flush()
+    return {"queues": queues}
+
+
+def _staff_queues(queues: dict, users: dict) -> None:
+    membership = {
+        "support": ["agent", "agent2", "agent3"],
+        "referents-amendements": ["referent"],
+        "referents-finances": ["referent_finance"],
+        "referents-evaluation": ["referent_evaluation"],
+    }
+    for slug, keys in membership.items():
+        for key in keys:
+            if key in users:
+                db.session.add(QueueMember(queue=queues[slug], user=users[key]))
+    if "manager" in users:
+        for queue in queues.values():
+            queue.manager = users["manager"]
+
+
+SAMPLE_REQUESTS = [
+    ("depot", "Problème de dépôt sur la plateforme",
+     "Bonjour, je n'arrive pas à téléverser le document scientifique de ma proposition, le bouton reste grisé."),
+    ("calendrier", "Date limite de dépôt de l'appel générique",
+     "Bonjour, pouvez-vous me confirmer la date et l'heure de clôture du dépôt des propositions complètes ?"),
+    ("eligibilite", "Éligibilité d'un partenaire étranger",
+     "Un laboratoire suisse peut-il être partenaire de notre consortium et recevoir une aide ?"),
+    ("evaluation", "Critères d'évaluation du volet impact",
+     "Comment le critère « impact et retombées » est-il noté par le comité d'évaluation ?"),
+    ("financement", "Frais de gestion et frais de personnel",
+     "Quel est le taux des frais de gestion pour un établissement public et peut-on financer un post-doctorant ?"),
+    ("versements", "Versement du solde",
+     "Notre rapport final a été transmis il y a deux mois ; quand le solde de l'aide sera-t-il versé ?"),
+    ("avenant", "Demande de prolongation de six mois",
+     "Nous souhaitons prolonger notre projet de six mois suite au retard de livraison d'un équipement."),
+    ("avenant", "Changement de coordinateur scientifique",
+     "La coordinatrice quitte l'établissement ; comment désigner un nouveau coordinateur ?"),
+    ("portail", "Je ne vois pas mon projet dans le portail",
+     "Je suis responsable administratif du projet mais il n'apparaît pas dans mon espace."),
+    ("autre", "Demande d'attestation de financement",
+     "Pourriez-vous me fournir une attestation de financement pour mon établissement ?"),
+]
+
+
+def seed_demo_tickets(context: dict) -> None:
+    """A few hundred tickets spread over the last weeks, in every status, with replies and notes."""
+    reference = seed_reference_data(context.get("users"))
+    users = context.get("users", {})
+    requesters = context.get("requesters", [])
+    agents = [u for key, u in users.items() if key.startswith(("agent", "referent"))]
+    organisations = context.get("organisations", [])
+    rng = random.Random(2026)  # noqa: S311 - demo data
+    now = utcnow()
+    n = int(context.get("n_tickets", 300))
+    for i in range(n):
+        topic, subject, body = SAMPLE_REQUESTS[i % len(SAMPLE_REQUESTS)]
+        created = now - timedelta(minutes=rng.randint(5, 60 * 24 * 45))
+        requester = rng.choice(requesters) if requesters and rng.random() < 0.6 else None
+        email = requester.email if requester else f"demandeur{i}@etablissement-exemple.fr"
+        organisation = rng.choice(organisations) if organisations and rng.random() < 0.7 else None
+        ticket, _key = services.create_ticket(
+            subject=subject, body=body, requester_email=email,
+            requester_name=requester.name if requester else f"Demandeur {i}", requester=requester,
+            topic=topic, priority=rng.choices(list(Priority), weights=[10, 70, 15, 5])[0],
+            channel=rng.choice(["web", "web", "email", "portal", "api"]), created_at=created,
+            organisation_id=getattr(organisation, "id", None),
+            service_tier=getattr(organisation, "service_tier", None) or rng.choice(SERVICE_TIERS),
+        )
+        _play_history(ticket, rng, agents, created, now)
+    db.session.flush()
+    context["queues"] = reference["queues"]
+
+
+def _play_history(ticket, rng: random.Random, agents: list, created: datetime, now: datetime) -> None:
+    """Advance a demo ticket through a plausible part of its life."""
+    if not agents:
+        return
+    fate = rng.random()
+    if fate < 0.25:
+        return  # still new
+    agent = rng.choice(agents)
+    at = min(created + timedelta(minutes=rng.randint(10, 60 * 30)), now - timedelta(minutes=2))
+    services.claim_ticket(ticket, agent, now=at)
+    if fate < 0.35:
+        return  # claimed, no answer yet
+    at = min(at + timedelta(minutes=rng.randint(5, 600)), now - timedelta(minutes=1))
+    if rng.random() < 0.3:
+        services.add_internal_note(ticket, author=agent, body="Vérifié avec le service financier.", now=at)
+    if fate < 0.5:
+        services.reply_to_ticket(ticket, author=agent, now=at, next_status=Status.WAITING,
+                                 body="Bonjour, pourriez-vous préciser le numéro de votre projet ?")
+        return
+    services.reply_to_ticket(ticket, author=agent, now=at,
+                             body="Bonjour, voici la réponse à votre question. Bien cordialement.")
+    if fate < 0.6:
+        return  # answered, still open
+    at = min(at + timedelta(minutes=rng.randint(5, 60 * 24)), now)
+    services.resolve_ticket(ticket, by=agent, now=at)
+    if fate > 0.9 and now - at > timedelta(days=7):
+        services.change_status(ticket, Status.CLOSED, by=agent, now=now)
+

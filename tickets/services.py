@@ -1,0 +1,411 @@
+"""Ticket lifecycle: create, reply, note, claim, assign, change status, merge. Services flush; callers commit."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from crm.extensions import db, utcnow
+from crm.models import User
+from tickets import signals
+from tickets.attachments import IncomingFile, check_files, store_file
+from tickets.models import (
+    ACTIVE_STATUSES,
+    Attachment,
+    AuthorKind,
+    Channel,
+    Message,
+    Priority,
+    Queue,
+    ReferenceCounter,
+    Status,
+    Ticket,
+    TicketEvent,
+    Topic,
+)
+from tickets.sla_tracking import choose_sla_policy, recompute_sla
+
+
+class TicketError(ValueError):
+    """A ticket operation was refused; the message is shown to the user."""
+
+
+#: Allowed status transitions (the requester's reply and reopening go through their own services).
+TRANSITIONS = {
+    Status.NEW: {Status.OPEN, Status.WAITING, Status.RESOLVED, Status.AUTO_ANSWERED, Status.CLOSED},
+    Status.OPEN: {Status.WAITING, Status.RESOLVED, Status.CLOSED},
+    Status.WAITING: {Status.OPEN, Status.RESOLVED, Status.CLOSED},
+    Status.AUTO_ANSWERED: {Status.OPEN, Status.RESOLVED, Status.CLOSED},
+    Status.RESOLVED: {Status.OPEN, Status.CLOSED},
+    Status.CLOSED: set(),
+}
+
+
+def hash_key(key: str) -> str:
+    """SHA-256 of a requester's secret access key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def check_access_key(ticket: Ticket, key: str | None) -> bool:
+    """True when the key opens this ticket (constant-time comparison)."""
+    return bool(key) and hmac.compare_digest(ticket.access_key_hash, hash_key(key))
+
+
+def next_reference(year: int) -> str:
+    """Atomically take the next number of the year: DEM-2026-000123."""
+    table = ReferenceCounter.__table__
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = (
+        insert(table).values(year=year, last=1)
+        .on_conflict_do_update(index_elements=["year"], set_={"last": table.c.last + 1})
+        .returning(table.c.last)
+    )
+    number = db.session.execute(statement).scalar_one()
+    return f"DEM-{year}-{number:06d}"
+
+
+def record_event(ticket: Ticket, kind: str, actor: User | None = None, at: datetime | None = None,
+                 **data) -> TicketEvent:
+    """Append a change to the ticket's audit trail."""
+    event = TicketEvent(ticket=ticket, kind=kind, actor=actor, data=data, created_at=at or utcnow())
+    db.session.add(event)
+    return event
+
+
+def default_queue() -> Queue:
+    """The queue that receives requests no rule or topic routes elsewhere."""
+    queue = db.session.scalar(sa.select(Queue).where(Queue.slug == "support"))
+    queue = queue or db.session.scalar(sa.select(Queue).where(Queue.active.is_(True)).order_by(Queue.id))
+    if queue is None:
+        raise TicketError("Aucune file d'attente n'est configurée.")
+    return queue
+
+
+def topic_by_slug(slug: str | None) -> Topic | None:
+    """The topic with this slug, or None."""
+    if not slug:
+        return None
+    topic = db.session.scalar(sa.select(Topic).where(Topic.slug == slug))
+    if topic is None:
+        raise TicketError(f"Thème inconnu : {slug}.")
+    return topic
+
+
+def _attach(message: Message, files: list[IncomingFile]) -> None:
+    for f in check_files(list(files)):
+        name, content_type, digest, size = store_file(f)
+        message.attachments.append(
+            Attachment(filename=name, content_type=content_type, sha256=digest, size=size)
+        )
+
+
+def create_ticket(*, subject: str, body: str, requester_email: str, requester_name: str = "",
+                  requester: User | None = None, topic: str | None = None, priority: str = Priority.NORMAL,
+                  channel: str = Channel.WEB, project_reference: str | None = None,
+                  organisation_id: int | None = None, project_id: int | None = None,
+                  service_tier: str | None = None, attachments=(), actor: User | None = None,
+                  locale: str = "fr", queue: Queue | None = None, created_at: datetime | None = None,
+                  email_message_id: str | None = None) -> tuple[Ticket, str]:
+    """Open a ticket with its first message; triage, choose the SLA policy; return it and its access key."""
+    subject, body = subject.strip(), body.strip()
+    if not subject or not body:
+        raise TicketError("L'objet et le message sont obligatoires.")
+    if priority not in set(Priority):
+        raise TicketError(f"Priorité inconnue : {priority}.")
+    if channel not in set(Channel):
+        raise TicketError(f"Canal inconnu : {channel}.")
+    now = created_at or utcnow()
+    topic_row = topic_by_slug(topic)
+    key = secrets.token_urlsafe(24)
+    ticket = Ticket(
+        reference=next_reference(now.astimezone(UTC).year), subject=subject[:200], status=Status.NEW,
+        priority=priority, channel=channel, topic=topic_row,
+        queue=queue or (topic_row.default_queue if topic_row and topic_row.default_queue else default_queue()),
+        requester=requester, requester_email=requester_email.strip().lower(),
+        requester_name=requester_name.strip() or (requester.name if requester else ""),
+        requester_locale=locale, project_reference=(project_reference or "").strip() or None,
+        service_tier=service_tier, access_key_hash=hash_key(key), created_at=now, updated_at=now,
+    )
+    if organisation_id is not None and hasattr(Ticket, "organisation_id"):
+        ticket.organisation_id = organisation_id
+    if project_id is not None and hasattr(Ticket, "project_id"):
+        ticket.project_id = project_id
+    message = Message(ticket=ticket, author=requester, author_kind=AuthorKind.REQUESTER,
+                      author_name=ticket.requester_name or ticket.requester_email, body=body,
+                      channel=channel, created_at=now, email_message_id=email_message_id)
+    _attach(message, attachments)
+    db.session.add(ticket)
+    db.session.flush()
+    record_event(ticket, "created", actor or requester, at=now, channel=channel, queue=ticket.queue.slug,
+                 priority=priority, topic=topic_row.slug if topic_row else None)
+    signals.ticket_submitted.send(ticket, message=message)
+    apply_sla_policy(ticket, now=now)
+    db.session.flush()
+    signals.ticket_created.send(ticket, message=message, access_key=key)
+    return ticket, key
+
+
+def apply_sla_policy(ticket: Ticket, *, by: User | None = None, now: datetime | None = None) -> None:
+    """(Re)choose the SLA policy from the ticket's tier, priority, topic and queue; record why."""
+    policy, reason = choose_sla_policy(ticket)
+    if policy is not ticket.sla_policy or reason != ticket.sla_reason:
+        previous = ticket.sla_policy.name if ticket.sla_policy else None
+        ticket.sla_policy = policy
+        ticket.sla_reason = reason
+        record_event(ticket, "sla_policy", by, at=now, before=previous,
+                     after=policy.name if policy else None, reason=reason)
+    recompute_sla(ticket, now)
+
+
+def _set_status(ticket: Ticket, status: str, by: User | None, now: datetime, **extra) -> None:
+    before = ticket.status
+    if before == status:
+        return
+    ticket.status = status
+    ticket.updated_at = now
+    if status == Status.RESOLVED:
+        ticket.resolved_at = now
+    elif status == Status.CLOSED:
+        ticket.closed_at = now
+        ticket.resolved_at = ticket.resolved_at or now
+    elif before in (Status.RESOLVED, Status.CLOSED):
+        ticket.resolved_at = None
+        ticket.closed_at = None
+    record_event(ticket, "status", by, at=now, before=before, after=status, **extra)
+    signals.status_changed.send(ticket, before=before, after=status, by=by)
+    if status == Status.RESOLVED:
+        signals.ticket_resolved.send(ticket, by=by)
+
+
+def change_status(ticket: Ticket, status: str, *, by: User | None, now: datetime | None = None,
+                  reason: str = "") -> None:
+    """Move the ticket to an allowed status; the SLA clock pauses or resumes accordingly."""
+    now = now or utcnow()
+    if status not in set(Status):
+        raise TicketError(f"Statut inconnu : {status}.")
+    if status == ticket.status:
+        return
+    if status not in TRANSITIONS[Status(ticket.status)]:
+        raise TicketError(f"Impossible de passer de « {ticket.status_label} » à ce statut.")
+    _set_status(ticket, status, by, now, **({"reason": reason} if reason else {}))
+    recompute_sla(ticket, now)
+
+
+def resolve_ticket(ticket: Ticket, *, by: User | None, now: datetime | None = None) -> None:
+    """Mark the request answered; the resolution clock stops."""
+    change_status(ticket, Status.RESOLVED, by=by, now=now)
+
+
+def put_on_hold(ticket: Ticket, *, by: User | None, now: datetime | None = None) -> None:
+    """Wait for the requester; both clocks pause."""
+    change_status(ticket, Status.WAITING, by=by, now=now)
+
+
+def reopen_ticket(ticket: Ticket, *, by: User | None, now: datetime | None = None) -> None:
+    """Reopen a resolved ticket; the resolution clock resumes where it stopped."""
+    if ticket.status != Status.RESOLVED:
+        raise TicketError("Seule une demande résolue peut être rouverte.")
+    change_status(ticket, Status.OPEN, by=by, now=now)
+
+
+def within_reopen_window(ticket: Ticket, now: datetime | None = None) -> bool:
+    """True when a requester reply may still reopen this resolved ticket."""
+    now = now or utcnow()
+    if ticket.status != Status.RESOLVED or ticket.resolved_at is None:
+        return False
+    return now - ticket.resolved_at <= timedelta(days=current_app.config["REOPEN_WINDOW_DAYS"])
+
+
+def reply_to_ticket(ticket: Ticket, *, author: User, body: str, attachments=(), now: datetime | None = None,
+                    next_status: str | None = None, channel: str = Channel.WEB) -> Message:
+    """A public staff reply; the first one stops the first-response clock."""
+    now = now or utcnow()
+    body = body.strip()
+    if not body:
+        raise TicketError("Le message est vide.")
+    if ticket.status == Status.CLOSED:
+        raise TicketError("Cette demande est clôturée.")
+    message = Message(ticket=ticket, author=author, author_kind=AuthorKind.STAFF, author_name=author.name,
+                      body=body, internal=False, channel=channel, created_at=now)
+    _attach(message, attachments)
+    db.session.add(message)
+    record_event(ticket, "reply", author, at=now)
+    if ticket.first_responded_at is None:
+        ticket.first_responded_at = now
+    if ticket.assignee_id is None:
+        _assign(ticket, author, by=author, now=now)
+    target = next_status or (Status.OPEN if ticket.status in (Status.NEW, Status.AUTO_ANSWERED) else None)
+    if target and target != ticket.status:
+        if target not in TRANSITIONS[Status(ticket.status)]:
+            raise TicketError("Statut demandé incompatible avec l'état de la demande.")
+        _set_status(ticket, target, author, now)
+    ticket.updated_at = now
+    db.session.flush()
+    recompute_sla(ticket, now)
+    signals.ticket_replied.send(ticket, message=message)
+    return message
+
+
+def add_requester_reply(ticket: Ticket, *, body: str, author: User | None = None, attachments=(),
+                        now: datetime | None = None, channel: str = Channel.WEB,
+                        email_message_id: str | None = None) -> Message:
+    """The requester answers: waiting tickets resume, resolved ones reopen within the window."""
+    now = now or utcnow()
+    body = body.strip()
+    if not body:
+        raise TicketError("Le message est vide.")
+    if ticket.status == Status.CLOSED or (ticket.status == Status.RESOLVED and not within_reopen_window(ticket, now)):
+        raise TicketError("Cette demande est close : veuillez déposer une nouvelle demande.")
+    message = Message(ticket=ticket, author=author, author_kind=AuthorKind.REQUESTER,
+                      author_name=ticket.requester_name or ticket.requester_email, body=body,
+                      channel=channel, created_at=now, email_message_id=email_message_id)
+    _attach(message, attachments)
+    db.session.add(message)
+    record_event(ticket, "requester_reply", author, at=now)
+    if ticket.status in (Status.WAITING, Status.RESOLVED):
+        _set_status(ticket, Status.OPEN, author, now, reason="réponse du demandeur")
+    ticket.updated_at = now
+    db.session.flush()
+    recompute_sla(ticket, now)
+    signals.requester_replied.send(ticket, message=message)
+    return message
+
+
+def add_internal_note(ticket: Ticket, *, author: User, body: str, now: datetime | None = None) -> Message:
+    """A note for staff only; it never reaches the requester and does not count as a response."""
+    now = now or utcnow()
+    body = body.strip()
+    if not body:
+        raise TicketError("La note est vide.")
+    message = Message(ticket=ticket, author=author, author_kind=AuthorKind.STAFF, author_name=author.name,
+                      body=body, internal=True, created_at=now)
+    db.session.add(message)
+    record_event(ticket, "note", author, at=now)
+    db.session.flush()
+    signals.note_added.send(ticket, message=message)
+    return message
+
+
+def _assign(ticket: Ticket, assignee: User | None, *, by: User | None, now: datetime) -> None:
+    previous = ticket.assignee
+    if (previous.id if previous else None) == (assignee.id if assignee else None):
+        return
+    ticket.assignee = assignee
+    ticket.updated_at = now
+    record_event(ticket, "assignee", by, at=now, before=previous.name if previous else None,
+                 after=assignee.name if assignee else None)
+    signals.ticket_assigned.send(ticket, assignee=assignee, previous=previous, by=by)
+
+
+def assign_ticket(ticket: Ticket, assignee: User | None, *, by: User | None, now: datetime | None = None) -> None:
+    """Give the ticket to a staff member (or to nobody)."""
+    if assignee is not None and not assignee.is_staff:
+        raise TicketError("Une demande ne peut être attribuée qu'à un membre de l'équipe.")
+    _assign(ticket, assignee, by=by, now=now or utcnow())
+    if ticket.status == Status.NEW and assignee is not None:
+        _set_status(ticket, Status.OPEN, by, now or utcnow())
+        recompute_sla(ticket, now)
+
+
+def claim_ticket(ticket: Ticket, agent: User, *, now: datetime | None = None) -> bool:
+    """Take an unassigned ticket; exactly one of concurrent claimers wins (conditional update)."""
+    now = now or utcnow()
+    result = db.session.execute(
+        sa.update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.assignee_id.is_(None))
+        .values(assignee_id=agent.id, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.refresh(ticket)
+        return False
+    db.session.refresh(ticket)
+    record_event(ticket, "assignee", agent, at=now, before=None, after=agent.name, claimed=True)
+    signals.ticket_assigned.send(ticket, assignee=agent, previous=None, by=agent)
+    if ticket.status == Status.NEW:
+        _set_status(ticket, Status.OPEN, agent, now)
+        recompute_sla(ticket, now)
+    return True
+
+
+def claim_next_ticket(agent: User, queue: Queue | None = None, *, now: datetime | None = None) -> Ticket | None:
+    """Claim the unassigned active ticket due first, skipping rows another agent is claiming."""
+    query = (
+        sa.select(Ticket.id)
+        .where(Ticket.assignee_id.is_(None), Ticket.status.in_(ACTIVE_STATUSES))
+        .order_by(Ticket.next_due_at.is_(None), Ticket.next_due_at, Ticket.id)
+        .limit(1)
+    )
+    if queue is not None:
+        query = query.where(Ticket.queue_id == queue.id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    for _attempt in range(5):
+        ticket_id = db.session.scalar(query)
+        if ticket_id is None:
+            return None
+        ticket = db.session.get(Ticket, ticket_id)
+        if claim_ticket(ticket, agent, now=now):
+            return ticket
+    return None
+
+
+def update_ticket(ticket: Ticket, *, by: User | None, priority: str | None = None, topic: Topic | None = None,
+                  queue: Queue | None = None, now: datetime | None = None) -> list[str]:
+    """Change priority, topic or queue; the SLA policy is chosen again. Returns the changed fields."""
+    now = now or utcnow()
+    changed = []
+    if priority is not None and priority != ticket.priority:
+        if priority not in set(Priority):
+            raise TicketError(f"Priorité inconnue : {priority}.")
+        record_event(ticket, "priority", by, at=now, before=ticket.priority, after=priority)
+        ticket.priority = priority
+        changed.append("priority")
+    if topic is not None and topic.id != ticket.topic_id:
+        record_event(ticket, "topic", by, at=now, before=ticket.topic.label if ticket.topic else None,
+                     after=topic.label)
+        ticket.topic = topic
+        changed.append("topic")
+    if queue is not None and queue.id != ticket.queue_id:
+        record_event(ticket, "queue", by, at=now, before=ticket.queue.name, after=queue.name)
+        ticket.queue = queue
+        changed.append("queue")
+    if changed:
+        ticket.updated_at = now
+        db.session.flush()
+        apply_sla_policy(ticket, by=by, now=now)
+    return changed
+
+
+def merge_tickets(duplicate: Ticket, into: Ticket, *, by: User, now: datetime | None = None) -> None:
+    """Close a duplicate into another ticket; its messages are copied as a note on the target."""
+    now = now or utcnow()
+    if duplicate.id == into.id:
+        raise TicketError("Une demande ne peut pas être fusionnée avec elle-même.")
+    if into.status == Status.CLOSED:
+        raise TicketError("La demande cible est clôturée.")
+    if duplicate.status == Status.CLOSED:
+        raise TicketError("La demande à fusionner est déjà clôturée.")
+    transcript = "\n\n".join(
+        f"[{m.author_name} — {m.created_at:%d/%m/%Y %H:%M} UTC]\n{m.body}" for m in duplicate.public_messages
+    )
+    add_internal_note(into, author=by, now=now,
+                      body=f"Demande {duplicate.reference} fusionnée dans celle-ci.\n\n{transcript}")
+    duplicate.merged_into = into
+    record_event(duplicate, "merged", by, at=now, into=into.reference)
+    record_event(into, "merged_from", by, at=now, source=duplicate.reference)
+    _set_status(duplicate, Status.CLOSED, by, now, reason=f"fusionnée dans {into.reference}")
+    recompute_sla(duplicate, now)
+
+
+def ticket_by_reference(reference: str) -> Ticket | None:
+    """The ticket with this public reference."""
+    return db.session.scalar(sa.select(Ticket).where(Ticket.reference == reference.strip().upper()))

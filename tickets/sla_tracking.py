@@ -1,0 +1,227 @@
+"""SLA on stored tickets: choose the policy, recompute due times from the event log, sweep states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+
+import sqlalchemy as sa
+from flask import current_app
+
+from crm.extensions import db, utcnow
+from tickets import signals
+from tickets.models import (
+    PAUSED_STATUSES,
+    SlaCalendar,
+    SlaMark,
+    SlaPolicy,
+    SlaState,
+    Status,
+    Ticket,
+    TicketEvent,
+)
+from tickets.sla import BusinessCalendar, Clock, PolicyCandidate, choose_policy, compute_clock
+
+TARGETS = ("first_response", "resolution")
+TARGET_LABELS = {"first_response": "Première réponse", "resolution": "Résolution"}
+_RANK = {SlaState.ON_TRACK: 0, SlaState.AT_RISK: 1, SlaState.BREACHED: 2}
+
+
+@lru_cache(maxsize=64)
+def _calendar(key: tuple) -> BusinessCalendar:
+    _id, timezone, country, subdivision, hours, closed = key
+    return BusinessCalendar(
+        {day: [tuple(r) for r in ranges] for day, ranges in hours},
+        timezone=timezone, country=country, subdivision=subdivision,
+        closed=[date.fromisoformat(d) for d in closed],
+    )
+
+
+def business_calendar(calendar: SlaCalendar) -> BusinessCalendar:
+    """The BusinessCalendar of a stored calendar (cached on its content)."""
+    hours = tuple(sorted(
+        (day, tuple(tuple(r) for r in ranges)) for day, ranges in (calendar.hours or {}).items()
+    ))
+    key = (calendar.id, calendar.timezone, calendar.country, calendar.subdivision, hours,
+           tuple(sorted(calendar.closed_days or ())))
+    return _calendar(key)
+
+
+def choose_sla_policy(ticket: Ticket) -> tuple[SlaPolicy | None, str]:
+    """The most specific active policy for the ticket's tier, priority, topic and queue, with the reason."""
+    policies = db.session.scalars(sa.select(SlaPolicy).where(SlaPolicy.active.is_(True))).all()
+    by_id = {p.id: p for p in policies}
+    queue_slugs = {p.queue_id: p.queue.slug for p in policies if p.queue_id is not None}
+    candidates = [
+        PolicyCandidate(id=p.id, name=p.name, tier=p.service_tier, priority=p.priority,
+                        topic=p.topic_slug, queue=queue_slugs.get(p.queue_id))
+        for p in policies
+    ]
+    chosen = choose_policy(
+        candidates, tier=ticket.service_tier, priority=ticket.priority,
+        topic=ticket.topic.slug if ticket.topic else None, queue=ticket.queue.slug if ticket.queue else None,
+    )
+    if chosen is None:
+        return None, "Aucune politique de délai ne s'applique à cette demande."
+    candidate, reason = chosen
+    return by_id[candidate.id], reason
+
+
+def pause_intervals(ticket: Ticket) -> list[tuple[datetime, datetime | None]]:
+    """Intervals during which the ticket waited on the requester or stood resolved, from the event log."""
+    pauses: list[tuple[datetime, datetime | None]] = []
+    paused_since: datetime | None = None
+    events = db.session.scalars(
+        sa.select(TicketEvent)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "status")
+        .order_by(TicketEvent.created_at, TicketEvent.id)
+    ).all() if ticket.id is not None else []
+    for event in events:
+        after = event.data.get("after")
+        if after in PAUSED_STATUSES and paused_since is None:
+            paused_since = event.created_at
+        elif after not in PAUSED_STATUSES and paused_since is not None:
+            pauses.append((paused_since, event.created_at))
+            paused_since = None
+    if paused_since is not None:
+        pauses.append((paused_since, None))
+    return pauses
+
+
+@dataclass
+class SlaView:
+    """Both clocks of a ticket, for the ticket page and the API."""
+
+    policy: SlaPolicy | None
+    clocks: dict[str, Clock] = field(default_factory=dict)
+
+
+def _stops(ticket: Ticket) -> dict[str, datetime | None]:
+    done = ticket.status in (Status.RESOLVED, Status.CLOSED)
+    resolved = (ticket.resolved_at or ticket.closed_at) if done else None
+    first = ticket.first_responded_at
+    if first is None or (resolved is not None and resolved < first):
+        first = resolved
+    return {"first_response": first, "resolution": resolved}
+
+
+def ticket_clocks(ticket: Ticket, now: datetime | None = None) -> SlaView:
+    """Compute both SLA clocks of a ticket now."""
+    now = now or utcnow()
+    policy = ticket.sla_policy
+    view = SlaView(policy=policy)
+    if policy is None:
+        return view
+    calendar = business_calendar(policy.calendar)
+    share = policy.at_risk_share or current_app.config["SLA_AT_RISK_SHARE"]
+    pauses = pause_intervals(ticket)
+    stops = _stops(ticket)
+    targets = {"first_response": policy.first_response_minutes, "resolution": policy.resolution_minutes}
+    for target in TARGETS:
+        view.clocks[target] = compute_clock(
+            calendar, ticket.created_at, pauses, timedelta(minutes=targets[target]), now,
+            at_risk_share=share, stopped_at=stops[target],
+        )
+    return view
+
+
+def _running_state(clock: Clock) -> str:
+    """What the state would be from the business time elapsed (pauses do not change it)."""
+    if clock.elapsed > clock.target:
+        return SlaState.BREACHED
+    if clock.elapsed >= clock.target * clock.at_risk_share:
+        return SlaState.AT_RISK
+    return SlaState.ON_TRACK
+
+
+def recompute_sla(ticket: Ticket, now: datetime | None = None) -> SlaView:
+    """Store due times, warning times and states of both targets; only the sweep moves states forward."""
+    view = ticket_clocks(ticket, now)
+    pending: list[datetime] = []
+    for target in TARGETS:
+        clock = view.clocks.get(target)
+        if clock is None:
+            setattr(ticket, f"{target}_due_at", None)
+            setattr(ticket, f"{target}_warn_at", None)
+            continue
+        setattr(ticket, f"{target}_due_at", clock.due_at)
+        setattr(ticket, f"{target}_warn_at", clock.warn_at)
+        stored = getattr(ticket, f"{target}_state")
+        if clock.stopped:
+            setattr(ticket, f"{target}_state", clock.state)
+            setattr(ticket, f"{target}_seconds", int(clock.elapsed.total_seconds()))
+            continue
+        setattr(ticket, f"{target}_seconds", None)
+        computed = _running_state(clock)
+        if stored not in _RANK or _RANK[computed] < _RANK[stored]:
+            setattr(ticket, f"{target}_state", computed if stored in _RANK else SlaState.ON_TRACK)
+        if clock.due_at is not None:
+            pending.append(clock.due_at)
+    ticket.sla_paused = any(c.paused for c in view.clocks.values())
+    ticket.next_due_at = min(pending) if pending and ticket.is_active else None
+    return view
+
+
+@dataclass
+class SweepResult:
+    at_risk: int = 0
+    breached: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.at_risk} passage(s) à risque, {self.breached} dépassement(s) enregistrés"
+
+
+def _insert_mark(ticket_id: int, target: str, kind: str, now: datetime) -> bool:
+    """Record an SLA step once; False when it was already recorded (by this or another sweep)."""
+    table = SlaMark.__table__
+    values = {"ticket_id": ticket_id, "target": target, "kind": kind, "created_at": now}
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = (
+        insert(table).values(**values)
+        .on_conflict_do_nothing(index_elements=["ticket_id", "target", "kind"])
+        .returning(table.c.id)
+    )
+    return db.session.execute(statement).scalar() is not None
+
+
+def _due_tickets(target: str, kind: str, now: datetime, batch: int):
+    state = getattr(Ticket, f"{target}_state")
+    if kind == SlaState.AT_RISK:
+        condition = sa.and_(state == SlaState.ON_TRACK, getattr(Ticket, f"{target}_warn_at") <= now)
+    else:
+        condition = sa.and_(state.in_((SlaState.ON_TRACK, SlaState.AT_RISK)),
+                            getattr(Ticket, f"{target}_due_at") <= now)
+    query = sa.select(Ticket).where(condition).order_by(Ticket.id).limit(batch)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Ticket)
+    return db.session.scalars(query).unique().all()
+
+
+def sweep_sla(now: datetime | None = None, *, batch: int = 500) -> SweepResult:
+    """Record at-risk and breached steps that are due, once each; send the matching signals."""
+    now = now or utcnow()
+    result = SweepResult()
+    for kind, signal in ((SlaState.AT_RISK, signals.sla_at_risk), (SlaState.BREACHED, signals.sla_breached)):
+        for target in TARGETS:
+            while True:
+                tickets = _due_tickets(target, kind, now, batch)
+                if not tickets:
+                    break
+                for ticket in tickets:
+                    setattr(ticket, f"{target}_state", kind)
+                    if _insert_mark(ticket.id, target, kind, now):
+                        db.session.add(TicketEvent(ticket=ticket, kind=f"sla_{kind}", created_at=now,
+                                                   data={"target": target}))
+                        signal.send(ticket, target=target)
+                        if kind == SlaState.AT_RISK:
+                            result.at_risk += 1
+                        else:
+                            result.breached += 1
+                db.session.flush()
+                if len(tickets) < batch:
+                    break
+    return result
