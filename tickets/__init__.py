@@ -8,6 +8,11 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register this package's blueprints, CLI groups, demo seeders and signal handlers."""
     from crm import registry
-    from tickets import demo, models  # noqa: F401  (tables known to the metadata)
+    from tickets import agent, api, cli, demo, manager, models, public  # noqa: F401  (models: metadata)
 
+    public.register(app)
+    agent.register(app)
+    manager.register(app)
+    api.register(app)
+    cli.register(app)
     registry.add_seeder(app, 30, "files, thèmes, délais et demandes", demo.seed_demo_tickets)
