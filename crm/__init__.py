@@ -104,5 +104,6 @@ def _register_domains(app: Flask) -> None:
     import notifications
     import tickets
 
-    for package in (crm_domain, knowledge_base, expert, tickets, notifications):
-        package.init_app(app)
+    with app.app_context():  # lets init_app() functions reach current_app (e.g. the API registry)
+        for package in (crm_domain, knowledge_base, expert, tickets, notifications):
+            package.init_app(app)

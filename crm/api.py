@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from flask_smorest import Api
 
 from crm.extensions import csrf
@@ -17,23 +17,22 @@ class GuichetApi(Api):
         """The shell registers one handler for HTML pages and /api/ problem details."""
 
 
-api = GuichetApi()
-
-
 def init_app(app: Flask) -> None:
-    """Bind the API and describe Bearer authentication in the OpenAPI document."""
+    """Create the application's API (one per app) and describe Bearer authentication."""
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    api = GuichetApi()
     api.init_app(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "Jeton d'API personnel"}
     )
+    app.extensions["guichet.api"] = api
 
 
 def register_api_blueprint(bp) -> None:
-    """Register a domain's API blueprint under /api/v1, exempt from CSRF (token-authenticated)."""
+    """Register a domain's API blueprint under /api/v1 on the app being built, exempt from CSRF."""
     csrf.exempt(bp)
-    api.register_blueprint(bp, url_prefix="/api/v1" + (bp.url_prefix or ""))
+    current_app.extensions["guichet.api"].register_blueprint(bp, url_prefix="/api/v1" + (bp.url_prefix or ""))
 
 
 def token_required(*roles: str):
