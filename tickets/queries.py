@@ -1,0 +1,234 @@
+"""Named queries for the agent queue and ticket lists: filters, indexed sorts, pagination.
+
+The default view (active statuses, sorted by the next SLA due time, NULLs last, then id) is served by the
+partial indexes declared on Ticket: the active predicate is written `Ticket.status.in_(ACTIVE_STATUSES)`,
+in the index's order, so PostgreSQL can match it. Nothing here loops over tickets in Python or counts
+millions of rows: pages are read with LIMIT n+1, and the total is an estimate capped at COUNT_CAP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from crm.extensions import db, utcnow
+from tickets.models import ACTIVE_STATUSES, Priority, SlaState, Status, Ticket
+
+PER_PAGE = 50
+#: The queue shows "more than COUNT_CAP" rather than counting every matching row.
+COUNT_CAP = 10_000
+
+SORTS = {
+    "due": "Échéance la plus proche",
+    "created": "Plus récentes d'abord",
+    "oldest": "Plus anciennes d'abord",
+    "updated": "Dernière modification",
+}
+#: Values of QueueFilters.assignee besides a user id.
+ASSIGNEE_ME, ASSIGNEE_NONE, ASSIGNEE_ANY = "me", "none", "any"
+#: SLA states one can filter on (live states, computed from the stored instants and states).
+SLA_FILTERS = (SlaState.ON_TRACK, SlaState.AT_RISK, SlaState.BREACHED)
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What to list. Empty tuples mean "any"; empty `statuses` means the active statuses."""
+
+    queue_ids: tuple[int, ...] = ()
+    statuses: tuple[str, ...] = ()
+    priorities: tuple[str, ...] = ()
+    topic_ids: tuple[int, ...] = ()
+    #: "me" (needs viewer_id), "none" (unassigned), "any"/None, or a user id.
+    assignee: str | int | None = None
+    viewer_id: int | None = None
+    #: "on_track", "at_risk" or "breached", evaluated at `now`.
+    sla_state: str | None = None
+    #: A reference, an e-mail address (or its start) or words of the subject.
+    search: str = ""
+    requester_email: str | None = None
+    requester_id: int | None = None
+    sort: str = "due"
+    #: Instant at which SLA states are evaluated; None: now.
+    now: datetime | None = field(default=None, compare=False)
+
+    def with_(self, **changes) -> QueueFilters:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+
+def _targets():
+    return (
+        (Ticket.first_response_state, Ticket.first_response_warn_at, Ticket.first_response_due_at),
+        (Ticket.resolution_state, Ticket.resolution_warn_at, Ticket.resolution_due_at),
+    )
+
+
+def breached_clause(now: datetime):
+    """A pending target is past due, or a target was recorded breached (also while paused)."""
+    return sa.or_(
+        Ticket.next_due_at <= now,
+        Ticket.first_response_state == SlaState.BREACHED,
+        Ticket.resolution_state == SlaState.BREACHED,
+    )
+
+
+def at_risk_clause(now: datetime):
+    """Not breached, and a pending target is between its warning instant and its due instant."""
+    risky = [sa.and_(warn <= now, due > now) for _state, warn, due in _targets()]
+    recorded = [state == SlaState.AT_RISK for state, _warn, _due in _targets()]
+    return sa.and_(sa.not_(sa.func.coalesce(breached_clause(now), False)), sa.or_(*risky, *recorded))
+
+
+def on_track_clause(now: datetime):
+    """Neither breached nor at risk."""
+    return sa.not_(sa.func.coalesce(sa.or_(breached_clause(now), at_risk_clause(now)), False))
+
+
+SLA_CLAUSES = {SlaState.BREACHED: breached_clause, SlaState.AT_RISK: at_risk_clause,
+               SlaState.ON_TRACK: on_track_clause}
+
+
+def _search_clause(text: str):
+    text = text.strip()
+    if not text:
+        return None
+    upper = text.upper()
+    if upper.startswith("DEM-"):
+        # A full reference hits the unique index; a partial one is a prefix match.
+        return Ticket.reference == upper if len(upper) == 15 else Ticket.reference.startswith(upper)
+    if "@" in text:
+        return Ticket.requester_email.startswith(text.lower(), autoescape=True)
+    pattern = sa.func.lower(Ticket.subject).contains(text.lower(), autoescape=True)
+    return sa.or_(pattern, Ticket.requester_email.startswith(text.lower(), autoescape=True),
+                  Ticket.reference == upper)
+
+
+def _order(sort: str):
+    if sort == "created":
+        return (Ticket.created_at.desc(), Ticket.id.desc())
+    if sort == "oldest":
+        return (Ticket.created_at.asc(), Ticket.id.asc())
+    if sort == "updated":
+        return (Ticket.updated_at.desc(), Ticket.id.desc())
+    return (Ticket.next_due_at.asc().nulls_last(), Ticket.id.asc())
+
+
+def filter_clauses(filters: QueueFilters) -> list:
+    """The WHERE clauses of a filter set."""
+    now = filters.now or utcnow()
+    clauses = []
+    statuses = tuple(s for s in filters.statuses if s in set(Status))
+    if not statuses or set(statuses) <= set(ACTIVE_STATUSES):
+        # Written exactly as the partial indexes' predicate so the planner can use them.
+        clauses.append(Ticket.status.in_(ACTIVE_STATUSES))
+    if statuses and set(statuses) != set(ACTIVE_STATUSES):
+        clauses.append(Ticket.status.in_(statuses) if len(statuses) > 1 else Ticket.status == statuses[0])
+    if filters.queue_ids:
+        ids = tuple(filters.queue_ids)
+        clauses.append(Ticket.queue_id == ids[0] if len(ids) == 1 else Ticket.queue_id.in_(ids))
+    priorities = tuple(p for p in filters.priorities if p in set(Priority))
+    if priorities:
+        clauses.append(Ticket.priority.in_(priorities))
+    if filters.topic_ids:
+        clauses.append(Ticket.topic_id.in_(tuple(filters.topic_ids)))
+    assignee = filters.assignee
+    if assignee == ASSIGNEE_ME:
+        clauses.append(Ticket.assignee_id == filters.viewer_id if filters.viewer_id else sa.false())
+    elif assignee == ASSIGNEE_NONE:
+        clauses.append(Ticket.assignee_id.is_(None))
+    elif isinstance(assignee, int) or (isinstance(assignee, str) and assignee.isdigit()):
+        clauses.append(Ticket.assignee_id == int(assignee))
+    if filters.sla_state in SLA_CLAUSES:
+        clauses.append(SLA_CLAUSES[SlaState(filters.sla_state)](now))
+    search = _search_clause(filters.search or "")
+    if search is not None:
+        clauses.append(search)
+    if filters.requester_email:
+        clauses.append(Ticket.requester_email == filters.requester_email.strip().lower())
+    if filters.requester_id is not None:
+        clauses.append(Ticket.requester_id == filters.requester_id)
+    return clauses
+
+
+def queue_query(filters: QueueFilters | None = None) -> sa.Select:
+    """SELECT tickets matching the filters, in the requested order (default: next SLA due time)."""
+    filters = filters or QueueFilters()
+    return sa.select(Ticket).where(*filter_clauses(filters)).order_by(*_order(filters.sort))
+
+
+def _keyset_clause(filters: QueueFilters, after_id: int):
+    """Rows after the given ticket in the default order (next_due_at NULLS LAST, id)."""
+    due = db.session.scalar(sa.select(Ticket.next_due_at).where(Ticket.id == after_id))
+    if due is None:
+        return sa.and_(Ticket.next_due_at.is_(None), Ticket.id > after_id)
+    return sa.or_(Ticket.next_due_at > due, sa.and_(Ticket.next_due_at == due, Ticket.id > after_id),
+                  Ticket.next_due_at.is_(None))
+
+
+@dataclass
+class TicketPage:
+    """One page of tickets; `total` is an estimate capped at COUNT_CAP (None when not counted)."""
+
+    items: list[Ticket]
+    page: int
+    per_page: int
+    has_next: bool
+    total: int | None = None
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def prev_num(self) -> int:
+        return max(self.page - 1, 1)
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+    @property
+    def total_capped(self) -> bool:
+        return self.total is not None and self.total > COUNT_CAP
+
+    @property
+    def next_cursor(self) -> int | None:
+        """The id to pass as `after` for the next page (default sort)."""
+        return self.items[-1].id if self.items and self.has_next else None
+
+
+def count_tickets(filters: QueueFilters | None = None, cap: int = COUNT_CAP) -> int:
+    """How many tickets match, counting at most cap + 1 rows (so it stays cheap at a million tickets)."""
+    filters = filters or QueueFilters()
+    inner = sa.select(Ticket.id).where(*filter_clauses(filters)).limit(cap + 1).subquery()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(inner))
+
+
+def list_tickets(filters: QueueFilters | None = None, *, page: int = 1, per_page: int = PER_PAGE,
+                 after: int | None = None, count: bool = False) -> TicketPage:
+    """A page of the queue: by page number (offset) or, for the default sort, after a ticket id (keyset)."""
+    filters = filters or QueueFilters()
+    page = max(int(page or 1), 1)
+    per_page = max(1, min(int(per_page), 200))
+    query = queue_query(filters)
+    if after is not None and filters.sort == "due":
+        query = query.where(_keyset_clause(filters, after))
+    else:
+        query = query.offset((page - 1) * per_page)
+    rows = db.session.scalars(query.limit(per_page + 1)).unique().all()
+    total = count_tickets(filters) if count else None
+    return TicketPage(items=list(rows[:per_page]), page=page, per_page=per_page,
+                      has_next=len(rows) > per_page, total=total)
+
+
+def requester_tickets(*, user_id: int, email: str, limit: int = 200) -> list[Ticket]:
+    """A requester's own tickets (by account or by e-mail), newest first."""
+    query = (
+        sa.select(Ticket)
+        .where(sa.or_(Ticket.requester_id == user_id, Ticket.requester_email == email.strip().lower()))
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(query).unique())
