@@ -42,3 +42,14 @@ def home_cards_for(app: Flask, user) -> list[dict]:
     """The home-page cards visible to a user."""
     cards = sorted(app.extensions.get("guichet.cards", []), key=lambda c: c[0])
     return [c for c in (card(user) for _o, card in cards) if c]
+
+
+def add_ticket_panel(app: Flask, order: int, panel: Callable) -> None:
+    """Register a function ticket -> Markup or None, shown in the side column of the agent's ticket page."""
+    app.extensions.setdefault("guichet.ticket_panels", []).append((order, panel))
+
+
+def ticket_panels(app: Flask, ticket) -> list:
+    """The rendered side panels of a ticket, in order (panels answering None are skipped)."""
+    panels = sorted(app.extensions.get("guichet.ticket_panels", []), key=lambda p: p[0])
+    return [html for html in (panel(ticket) for _o, panel in panels) if html]
