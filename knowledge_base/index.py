@@ -1,0 +1,320 @@
+"""The in-memory matching index of published articles, rebuilt in the background when the base changes.
+
+Every article change bumps a version row (``kb_state``) in the same transaction. Each worker keeps one
+:class:`IndexSnapshot`; at most every ``KB_REFRESH_SECONDS`` (immediately after a change made in the
+current session) it compares the stored version and today's date with its snapshot's, and when they
+differ it builds a new index in a background thread and swaps the reference. Requests keep searching
+the old snapshot meanwhile; only the very first search of a process waits for a build.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+
+from crm.extensions import db, utcnow
+from knowledge_base.evaluation import EvaluationInputError, LabelledQuery, load_queries
+from knowledge_base.matcher import Entry, Match, MatchIndex
+from knowledge_base.models import Article
+from knowledge_base.services import current_kb_version, offered_articles_query
+
+__all__ = [
+    "IndexService",
+    "IndexSnapshot",
+    "get_index",
+    "index_service",
+    "offered_entries",
+    "refresh_index",
+    "search_articles",
+    "today",
+]
+
+log = logging.getLogger(__name__)
+
+PARIS = ZoneInfo("Europe/Paris")
+EXTENSION_KEY = "guichet.kb_index"
+# Below this many labelled questions about the indexed articles, the matcher's default calibration is kept.
+MIN_CALIBRATION_QUERIES = 30
+
+Key = tuple[int, str, date]  # (version, token, day the validity dates were applied)
+
+
+def today() -> date:
+    """Return today's date in Paris, the day the validity dates of articles refer to."""
+    return datetime.now(PARIS).date()
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSnapshot:
+    """One built index and the knowledge-base state it reflects."""
+
+    index: MatchIndex
+    key: Key
+    built_at: datetime
+    build_seconds: float
+
+    @property
+    def version(self) -> int:
+        return self.key[0]
+
+
+def article_entry(article: Article) -> Entry:
+    """Return the matcher's view of an article."""
+    return Entry(
+        id=article.external_id,
+        question=article.question,
+        answer=article.answer,
+        phrasings=tuple(article.phrasings or ()),
+        topic=article.topic,
+        meta={"calls": list(article.calls or ()), "language": article.language},
+    )
+
+
+def offered_entries(day: date) -> list[Entry]:
+    """Return the entries of every article published and valid on ``day``, in a stable order."""
+    articles = db.session.scalars(offered_articles_query(day).order_by(Article.id))
+    return [article_entry(a) for a in articles]
+
+
+def _current_key() -> Key:
+    """Read the knowledge-base version with the current session and add today's date."""
+    version, token = current_kb_version()
+    return version, token, today()
+
+
+def _load(day: date) -> tuple[Key, list[Entry]]:
+    """Read the version then the offered entries (within the current session)."""
+    version, token = current_kb_version()
+    return (version, token, day), offered_entries(day)
+
+
+class IndexService:
+    """Holds the current snapshot of one process and refreshes it without blocking searches."""
+
+    def __init__(self, app: Flask, *, background: bool = True, refresh_seconds: float = 5.0,
+                 loader: Callable[[date], tuple[Key, list[Entry]]] = _load,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """Configure the service; nothing is built until the first search."""
+        self.app = app
+        self.background = background
+        self.refresh_seconds = refresh_seconds
+        self.loader = loader
+        self.clock = clock
+        self._snapshot: IndexSnapshot | None = None
+        self._last_check = float("-inf")
+        self._lock = threading.Lock()  # guards _thread and the first build
+        self._thread: threading.Thread | None = None
+        self._calibration_queries: list[LabelledQuery] | None = None
+        self.builds = 0
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @property
+    def snapshot(self) -> IndexSnapshot | None:
+        """Return the current snapshot (None before the first build)."""
+        return self._snapshot
+
+    def get(self) -> MatchIndex:
+        """Return the current index, building it now if this process has none yet."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            return self._first_build().index
+        self.check()
+        return self._snapshot.index  # the new one when a synchronous rebuild just ran
+
+    def check(self, *, force: bool = False) -> bool:
+        """Compare the stored version with the snapshot's (throttled); start a rebuild if they differ."""
+        now = self.clock()
+        changed_here = bool(db.session.info.get("kb_changed"))
+        if not (force or changed_here or now - self._last_check >= self.refresh_seconds):
+            return False
+        self._last_check = now
+        key = _current_key()
+        snapshot = self._snapshot
+        if snapshot is not None and snapshot.key == key:
+            return False
+        if self.background:
+            self._start_thread()
+        else:
+            self._install(self._build(day=key[2]))
+        return True
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _first_build(self) -> IndexSnapshot:
+        """Build synchronously (one caller builds, the others wait), or wait for a running warm-up."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            thread.join()
+        with self._lock:
+            if self._snapshot is None:
+                self._install(self._build(day=today()))
+                self._last_check = self.clock()
+        return self._snapshot
+
+    def _build(self, day: date) -> IndexSnapshot:
+        """Load the offered articles with the current session and build a calibrated index."""
+        started = time.perf_counter()
+        key, entries = self.loader(day)
+        index = MatchIndex.build(entries)
+        self._calibrate(index)
+        self.builds += 1
+        return IndexSnapshot(index=index, key=key, built_at=utcnow(), build_seconds=time.perf_counter() - started)
+
+    def _install(self, snapshot: IndexSnapshot) -> None:
+        """Swap the reference (atomic in CPython): searches from now on use the new index."""
+        self._snapshot = snapshot
+        log.info("knowledge-base index v%s built: %d articles in %.2f s", snapshot.version,
+                 len(snapshot.index), snapshot.build_seconds)
+
+    def _start_thread(self) -> threading.Thread | None:
+        """Start one background rebuild unless one is already running."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return None
+            self._thread = threading.Thread(target=self._rebuild_in_background, name="kb-index-rebuild",
+                                            daemon=True)
+            self._thread.start()
+            return self._thread
+
+    def _rebuild_in_background(self) -> None:
+        """Build with a session of its own (a new application context), then install the snapshot."""
+        with self.app.app_context():
+            try:
+                self._install(self._build(day=today()))
+            except Exception:  # keep answering with the old index; the next check retries
+                log.exception("knowledge-base index rebuild failed")
+            finally:
+                db.session.remove()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a running background rebuild; return True when none is running any more."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def warm_up(self) -> None:
+        """Start the first build in the background (called on a process's first request)."""
+        if self._snapshot is None and self.background:
+            self._start_thread()
+
+    # -- calibration -------------------------------------------------------------------------
+
+    def _calibrate(self, index: MatchIndex) -> None:
+        """Fit the confidence on the labelled questions of KB_CALIBRATION_FILE about indexed articles."""
+        queries = self._labelled_queries()
+        ids = {entry.id for entry in index.entries}
+        usable = [(q.query, q.accepted & ids) for q in queries if q.accepted & ids]
+        if len(usable) < MIN_CALIBRATION_QUERIES:
+            return
+        try:
+            index.calibrate(usable)
+        except ValueError:  # every top result right (or wrong): keep the default calibration
+            log.info("knowledge-base calibration skipped: labelled questions do not separate")
+
+    def _labelled_queries(self) -> list[LabelledQuery]:
+        """Read the calibration questions once per process."""
+        if self._calibration_queries is None:
+            path = self.app.config.get("KB_CALIBRATION_FILE")
+            queries: list[LabelledQuery] = []
+            if path and Path(path).is_file():
+                try:
+                    queries = load_queries(path)
+                except EvaluationInputError:
+                    log.exception("knowledge-base calibration file unreadable")
+            self._calibration_queries = queries
+        return self._calibration_queries
+
+
+# -- module API used by views, the expert module and commands -----------------------------------
+
+
+def init_index(app: Flask) -> IndexService:
+    """Create the process's index service from the configuration."""
+    service = IndexService(
+        app,
+        background=bool(app.config.get("KB_INDEX_BACKGROUND", True)),
+        refresh_seconds=float(app.config.get("KB_REFRESH_SECONDS", 5)),
+    )
+    app.extensions[EXTENSION_KEY] = service
+    return service
+
+
+def index_service(app: Flask | None = None) -> IndexService:
+    """Return the index service of the (current) application."""
+    app = app or current_app
+    service = app.extensions.get(EXTENSION_KEY)
+    if service is None:
+        service = init_index(app)
+    return service
+
+
+def get_index() -> MatchIndex:
+    """Return the current in-memory index of published, currently valid articles."""
+    return index_service().get()
+
+
+def refresh_index() -> IndexSnapshot:
+    """Rebuild the index now in the calling thread, whatever the version says (commands, tests)."""
+    service = index_service()
+    service.wait()
+    snapshot = service._build(day=today())
+    service._install(snapshot)
+    service._last_check = service.clock()
+    return snapshot
+
+
+def search_articles(query: str, k: int = 5, *, call: str | None = None, topic: str | None = None,
+                    language: str | None = "fr") -> list[tuple[Article, Match]]:
+    """Return up to ``k`` (article, match) pairs, best first, among articles offered today.
+
+    ``call`` keeps articles about every call or listing that call; ``topic`` and ``language`` must
+    equal the article's (None: any). Articles changed since the index was built are read from the
+    database, so an article archived or expired a moment ago is never returned.
+    """
+    if k <= 0 or not query or not query.strip():
+        return []
+    index = get_index()
+    matches = index.search(query, k=max(4 * k, k + 20))
+    if not matches:
+        return []
+    statement = offered_articles_query(today(), topic=topic, language=language).where(
+        Article.external_id.in_([m.id for m in matches])
+    )
+    articles = {a.external_id: a for a in db.session.scalars(statement)}
+    results = []
+    for match in matches:
+        article = articles.get(match.id)
+        if match.score > 0 and article is not None and article.applies_to_call(call):
+            results.append((article, match))
+            if len(results) == k:
+                break
+    return results
+
+
+def best_article(query: str, **filters) -> tuple[Article, Match] | None:
+    """Return the best (article, match) for ``query`` or None."""
+    results = search_articles(query, k=1, **filters)
+    return results[0] if results else None
+
+
+def index_status() -> dict:
+    """Return what the current snapshot holds, for the staff page and health checks."""
+    snapshot = index_service().snapshot
+    if snapshot is None:
+        return {"built": False}
+    stored = db.session.scalar(sa.select(sa.func.count()).select_from(offered_articles_query(today()).subquery()))
+    return {"built": True, "version": snapshot.version, "articles": len(snapshot.index),
+            "offered_in_database": stored, "built_at": snapshot.built_at,
+            "build_seconds": round(snapshot.build_seconds, 3)}

@@ -1,0 +1,257 @@
+"""Article life cycle: create, update, publish, archive; each change saves a revision and bumps the version."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from crm.extensions import db, utcnow
+from crm.models import Role, User
+from knowledge_base.models import (
+    CONTENT_FIELDS,
+    LANGUAGES,
+    Article,
+    ArticleRevision,
+    ArticleStatus,
+    KnowledgeBaseState,
+)
+
+EDITOR_ROLES = (Role.REFERENT, Role.MANAGER, Role.ADMIN)
+# Agents may propose drafts; editors publish, archive and edit published articles.
+PROPOSER_ROLES = (Role.AGENT, *EDITOR_ROLES)
+
+_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
+_CALL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+_EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
+
+
+class ArticleError(ValueError):
+    """An article change refused, with a French message for the user."""
+
+
+# -- permissions -------------------------------------------------------------------------------
+
+
+def can_edit_articles(user: User | None) -> bool:
+    """True for référents, managers and administrators, who edit and publish articles."""
+    return bool(user and user.is_authenticated and user.has_role(*EDITOR_ROLES))
+
+
+def can_propose_articles(user: User | None) -> bool:
+    """True for staff who may write drafts (agents included)."""
+    return bool(user and user.is_authenticated and user.has_role(*PROPOSER_ROLES))
+
+
+def can_edit_article(user: User | None, article: Article) -> bool:
+    """Editors edit any article; agents edit drafts only."""
+    if can_edit_articles(user):
+        return True
+    return can_propose_articles(user) and article.status == ArticleStatus.DRAFT
+
+
+# -- version counter ---------------------------------------------------------------------------
+
+
+def bump_kb_version() -> int:
+    """Increment the knowledge-base version (row locked until commit) so every worker rebuilds its index."""
+    token = secrets.token_hex(16)
+    values = {"version": KnowledgeBaseState.version + 1, "token": token, "changed_at": utcnow()}
+    statement = sa.update(KnowledgeBaseState).where(KnowledgeBaseState.id == 1).values(**values)
+    if db.session.execute(statement, execution_options={"synchronize_session": False}).rowcount == 0:
+        try:
+            with db.session.begin_nested():
+                db.session.add(KnowledgeBaseState(id=1, version=1, token=token, changed_at=utcnow()))
+        except IntegrityError:  # another transaction created the row first
+            db.session.execute(statement, execution_options={"synchronize_session": False})
+    db.session.info["kb_changed"] = True
+    return current_kb_version()[0]
+
+
+def current_kb_version() -> tuple[int, str]:
+    """Return (version, token) of the knowledge base; (0, "") before any change."""
+    row = db.session.execute(
+        sa.select(KnowledgeBaseState.version, KnowledgeBaseState.token).where(KnowledgeBaseState.id == 1)
+    ).first()
+    return (int(row[0]), str(row[1])) if row else (0, "")
+
+
+# -- validation --------------------------------------------------------------------------------
+
+
+def _strings(value: Any, what: str) -> list[str]:
+    """Return a list of stripped, non-blank, de-duplicated strings from a list or a text of lines."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.splitlines()
+    if not isinstance(value, Iterable) or not all(isinstance(v, str) for v in value):
+        raise ArticleError(f"{what} : une liste de textes est attendue.")
+    seen: dict[str, None] = {}
+    for item in value:
+        item = " ".join(item.split())
+        if item and item.casefold() not in {s.casefold() for s in seen}:
+            seen[item] = None
+    return list(seen)
+
+
+def _date(value: Any, what: str) -> date | None:
+    """Return a date from a date, an ISO string or nothing."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ArticleError(f"{what} : date attendue au format AAAA-MM-JJ.")
+
+
+def clean_content(data: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Validate and normalise article content; keys missing from ``data`` keep their ``base`` value."""
+    merged = dict(base or {})
+    merged.update({k: v for k, v in data.items() if k in CONTENT_FIELDS or k == "meta"})
+    question = " ".join(str(merged.get("question") or "").split())
+    if not question:
+        raise ArticleError("La question est obligatoire.")
+    if len(question) > 500:
+        raise ArticleError("La question ne doit pas dépasser 500 caractères.")
+    answer = str(merged.get("answer") or "").strip()
+    if not answer:
+        raise ArticleError("La réponse est obligatoire.")
+    phrasings = [p for p in _strings(merged.get("phrasings"), "Formulations") if p.casefold() != question.casefold()]
+    if any(len(p) > 500 for p in phrasings):
+        raise ArticleError("Une formulation ne doit pas dépasser 500 caractères.")
+    topic = (merged.get("topic") or "").strip() or None
+    if topic is not None and not _SLUG_RE.match(topic):
+        raise ArticleError("Thème : identifiant en minuscules attendu (lettres, chiffres, tirets).")
+    calls = [c.upper() for c in _strings(merged.get("calls"), "Appels")]
+    bad = [c for c in calls if not _CALL_RE.match(c)]
+    if bad:
+        raise ArticleError(f"Code d'appel invalide : {bad[0]}.")
+    language = (merged.get("language") or "fr").strip().lower()
+    if language not in LANGUAGES:
+        raise ArticleError("Langue : « fr » ou « en » attendu.")
+    valid_from = _date(merged.get("valid_from"), "Valable à partir du")
+    valid_until = _date(merged.get("valid_until"), "Valable jusqu'au")
+    if valid_from and valid_until and valid_until < valid_from:
+        raise ArticleError("La fin de validité précède son début.")
+    status = str(merged.get("status") or ArticleStatus.DRAFT)
+    if status not in set(ArticleStatus):
+        raise ArticleError("Statut : « draft », « published » ou « archived » attendu.")
+    meta = merged.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise ArticleError("Métadonnées : un objet est attendu.")
+    return {"question": question, "phrasings": phrasings, "answer": answer, "topic": topic, "calls": calls,
+            "language": language, "valid_from": valid_from, "valid_until": valid_until, "status": status,
+            "meta": meta}
+
+
+def check_external_id(external_id: str) -> str:
+    """Return a valid external id or raise ArticleError."""
+    external_id = (external_id or "").strip()
+    if not _EXTERNAL_ID_RE.match(external_id):
+        raise ArticleError("Identifiant : lettres, chiffres, « . », « _ », « : » ou « - » (100 caractères au plus).")
+    return external_id
+
+
+# -- queries -----------------------------------------------------------------------------------
+
+
+def article_by_external_id(external_id: str) -> Article | None:
+    """Return the article with this external id, if any."""
+    return db.session.scalar(sa.select(Article).where(Article.external_id == external_id))
+
+
+def offered_articles_query(day: date, *, topic: str | None = None, language: str | None = None) -> sa.Select:
+    """Return a select of the published articles valid on ``day`` (what requesters may see)."""
+    query = sa.select(Article).where(
+        Article.status == ArticleStatus.PUBLISHED,
+        sa.or_(Article.valid_from.is_(None), Article.valid_from <= day),
+        sa.or_(Article.valid_until.is_(None), Article.valid_until >= day),
+    )
+    if topic:
+        query = query.where(Article.topic == topic)
+    if language:
+        query = query.where(Article.language == language)
+    return query
+
+
+# -- changes -----------------------------------------------------------------------------------
+
+
+def _save_revision(article: Article, action: str, author: User | None, comment: str | None = None) -> None:
+    """Number a new revision of the article with its full content, then bump the version."""
+    article.revision = (article.revision or 0) + 1
+    article.updated_at = utcnow()
+    article.updated_by = author
+    db.session.add(ArticleRevision(article=article, number=article.revision, action=action, author=author,
+                                   comment=(comment or "").strip()[:500] or None, **article.content()))
+    db.session.flush()
+    bump_kb_version()
+
+
+def _apply(article: Article, content: Mapping[str, Any]) -> None:
+    """Copy validated content onto the article."""
+    for name, value in content.items():
+        setattr(article, name, value)
+    if article.status == ArticleStatus.PUBLISHED and article.published_at is None:
+        article.published_at = utcnow()
+
+
+def create_article(data: Mapping[str, Any], author: User | None, *, external_id: str | None = None,
+                   action: str = "created", comment: str | None = None) -> Article:
+    """Create an article (a draft unless ``data['status']`` says otherwise) with its first revision."""
+    content = clean_content(data)
+    external_id = check_external_id(external_id) if external_id else f"kb-{secrets.token_hex(5)}"
+    if article_by_external_id(external_id) is not None:
+        raise ArticleError(f"Un article porte déjà l'identifiant {external_id}.")
+    article = Article(external_id=external_id, created_by=author, created_at=utcnow(), revision=0)
+    _apply(article, content)
+    db.session.add(article)
+    _save_revision(article, action, author, comment)
+    return article
+
+
+def update_article(article: Article, data: Mapping[str, Any], author: User | None, *,
+                   action: str = "updated", comment: str | None = None) -> bool:
+    """Apply changed content; save a revision when something changed. Return whether it changed."""
+    content = clean_content(data, base={**article.content(), "meta": article.meta})
+    if all(getattr(article, name) == value for name, value in content.items()):
+        return False
+    _apply(article, content)
+    _save_revision(article, action, author, comment)
+    return True
+
+
+def publish_article(article: Article, author: User | None) -> None:
+    """Publish an article so that requesters see it and the matcher offers it."""
+    if article.status == ArticleStatus.PUBLISHED:
+        raise ArticleError("Cet article est déjà publié.")
+    article.status = ArticleStatus.PUBLISHED
+    article.published_at = utcnow()
+    _save_revision(article, "published", author)
+
+
+def archive_article(article: Article, author: User | None) -> None:
+    """Archive an article: it is no longer offered but its history stays."""
+    if article.status == ArticleStatus.ARCHIVED:
+        raise ArticleError("Cet article est déjà archivé.")
+    article.status = ArticleStatus.ARCHIVED
+    _save_revision(article, "archived", author)
+
+
+def restore_revision(article: Article, revision: ArticleRevision, author: User | None) -> bool:
+    """Bring back the content of an earlier revision (status kept) as a new revision."""
+    if revision.article_id != article.id:
+        raise ArticleError("Cette version n'appartient pas à cet article.")
+    content = {k: v for k, v in revision.content().items() if k != "status"}
+    return update_article(article, content, author, action="restored",
+                          comment=f"Retour à la version {revision.number}")
