@@ -1,0 +1,9 @@
+"""JSON API of the expert module."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    """Register the API blueprint."""

@@ -1,0 +1,122 @@
+"""Triage rules and their versions, référent expertise, and the decision recorded for each ticket."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.extensions import db, utcnow
+from crm.models import User
+from tickets.models import Queue, Ticket
+
+
+class Rule(db.Model):
+    """One triage rule of the current rule set; its conditions and actions are validated by expert.rules."""
+
+    __tablename__ = "expert_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(index=True)
+    code: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    stop: Mapped[bool] = mapped_column(default=False)
+    conditions: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    actions: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    #: How many times this rule was changed (1 when created).
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def to_dict(self) -> dict:
+        """The rule as written in YAML."""
+        return {"code": self.code, "name": self.name, "enabled": self.enabled, "stop": self.stop,
+                "conditions": dict(self.conditions or {}), "actions": dict(self.actions or {})}
+
+
+class RuleSetVersion(db.Model):
+    """A snapshot of the whole rule set, taken at every change: the history admins browse."""
+
+    __tablename__ = "expert_rule_set_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(unique=True)
+    rules: Mapped[list] = mapped_column(sa.JSON, default=list)
+    comment: Mapped[str] = mapped_column(sa.String(300), default="")
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    author: Mapped[User | None] = relationship()
+
+
+class ReferentProfile(db.Model):
+    """A référent's expertise (topics, calls), group, availability and maximum load."""
+
+    __tablename__ = "expert_referent_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    group_id: Mapped[int | None] = mapped_column(sa.ForeignKey("queues.id", ondelete="SET NULL"), index=True)
+    topics: Mapped[list] = mapped_column(sa.JSON, default=list)
+    calls: Mapped[list] = mapped_column(sa.JSON, default=list)
+    available: Mapped[bool] = mapped_column(default=True)
+    #: Active tickets beyond which the référent gets no new ones (0: no limit).
+    max_load: Mapped[int] = mapped_column(default=20)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship(lazy="joined")
+    group: Mapped[Queue | None] = relationship()
+
+
+class Outcome(enum.StrEnum):
+    AUTO_ANSWERED = "auto_answered"
+    DEFLECTED = "deflected"
+    ESCALATED = "escalated"
+    ROUTED = "routed"
+    HUMAN = "human"
+
+
+OUTCOME_LABELS = {
+    Outcome.AUTO_ANSWERED: "Réponse automatique envoyée",
+    Outcome.DEFLECTED: "Réponse automatique confirmée par le demandeur",
+    Outcome.ESCALATED: "Conseiller demandé après la réponse automatique",
+    Outcome.ROUTED: "Orientée par une règle",
+    Outcome.HUMAN: "Traitement humain",
+}
+
+
+class TriageDecision(db.Model):
+    """What triage decided for a ticket and why: rules fired, candidate articles, action, later outcome."""
+
+    __tablename__ = "expert_triage_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    question: Mapped[str] = mapped_column(sa.Text, default="")
+    rule_set_version: Mapped[int | None]
+    #: [{code, name, reasons, actions, stop, explanation}] for every rule that fired, in order.
+    rules_matched: Mapped[list] = mapped_column(sa.JSON, default=list)
+    notes: Mapped[list] = mapped_column(sa.JSON, default=list)
+    #: [{article_id, title, score, confidence, matched_text}], best first.
+    candidates: Mapped[list] = mapped_column(sa.JSON, default=list)
+    action: Mapped[str] = mapped_column(sa.String(20))
+    route_to: Mapped[str | None] = mapped_column(sa.String(50))
+    article_id: Mapped[int | None]
+    confidence: Mapped[float] = mapped_column(default=0.0)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str] = mapped_column(sa.String(20), index=True)
+    outcome_at: Mapped[datetime | None]
+
+    ticket: Mapped[Ticket] = relationship()
+
+    __table_args__ = (sa.Index("ix_expert_triage_decisions_decided_outcome", "decided_at", "outcome"),)
+
+    @property
+    def outcome_label(self) -> str:
+        return OUTCOME_LABELS.get(self.outcome, self.outcome)
+
+    @property
+    def explanations(self) -> list[str]:
+        return [hit.get("explanation", "") for hit in self.rules_matched or []] + list(self.notes or [])
