@@ -1,9 +1,110 @@
-"""Manager pages: SLA at risk and breached, met rates, response-time percentiles."""
+"""Manager pages: SLA at risk and breached now, met rates, response-time percentiles over a period."""
 
 from __future__ import annotations
 
-from flask import Flask
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, current_app, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, SubmitField
+from wtforms.validators import DataRequired, ValidationError
+
+from crm import registry
+from crm.extensions import utcnow
+from crm.security import roles_required
+from tickets import reports
+from tickets.models import STATUS_LABELS, Status
+from tickets.sla import format_business_duration
+from tickets.sla_tracking import TARGET_LABELS, TARGETS
+
+bp = Blueprint("tickets_manager", __name__, url_prefix="/responsable", template_folder="templates")
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+LIST_LIMIT = 50
+
+
+def _today() -> date:
+    return utcnow().astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+
+
+class PeriodForm(FlaskForm):
+    """The reporting period, read from the query string (GET, changes nothing: no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    du = DateField(_l("Du"), validators=[DataRequired(message=_l("Indiquez une date de début valide."))])
+    au = DateField(_l("Au (inclus)"), validators=[DataRequired(message=_l("Indiquez une date de fin valide."))])
+    submit = SubmitField(_l("Afficher"))
+
+    def validate_au(self, field) -> None:
+        if self.du.data is None or field.data is None:
+            return
+        if field.data < self.du.data:
+            raise ValidationError(_l("La date de fin doit être postérieure ou égale à la date de début."))
+        if (field.data - self.du.data).days + 1 > MAX_DAYS:
+            raise ValidationError(_l("La période ne peut pas dépasser un an."))
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """[start, end) in UTC: from the first day's midnight to the day after the last, in Paris time."""
+        zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+        start = datetime.combine(self.du.data, time(0), tzinfo=zone).astimezone(UTC)
+        end = datetime.combine(self.au.data + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+        return start, end
+
+
+def _duration(seconds: float | None) -> str:
+    """Business seconds in French hours and minutes; a dash when there is nothing to show."""
+    return "—" if seconds is None else format_business_duration(timedelta(seconds=round(seconds)))
+
+
+def _percentile_rows(percentiles: dict) -> list[tuple[int | None, str]]:
+    """(queue id, name) of the queues with figures, by name, then the overall line (None)."""
+    names = reports.queue_names()
+    keys = {key for by_queue in percentiles.values() for key in by_queue if key is not None}
+    return sorted(((key, names.get(key, str(key))) for key in keys), key=lambda row: row[1]) + [(None, "")]
+
+
+def _ticket_url(ticket) -> str | None:
+    if "tickets_agent.ticket" not in current_app.view_functions:
+        return None
+    return url_for("tickets_agent.ticket", reference=ticket.reference)
+
+
+@bp.route("/sla")
+@roles_required("manager")
+def sla():
+    """Tickets at risk and breached now; met rates and business-time percentiles over a period."""
+    today = _today()
+    form = PeriodForm(formdata=request.args if request.args else None,
+                      data={"du": today - timedelta(days=DEFAULT_DAYS - 1), "au": today})
+    now = utcnow()
+    context = {
+        "form": form, "now": now, "limit": LIST_LIMIT,
+        "at_risk": reports.tickets_at_risk(now, limit=LIST_LIMIT), "at_risk_count": reports.count_at_risk(now),
+        "breached": reports.tickets_breached(now, limit=LIST_LIMIT), "breached_count": reports.count_breached(now),
+        "targets": TARGETS, "target_labels": TARGET_LABELS, "duration": _duration, "ticket_url": _ticket_url,
+        "status_labels": STATUS_LABELS, "statuses": list(Status), "period": None,
+    }
+    if form.validate():
+        start, end = form.bounds()
+        percentiles = reports.duration_percentiles(start, end)
+        context.update(
+            period=(form.du.data, form.au.data),
+            by_queue=reports.met_rates(start, end, by="queue"),
+            by_tier=reports.met_rates(start, end, by="tier"),
+            percentiles=percentiles,
+            percentile_rows=_percentile_rows(percentiles),
+            status_counts=reports.status_counts(start, end),
+        )
+    return render_template("tickets/manager_sla.html", **context)
 
 
 def register(app: Flask) -> None:
-    """Register this module's blueprint or commands on the application."""
+    """Register the manager pages and their menu entry."""
+    app.register_blueprint(bp)
+    registry.add_menu(app, 20, "Délais (SLA)", "tickets_manager.sla",
+                      lambda u: u.is_authenticated and u.has_role("manager"))
