@@ -2,8 +2,250 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from crm import registry
+from crm.extensions import db, limiter
+from tickets import queries, services
+from tickets.attachments import AttachmentError, IncomingFile, stored_path
+from tickets.forms import RequesterReplyForm, RequestForm
+from tickets.models import Attachment, Status, Ticket, Topic
+
+bp = Blueprint("tickets_public", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static/tickets")
+
+#: Session keys: tickets opened by their secret link, and the confirmation shown once after submitting.
+ACCESS_SESSION_KEY = "tickets.access"
+CREATED_SESSION_KEY = "tickets.created"
+ACCESS_REMEMBERED = 20
+
+
+def incoming_files(storages) -> list[IncomingFile]:
+    """Convert werkzeug FileStorage objects into IncomingFile (empty file inputs are skipped)."""
+    files = []
+    for storage in storages or ():
+        if storage is None or not getattr(storage, "filename", ""):
+            continue
+        files.append(IncomingFile(filename=storage.filename, content=storage.read(),
+                                  content_type=storage.mimetype or None))
+    return files
+
+
+def topic_choices() -> list[tuple[str, str]]:
+    """Active topics in their display order, labelled in the user's language."""
+    english = str(get_locale()) == "en"
+    topics = db.session.scalars(
+        sa.select(Topic).where(Topic.active.is_(True)).order_by(Topic.position, Topic.label)
+    ).all()
+    return [(t.slug, (t.label_en if english and t.label_en else t.label)) for t in topics]
+
+
+def _remember_access(ticket: Ticket) -> None:
+    granted = [i for i in session.get(ACCESS_SESSION_KEY, []) if i != ticket.id]
+    session[ACCESS_SESSION_KEY] = (granted + [ticket.id])[-ACCESS_REMEMBERED:]
+
+
+def requester_may_see(ticket: Ticket) -> bool:
+    """The secret link was used in this session, or the logged-in requester owns the ticket."""
+    if ticket.id in session.get(ACCESS_SESSION_KEY, []):
+        return True
+    if current_user.is_authenticated:
+        return ticket.requester_id == current_user.id or ticket.requester_email == current_user.email.lower()
+    return False
+
+
+def load_requester_ticket(reference: str) -> Ticket:
+    """The ticket, if this visitor may follow it; otherwise 404 (its existence is never revealed)."""
+    ticket = services.ticket_by_reference(reference) if len(reference) <= 20 else None
+    if ticket is None or not requester_may_see(ticket):
+        abort(404)
+    return ticket
+
+
+def _staff() -> bool:
+    return current_user.is_authenticated and current_user.is_staff
+
+
+def _public_form_limit() -> str:
+    return current_app.config["RATELIMIT_PUBLIC_FORM"]
+
+
+@bp.route("/demande", methods=["GET", "POST"])
+@limiter.limit(_public_form_limit, methods=["POST"])
+def new_request():
+    """The request form: anyone may submit; logged-in users find their name and address filled in."""
+    form = RequestForm()
+    form.topic.choices = [("", _("Sélectionnez un thème"))] + topic_choices()
+    if request.method == "GET" and current_user.is_authenticated:
+        form.name.data = current_user.name
+        form.email.data = current_user.email
+    if request.method == "GET":
+        return render_template("tickets/request_form.html", form=form)
+    files = incoming_files(form.attachments.data) if form.attachments.data else []
+    if not form.validate_on_submit():
+        return _render_request_form(form, files)
+    if form.website.data:  # the honeypot: only robots fill it
+        flash(_("Votre demande n'a pas pu être envoyée. Veuillez réessayer."), "error")
+        return _render_request_form(form, files)
+    user = current_user if current_user.is_authenticated else None
+    owner = user if user is not None and user.email.lower() == form.email.data.lower() else None
+    try:
+        ticket, key = services.create_ticket(
+            subject=form.subject.data, body=form.message.data, requester_email=form.email.data,
+            requester_name=form.name.data, requester=owner, topic=form.topic.data,
+            project_reference=form.project_reference.data or None, attachments=files,
+            locale=str(get_locale()),
+        )
+    except AttachmentError as error:
+        db.session.rollback()
+        form.attachments.errors = [str(error)]
+        return _render_request_form(form, files)
+    except services.TicketError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _render_request_form(form, files)
+    _remember_access(ticket)
+    session[CREATED_SESSION_KEY] = {
+        "reference": ticket.reference,
+        "link": url_for(".follow", reference=ticket.reference, cle=key, _external=True),
+        "email": ticket.requester_email,
+    }
+    return redirect(url_for(".request_sent"))
+
+
+def _render_request_form(form: RequestForm, files: list[IncomingFile]):
+    """The form again with what was typed; files cannot be refilled by the browser, so say so."""
+    return render_template("tickets/request_form.html", form=form, files_lost=bool(files)), 422
+
+
+@bp.get("/demande/envoyee")
+def request_sent():
+    """The confirmation with the reference and the secret link, shown once."""
+    created = session.pop(CREATED_SESSION_KEY, None)
+    if not created:
+        return redirect(url_for(".new_request"))
+    return render_template("tickets/request_sent.html", created=created)
+
+
+@bp.get("/demandes/<reference>")
+def follow(reference: str):
+    """The follow-up page; a secret key in the URL is remembered in the session, then removed from the URL."""
+    key = request.args.get("cle")
+    if key is not None:
+        ticket = services.ticket_by_reference(reference) if len(reference) <= 20 else None
+        if ticket is None or not services.check_access_key(ticket, key):
+            abort(404)
+        _remember_access(ticket)
+        return redirect(url_for(".follow", reference=ticket.reference))
+    if _staff():
+        return redirect(url_for("tickets_agent.ticket", reference=reference))
+    ticket = load_requester_ticket(reference)
+    return _render_follow(ticket, RequesterReplyForm())
+
+
+def _render_follow(ticket: Ticket, form: RequesterReplyForm, status: int = 200):
+    can_reply = ticket.status != Status.CLOSED and (
+        ticket.status != Status.RESOLVED or services.within_reopen_window(ticket)
+    )
+    merged_into = ticket.merged_into.reference if ticket.merged_into is not None else None
+    return render_template(
+        "tickets/follow.html", ticket=ticket, form=form, can_reply=can_reply, merged_into=merged_into,
+        attachment_url=lambda a: url_for(".download", reference=ticket.reference, attachment_id=a.id),
+    ), status
+
+
+@bp.post("/demandes/<reference>/repondre")
+@limiter.limit(_public_form_limit)
+def reply(reference: str):
+    """The requester answers; a waiting or recently resolved ticket reopens."""
+    ticket = load_requester_ticket(reference)
+    form = RequesterReplyForm()
+    if not form.validate_on_submit():
+        return _render_follow(ticket, form, 422)
+    author = current_user if current_user.is_authenticated else None
+    try:
+        services.add_requester_reply(ticket, body=form.body.data, author=author,
+                                     attachments=incoming_files(form.attachments.data))
+    except (services.TicketError, AttachmentError) as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        ticket = load_requester_ticket(reference)
+        return _render_follow(ticket, form, 422)
+    flash(_("Votre réponse a été envoyée."), "success")
+    return redirect(url_for(".follow", reference=ticket.reference) + "#echanges")
+
+
+@bp.get("/demandes/<reference>/pieces-jointes/<int:attachment_id>")
+def download(reference: str, attachment_id: int):
+    """An attachment of a public message, for whoever may follow the ticket."""
+    if _staff():
+        ticket = services.ticket_by_reference(reference) if len(reference) <= 20 else None
+        if ticket is None:
+            abort(404)
+    else:
+        ticket = load_requester_ticket(reference)
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or attachment.message.ticket_id != ticket.id or attachment.message.internal:
+        abort(404)
+    return send_attachment(attachment)
+
+
+def send_attachment(attachment: Attachment):
+    """Send a stored attachment as a download, never rendered inline."""
+    path = stored_path(attachment.sha256)
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype=attachment.content_type, as_attachment=True,
+                     download_name=attachment.filename, max_age=0)
+
+
+@bp.get("/mes-demandes")
+@login_required
+def my_requests():
+    """The logged-in requester's tickets; staff go to the queue."""
+    if _staff():
+        return redirect(url_for("tickets_agent.queue"))
+    tickets = queries.requester_tickets(user_id=current_user.id, email=current_user.email)
+    return render_template("tickets/my_requests.html", tickets=tickets)
+
+
+def _home_card(user):
+    if getattr(user, "is_staff", False):
+        return None
+    return {"title": _("Poser une question"), "text": _("Écrivez à l'agence : vous recevrez une référence "
+                                                      "et un lien pour suivre votre demande."),
+            "url": url_for("tickets_public.new_request")}
+
+
+def _my_requests_card(user):
+    if not user.is_authenticated or user.is_staff:
+        return None
+    return {"title": _("Mes demandes"), "text": _("Suivez vos demandes et répondez à l'agence."),
+            "url": url_for("tickets_public.my_requests")}
 
 
 def register(app: Flask) -> None:
-    """Register this module's blueprint or commands on the application."""
+    """Register the requester pages, their menu entries and home-page cards."""
+    app.register_blueprint(bp)
+    registry.add_menu(app, 5, "Poser une question", "tickets_public.new_request",
+                      lambda u: not (u.is_authenticated and u.is_staff))
+    registry.add_menu(app, 6, "Mes demandes", "tickets_public.my_requests",
+                      lambda u: u.is_authenticated and not u.is_staff)
+    registry.add_home_card(app, 10, _home_card)
+    registry.add_home_card(app, 11, _my_requests_card)

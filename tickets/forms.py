@@ -1,0 +1,107 @@
+"""Forms of the requester pages (request, reply) and of the agent pages (queue filters, ticket actions)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, MultipleFileField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from tickets.models import PRIORITY_LABELS, Status
+
+MESSAGE_MAX = 20_000
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class RequestForm(FlaskForm):
+    """The public request form; `website` is a honeypot that people never see nor fill."""
+
+    name = StringField(_l("Nom et prénom"), filters=[_strip], validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Adresse électronique"), filters=[_strip],
+                       validators=[DataRequired(), Email(message=_l("Adresse électronique invalide.")),
+                                   Length(max=254)])
+    topic = SelectField(_l("Thème de votre demande"), validators=[DataRequired()], choices=[])
+    subject = StringField(_l("Objet"), filters=[_strip], validators=[DataRequired(), Length(max=200)])
+    message = TextAreaField(_l("Votre message"), filters=[_strip],
+                            validators=[DataRequired(), Length(max=MESSAGE_MAX)])
+    project_reference = StringField(_l("Référence du projet (facultatif)"), filters=[_strip],
+                                    validators=[Optional(), Length(max=40)])
+    attachments = MultipleFileField(_l("Pièces jointes (facultatif)"))
+    website = StringField(_l("Ne remplissez pas ce champ"))
+    submit = SubmitField(_l("Envoyer ma demande"))
+
+
+class RequesterReplyForm(FlaskForm):
+    """The requester answers on the follow page."""
+
+    body = TextAreaField(_l("Votre réponse"), filters=[_strip], validators=[DataRequired(), Length(max=MESSAGE_MAX)])
+    attachments = MultipleFileField(_l("Pièces jointes (facultatif)"))
+    submit = SubmitField(_l("Envoyer ma réponse"))
+
+
+class QueueFilterForm(FlaskForm):
+    """Filters of the agent queue, read from the query string (GET, no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Rechercher"), filters=[_strip], validators=[Optional(), Length(max=200)])
+    file = SelectField(_l("File"), choices=[], validators=[Optional()])
+    statut = SelectField(_l("Statut"), choices=[], validators=[Optional()])
+    priorite = SelectField(_l("Priorité"), choices=[], validators=[Optional()])
+    theme = SelectField(_l("Thème"), choices=[], validators=[Optional()])
+    attribution = SelectField(_l("Attribuée à"), choices=[], validators=[Optional()])
+    sla = SelectField(_l("Délai"), choices=[], validators=[Optional()])
+    tri = SelectField(_l("Trier par"), choices=[], validators=[Optional()])
+
+
+class AgentReplyForm(FlaskForm):
+    """A public reply, with saved replies insertable with or without JavaScript."""
+
+    body = TextAreaField(_l("Réponse au demandeur"), filters=[_strip],
+                         validators=[DataRequired(), Length(max=MESSAGE_MAX)])
+    canned = SelectField(_l("Réponse type"), choices=[], validators=[Optional()])
+    next_status = SelectField(_l("Après l'envoi"), validators=[Optional()], choices=[
+        ("", _l("Laisser la demande en cours")),
+        (Status.WAITING.value, _l("Mettre en attente du demandeur")),
+        (Status.RESOLVED.value, _l("Marquer comme résolue")),
+    ])
+    attachments = MultipleFileField(_l("Pièces jointes (facultatif)"))
+    insert = SubmitField(_l("Insérer la réponse type"))
+    submit = SubmitField(_l("Envoyer la réponse"))
+
+
+class NoteForm(FlaskForm):
+    """An internal note, for staff only."""
+
+    note = TextAreaField(_l("Note interne (jamais visible du demandeur)"), filters=[_strip],
+                         validators=[DataRequired(), Length(max=MESSAGE_MAX)])
+    submit = SubmitField(_l("Ajouter la note"))
+
+
+class AssignForm(FlaskForm):
+    """Give the ticket to a staff member, or to nobody."""
+
+    assignee = SelectField(_l("Attribuer à"), choices=[], validators=[Optional()])
+    submit = SubmitField(_l("Attribuer"))
+
+
+class UpdateForm(FlaskForm):
+    """Change priority, topic and queue."""
+
+    priority = SelectField(_l("Priorité"), choices=[(k.value, v) for k, v in PRIORITY_LABELS.items()])
+    topic = SelectField(_l("Thème"), choices=[], validators=[Optional()])
+    queue = SelectField(_l("File"), choices=[], validators=[DataRequired()])
+    submit = SubmitField(_l("Enregistrer"))
+
+
+class MergeForm(FlaskForm):
+    """Merge this ticket, a duplicate, into another one."""
+
+    target = StringField(_l("Référence de la demande à conserver"), filters=[_strip],
+                         validators=[DataRequired(), Length(max=20)],
+                         description=_l("Par exemple DEM-2026-000123"))
+    submit = SubmitField(_l("Fusionner comme doublon"))
