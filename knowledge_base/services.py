@@ -255,3 +255,43 @@ def restore_revision(article: Article, revision: ArticleRevision, author: User |
     content = {k: v for k, v in revision.content().items() if k != "status"}
     return update_article(article, content, author, action="restored",
                           comment=f"Retour à la version {revision.number}")
+
+
+# -- history -----------------------------------------------------------------------------------
+
+FIELD_LABELS = {"question": "Question", "phrasings": "Autres formulations", "answer": "Réponse", "topic": "Thème",
+                "calls": "Appels concernés", "language": "Langue", "valid_from": "Valable à partir du",
+                "valid_until": "Valable jusqu'au", "status": "Statut"}
+
+
+def _lines(value: Any) -> list[str]:
+    """Return a field value as text lines for a diff."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return str(value).splitlines()
+
+
+def revision_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Return the changed fields between two contents, each with diff lines ("+", "-" or " " first)."""
+    import difflib
+
+    changes = []
+    for name in CONTENT_FIELDS:
+        old = before.get(name) if before else None
+        new = after.get(name)
+        if old == new or (not old and not new):
+            continue
+        lines = [line for line in difflib.ndiff(_lines(old), _lines(new)) if line[:1] in "+- "]
+        changes.append({"field": name, "label": FIELD_LABELS[name], "lines": [(line[0], line[2:]) for line in lines]})
+    return changes
+
+
+def previous_revision(revision: ArticleRevision) -> ArticleRevision | None:
+    """Return the revision just before ``revision`` of the same article."""
+    return db.session.scalar(
+        sa.select(ArticleRevision).where(ArticleRevision.article_id == revision.article_id,
+                                         ArticleRevision.number < revision.number)
+        .order_by(ArticleRevision.number.desc()).limit(1)
+    )
