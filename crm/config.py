@@ -65,6 +65,28 @@ class Config:
     IMAP_USERNAME: str | None = None
     IMAP_PASSWORD: str | None = None
     IMAP_FOLDER = "INBOX"
+    IMAP_STARTTLS = False
+    IMAP_TIMEOUT = 30
+    IMAP_PROCESSED_FOLDER = "Traites"  # processed messages are moved here
+    IMAP_QUARANTINE_FOLDER = "Quarantaine"  # messages that could not be processed
+    IMAP_MAX_MESSAGE_BYTES = 30 * 1024 * 1024
+    IMAP_BATCH = 50
+    # Outbox, notifications and scheduled jobs (notifications package).
+    OUTBOX_MAX_ATTEMPTS = 8
+    OUTBOX_BACKOFF_SECONDS = 60
+    OUTBOX_BACKOFF_MAX_SECONDS = 6 * 3600
+    OUTBOX_BATCH = 100
+    OUTBOX_SENDING_TIMEOUT_SECONDS = 900
+    OUTBOX_KICK_AFTER_COMMIT = True
+    OUTBOX_RETENTION_DAYS = 30
+    OUTBOX_DISPATCH_SECONDS = 10
+    MAIL_FETCH_SECONDS = 60
+    DIGEST_TIME = "08:00"
+    UNASSIGNED_ALERT_MINUTES = 240
+    NOTIFICATION_RETENTION_DAYS = 180
+    ATTACHMENT_RETENTION_DAYS = 0  # 0 keeps attachments of closed tickets forever
+    SURVEY_VALID_DAYS = 14
+    SURVEY_LOW_SCORE = 2
     # Nightly import of the business systems' files.
     IMPORT_DIR: str | None = None
     IMPORT_TIME = "02:30"

@@ -1,0 +1,257 @@
+"""The transactional outbox: enqueue e-mails in the caller's transaction, dispatch them after commit.
+
+Delivery is at-least-once towards the SMTP server and exactly-once per dedup key in the outbox: a row
+is claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a conditional update everywhere) before it is
+sent, so two dispatchers never take the same row. Only a process that dies between the SMTP
+acknowledgement and the commit of ``sent`` can cause a second delivery (same Message-ID) once the
+claim goes stale (OUTBOX_SENDING_TIMEOUT_SECONDS).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app, has_request_context
+
+from crm.extensions import db, utcnow
+from notifications.emails import build_message, mail_locale, new_message_id, render_email
+from notifications.models import OutboxMessage, OutboxStatus
+from notifications.smtp import PermanentError, SmtpTransport
+
+log = logging.getLogger(__name__)
+
+
+def dialect_insert():
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def thread_headers(ticket, recipient: str) -> tuple[str | None, str]:
+    """(In-Reply-To, References) so every mail about a ticket threads on the first one the recipient got."""
+    from tickets.models import AuthorKind, Message
+
+    ids: list[str] = []
+    if recipient == ticket.requester_email:
+        inbound = db.session.scalar(
+            sa.select(Message.email_message_id)
+            .where(Message.ticket_id == ticket.id, Message.author_kind == AuthorKind.REQUESTER,
+                   Message.email_message_id.is_not(None))
+            .order_by(Message.created_at, Message.id).limit(1)
+        )
+        if inbound:
+            ids.append(inbound)
+    first_out = db.session.scalar(
+        sa.select(OutboxMessage.message_id)
+        .where(OutboxMessage.ticket_id == ticket.id, OutboxMessage.recipient == recipient)
+        .order_by(OutboxMessage.id).limit(1)
+    )
+    if first_out and first_out not in ids:
+        ids.append(first_out)
+    return (ids[-1] if ids else None), " ".join(ids)
+
+
+def enqueue_email(*, dedup_key: str, kind: str, recipient: str, template: str, locale: str | None = "fr",
+                  ticket=None, user=None, not_before: datetime | None = None, message_id: str | None = None,
+                  **context) -> OutboxMessage | None:
+    """Write an e-mail to the outbox in the current transaction; None when its dedup key already exists."""
+    recipient = (recipient or "").strip()
+    if not recipient:
+        return None
+    dedup_key = dedup_key[:255]
+    if db.session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)):
+        return None
+    locale = mail_locale(locale)
+    subject, text, html = render_email(template, locale, ticket=ticket, user=user, **context)
+    in_reply_to, references = (None, "")
+    if ticket is not None:
+        subject = f"[{ticket.reference}] {subject}"
+        in_reply_to, references = thread_headers(ticket, recipient)
+    table = OutboxMessage.__table__
+    now = utcnow()
+    statement = (
+        dialect_insert()(table).values(
+            dedup_key=dedup_key, kind=kind, ticket_id=ticket.id if ticket is not None else None,
+            recipient=recipient, recipient_user_id=user.id if user is not None else None, locale=locale,
+            subject=subject[:300], body_text=text, body_html=html, message_id=message_id or new_message_id(),
+            in_reply_to=in_reply_to, references=references, status=OutboxStatus.PENDING, attempts=0,
+            next_attempt_at=max(not_before or now, now), created_at=now, last_error="",
+        )
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(table.c.id)
+    )
+    row_id = db.session.execute(statement).scalar()
+    if row_id is None:
+        return None
+    db.session.info["outbox_kick"] = True
+    return db.session.get(OutboxMessage, row_id)
+
+
+@dataclass
+class DispatchResult:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.sent} envoyé(s), {self.retried} à réessayer, {self.failed} en échec"
+
+
+def backoff(attempts: int) -> timedelta:
+    """Exponential delay before attempt n+1: base × 2^(n-1), capped."""
+    config = current_app.config
+    seconds = config["OUTBOX_BACKOFF_SECONDS"] * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, config["OUTBOX_BACKOFF_MAX_SECONDS"]))
+
+
+def _release_stale(now: datetime) -> None:
+    """Claims older than the sending timeout belong to a dead dispatcher: put them back in the queue."""
+    limit = now - timedelta(seconds=current_app.config["OUTBOX_SENDING_TIMEOUT_SECONDS"])
+    db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at < limit)
+        .values(status=OutboxStatus.PENDING, claim_token=None, last_error="envoi interrompu, nouvel essai")
+        .execution_options(synchronize_session=False)
+    )
+
+
+def claim_batch(now: datetime, batch: int) -> list[OutboxMessage]:
+    """Take due pending rows for this dispatcher; rows another dispatcher holds are skipped."""
+    query = (
+        sa.select(OutboxMessage.id)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(batch)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = db.session.scalars(query).all()
+    if not ids:
+        return []
+    token = uuid.uuid4().hex
+    db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.SENDING, claim_token=token, claimed_at=now,
+                attempts=OutboxMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    rows = db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.claim_token == token).order_by(OutboxMessage.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    return list(rows)
+
+
+def _retry_or_fail(row: OutboxMessage, error: str, now: datetime, result: DispatchResult, permanent=False) -> None:
+    row.claim_token = None
+    row.last_error = error[:2000]
+    if permanent or row.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
+        row.status = OutboxStatus.FAILED
+        result.failed += 1
+        log.warning("outbox %s failed for good: %s", row.id, error)
+    else:
+        row.status = OutboxStatus.PENDING
+        row.next_attempt_at = now + backoff(row.attempts)
+        result.retried += 1
+
+
+def dispatch_outbox(now: datetime | None = None, *, batch: int | None = None) -> DispatchResult:
+    """Send due outbox rows over SMTP; commits after each row (a job-level function, not a service)."""
+    now = now or utcnow()
+    batch = batch or current_app.config["OUTBOX_BATCH"]
+    result = DispatchResult()
+    while True:
+        try:
+            _release_stale(now)
+            rows = claim_batch(now, batch)
+            db.session.commit()
+        except sa.exc.OperationalError:  # SQLite: another dispatcher holds the write lock
+            db.session.rollback()
+            return result
+        if not rows:
+            return result
+        _send_rows(rows, now, result)
+        if len(rows) < batch:
+            return result
+
+
+def _send_rows(rows: list[OutboxMessage], now: datetime, result: DispatchResult) -> None:
+    pending = list(rows)
+    try:
+        with SmtpTransport(current_app.config) as transport:
+            while pending:
+                row = pending[0]
+                try:
+                    transport.send(build_message(row))
+                except PermanentError as error:
+                    _retry_or_fail(row, str(error), now, result, permanent=True)
+                else:
+                    row.status = OutboxStatus.SENT
+                    row.sent_at = utcnow()
+                    row.claim_token = None
+                    row.last_error = ""
+                    result.sent += 1
+                pending.pop(0)
+                db.session.commit()
+    except (smtplib.SMTPException, OSError) as error:
+        # Connection-level problem: this row and the rest of the batch go back with a delay.
+        message = f"{type(error).__name__}: {error}"
+        for row in pending:
+            _retry_or_fail(row, message, now, result)
+        db.session.commit()
+
+
+def retry_now(row: OutboxMessage) -> None:
+    """Put a failed row back in the queue (admin action)."""
+    if row.status == OutboxStatus.FAILED:
+        row.status = OutboxStatus.PENDING
+        row.attempts = 0
+        row.next_attempt_at = utcnow()
+        row.last_error = ""
+
+
+# -- best-effort kick after a request commits -----------------------------------------------------
+
+_kick_lock = threading.Lock()
+
+
+def _kick(app) -> None:
+    from notifications.scheduler import run_job
+
+    try:
+        run_job(app, "outbox_dispatch")
+    except Exception:  # noqa: BLE001, S110 - logged by run_job; the scheduler retries
+        pass
+    finally:
+        _kick_lock.release()
+
+
+def _after_commit(session) -> None:
+    """Start one background dispatch when a web request committed outbox rows (the scheduler is the backstop)."""
+    if not session.info.pop("outbox_kick", False) or not has_request_context():
+        return
+    app = current_app._get_current_object()
+    if app.testing or not app.config.get("OUTBOX_KICK_AFTER_COMMIT"):
+        return
+    if _kick_lock.acquire(blocking=False):
+        threading.Thread(target=_kick, args=(app,), daemon=True, name="outbox-kick").start()
+
+
+def _after_rollback(session) -> None:
+    session.info.pop("outbox_kick", None)
+
+
+def install_kick() -> None:
+    """Listen to commits and rollbacks of every session (idempotent)."""
+    if not sa.event.contains(sa.orm.Session, "after_commit", _after_commit):
+        sa.event.listen(sa.orm.Session, "after_commit", _after_commit)
+        sa.event.listen(sa.orm.Session, "after_rollback", _after_rollback)

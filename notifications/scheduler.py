@@ -1,0 +1,158 @@
+"""`guichet scheduler`: APScheduler jobs, each run under a cross-process lock in its own transaction.
+
+Other packages add jobs from their init_app with ``add_job(app, "kb_validity", func, {"trigger": "cron",
+"hour": 4})``; ``func()`` runs in an application context and the runner commits (or rolls back) after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from crm.extensions import db
+from notifications.locks import job_lock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    func: Callable[[], object]
+    trigger: dict
+
+
+def add_job(app: Flask, job_id: str, func: Callable[[], object], trigger_kwargs: dict) -> None:
+    """Register a scheduled job: trigger_kwargs like {"trigger": "interval", "minutes": 5} or a cron spec."""
+    jobs = app.extensions.setdefault("guichet.jobs", [])
+    jobs[:] = [j for j in jobs if j.id != job_id]
+    jobs.append(Job(job_id, func, dict(trigger_kwargs)))
+
+
+def jobs_of(app: Flask) -> dict[str, Job]:
+    """The registered jobs by id."""
+    return {job.id: job for job in app.extensions.get("guichet.jobs", [])}
+
+
+def run_job(app: Flask, job_id: str) -> tuple[bool, object]:
+    """Run one job now unless another process runs it; commit, or roll back on error. Returns (ran, outcome)."""
+    job = jobs_of(app)[job_id]
+    with app.app_context(), job_lock(job_id) as held:
+        if not held:
+            log.info("job %s already running elsewhere: skipped", job_id)
+            return False, None
+        try:
+            outcome = job.func()
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("job %s failed", job_id)
+            raise
+        finally:
+            db.session.remove()
+        if outcome:
+            log.info("job %s: %s", job_id, outcome)
+        return True, outcome
+
+
+def _safe_run(app: Flask, job_id: str) -> None:
+    with contextlib.suppress(Exception):  # logged in run_job; the scheduler keeps going
+        run_job(app, job_id)
+
+
+def _time(value: str) -> tuple[int, int]:
+    hour, _sep, minute = value.partition(":")
+    return int(hour), int(minute or 0)
+
+
+# -- built-in jobs --------------------------------------------------------------------------------
+
+
+def _sla_sweep():
+    from tickets.sla_tracking import sweep_sla
+
+    return sweep_sla()
+
+
+def _outbox_dispatch():
+    from notifications.outbox import dispatch_outbox
+
+    return dispatch_outbox()
+
+
+def _mail_fetch():
+    from notifications.mail_in import fetch_mail
+
+    return fetch_mail()
+
+
+def _unassigned_check():
+    from notifications.subscribers import check_unassigned
+
+    return check_unassigned()
+
+
+def _digest():
+    from notifications.services import send_digests
+
+    return send_digests()
+
+
+def _retention():
+    from notifications.retention import purge_old_data
+
+    return purge_old_data()
+
+
+def _nightly_import():
+    try:
+        from crm.imports import run_nightly_import
+    except ImportError:
+        log.info("no nightly import available (crm.imports.run_nightly_import)")
+        return None
+    return run_nightly_import(current_app._get_current_object())
+
+
+def nightly_import_available() -> bool:
+    try:
+        from crm.imports import run_nightly_import  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def register_builtin_jobs(app: Flask) -> None:
+    """The jobs this package runs; mail fetch only when IMAP is configured."""
+    config = app.config
+    zone = config["BABEL_DEFAULT_TIMEZONE"]
+    add_job(app, "sla_sweep", _sla_sweep, {"trigger": "interval", "minutes": 1})
+    add_job(app, "outbox_dispatch", _outbox_dispatch,
+            {"trigger": "interval", "seconds": config["OUTBOX_DISPATCH_SECONDS"]})
+    add_job(app, "unassigned_check", _unassigned_check, {"trigger": "interval", "minutes": 5})
+    hour, minute = _time(config["DIGEST_TIME"])
+    add_job(app, "digest", _digest, {"trigger": "cron", "hour": hour, "minute": minute, "timezone": zone})
+    add_job(app, "data_retention", _retention, {"trigger": "cron", "hour": 3, "minute": 15, "timezone": zone})
+    hour, minute = _time(config["IMPORT_TIME"])
+    add_job(app, "nightly_import", _nightly_import,
+            {"trigger": "cron", "hour": hour, "minute": minute, "timezone": zone})
+    if config.get("IMAP_HOST"):
+        add_job(app, "mail_fetch", _mail_fetch, {"trigger": "interval", "seconds": config["MAIL_FETCH_SECONDS"]})
+
+
+def build_scheduler(app: Flask, *, blocking: bool = True):
+    """An APScheduler scheduler with every registered job (not started)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    cls = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler = cls(timezone=app.config["BABEL_DEFAULT_TIMEZONE"])
+    for job in jobs_of(app).values():
+        trigger = dict(job.trigger)
+        kind = trigger.pop("trigger", "interval")
+        scheduler.add_job(_safe_run, kind, args=(app, job.id), id=job.id, name=job.id, max_instances=1,
+                          coalesce=True, misfire_grace_time=60, replace_existing=True, **trigger)
+    return scheduler

@@ -1,0 +1,124 @@
+"""In-app notifications, e-mail preferences (immediate or daily digest) and the digest itself."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+
+from crm.extensions import db, utcnow
+from crm.models import User
+from notifications.models import DeliveryMode, Notification, NotificationPreference
+from notifications.outbox import dialect_insert, enqueue_email
+
+
+def delivery_mode(user: User) -> str:
+    """The user's choice for non-urgent e-mails (immediate by default)."""
+    preference = db.session.get(NotificationPreference, user.id)
+    return preference.mode if preference else DeliveryMode.IMMEDIATE
+
+
+def set_delivery_mode(user: User, mode: str) -> None:
+    """Record the user's choice: immediate e-mails or a daily digest."""
+    if mode not in set(DeliveryMode):
+        raise ValueError(f"unknown delivery mode {mode!r}")
+    preference = db.session.get(NotificationPreference, user.id)
+    if preference is None:
+        db.session.add(NotificationPreference(user_id=user.id, mode=mode))
+    else:
+        preference.mode = mode
+    db.session.flush()
+
+
+def notification_link(notification: Notification) -> str:
+    """The absolute link of a notification: it marks it read and opens its ticket."""
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/notifications/{notification.id}"
+
+
+def notify_user(user: User | None, *, kind: str, dedup_key: str, title: str, body: str = "", ticket=None,
+                urgent: bool = False, not_before: datetime | None = None) -> Notification | None:
+    """Notify a staff member in the app, and by e-mail now (urgent or immediate choice) or in the digest.
+
+    Idempotent: a second call with the same dedup key does nothing and returns None.
+    """
+    if user is None or not user.active:
+        return None
+    table = Notification.__table__
+    now = utcnow()
+    row_id = db.session.execute(
+        dialect_insert()(table).values(
+            dedup_key=dedup_key[:255], user_id=user.id, kind=kind, ticket_id=ticket.id if ticket else None,
+            title=title[:300], body=body, url="", urgent=urgent, digest_pending=False, created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(table.c.id)
+    ).scalar()
+    if row_id is None:
+        return None
+    notification = db.session.get(Notification, row_id)
+    if urgent or delivery_mode(user) == DeliveryMode.IMMEDIATE:
+        enqueue_email(dedup_key=f"notice:{dedup_key}", kind=kind, recipient=user.email, template="staff_notice",
+                      locale=user.locale, ticket=ticket, user=user, not_before=not_before, title=title, body=body,
+                      link=notification_link(notification), urgent=urgent)
+    else:
+        notification.digest_pending = True
+    return notification
+
+
+def unread_count(user: User) -> int:
+    """How many notifications the user has not read."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    ) or 0
+
+
+def notifications_of(user: User, *, unread_only: bool = False):
+    """The user's notifications, newest first (a query to paginate)."""
+    query = sa.select(Notification).where(Notification.user_id == user.id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return query.order_by(Notification.id.desc())
+
+
+def mark_read(user: User, notification_id: int | None = None) -> int:
+    """Mark one (or every) notification of the user as read; returns how many changed."""
+    statement = (
+        sa.update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if notification_id is not None:
+        statement = statement.where(Notification.id == notification_id)
+    return db.session.execute(statement).rowcount
+
+
+def send_digests(now: datetime | None = None) -> int:
+    """One e-mail per user gathering their pending non-urgent notifications; returns how many were written."""
+    now = now or utcnow()
+    local_day = now.astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+    user_ids = db.session.scalars(
+        sa.select(Notification.user_id).where(Notification.digest_pending.is_(True)).distinct()
+    ).all()
+    written = 0
+    for user_id in user_ids:
+        user = db.session.get(User, user_id)
+        items = db.session.scalars(
+            sa.select(Notification)
+            .where(Notification.user_id == user_id, Notification.digest_pending.is_(True))
+            .order_by(Notification.id)
+        ).all()
+        if user is not None and user.active and items:
+            row = enqueue_email(
+                dedup_key=f"digest:{user_id}:{local_day.isoformat()}:{items[-1].id}", kind="digest",
+                recipient=user.email, template="digest", locale=user.locale, user=user,
+                items=[(n, notification_link(n)) for n in items], day=local_day,
+            )
+            written += row is not None
+        for item in items:
+            item.digest_pending = False
+    db.session.flush()
+    return written

@@ -1,0 +1,55 @@
+"""SMTP delivery configured by SMTP_* settings (plain, STARTTLS or implicit TLS, optional login)."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+
+
+class PermanentError(Exception):
+    """The server refused this message for good (5xx): retrying would not help."""
+
+
+class SmtpTransport:
+    """One SMTP session used for a batch of messages: `with SmtpTransport(config) as smtp: smtp.send(m)`."""
+
+    def __init__(self, config) -> None:
+        self.config = config
+        self.client: smtplib.SMTP | None = None
+
+    def __enter__(self) -> SmtpTransport:
+        c = self.config
+        host, port, timeout = c["SMTP_HOST"], int(c["SMTP_PORT"]), float(c["SMTP_TIMEOUT"])
+        if c.get("SMTP_SSL"):
+            self.client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+        else:
+            self.client = smtplib.SMTP(host, port, timeout=timeout)
+            if c.get("SMTP_STARTTLS"):
+                self.client.starttls(context=ssl.create_default_context())
+        if c.get("SMTP_USERNAME"):
+            self.client.login(c["SMTP_USERNAME"], c.get("SMTP_PASSWORD") or "")
+        return self
+
+    def send(self, message: EmailMessage) -> None:
+        """Send one message; raise PermanentError on a 5xx refusal, other errors are transient."""
+        try:
+            refused = self.client.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = [code for code, _msg in error.recipients.values()]
+            if all(code >= 500 for code in codes):
+                raise PermanentError(f"destinataire refusé : {error.recipients}") from error
+            raise
+        except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
+            if error.smtp_code >= 500:
+                raise PermanentError(f"message refusé ({error.smtp_code}) : {error.smtp_error!r}") from error
+            raise
+        if refused:
+            raise PermanentError(f"destinataire refusé : {refused}")
+
+    def __exit__(self, *exc) -> None:
+        if self.client is not None:
+            try:
+                self.client.quit()
+            except (smtplib.SMTPException, OSError):
+                self.client.close()

@@ -1,0 +1,207 @@
+"""Satisfaction surveys: single-use expiring links, answers on a 5-point scale, follow-ups, reports."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from markupsafe import Markup
+
+from crm.extensions import db, utcnow
+from notifications.models import FollowUp, FollowUpStatus, Survey
+
+SCORES = (1, 2, 3, 4, 5)
+
+
+class SurveyError(ValueError):
+    """The survey cannot be answered (already answered, expired); the message is shown to the requester."""
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def survey_link(token: str) -> str:
+    """The absolute link of the survey page."""
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/enquete/{token}"
+
+
+def create_survey(ticket, now: datetime | None = None) -> tuple[Survey, str]:
+    """A survey for this resolution, with a snapshot of queue, agent, topic and establishment; returns the token."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(24)
+    survey = Survey(
+        ticket_id=ticket.id, token_hash=hash_token(token), queue_id=ticket.queue_id, agent_id=ticket.assignee_id,
+        topic_id=ticket.topic_id, organisation_id=getattr(ticket, "organisation_id", None),
+        locale=ticket.requester_locale or "fr", created_at=now,
+        expires_at=now + timedelta(days=current_app.config["SURVEY_VALID_DAYS"]),
+    )
+    db.session.add(survey)
+    db.session.flush()
+    return survey, token
+
+
+def survey_by_token(token: str) -> Survey | None:
+    """The survey this link opens, or None."""
+    if not token or len(token) > 100:
+        return None
+    return db.session.scalar(sa.select(Survey).where(Survey.token_hash == hash_token(token)))
+
+
+def survey_state(survey: Survey, now: datetime | None = None) -> str:
+    """open, answered or expired."""
+    if survey.answered_at is not None:
+        return "answered"
+    if (now or utcnow()) >= survey.expires_at:
+        return "expired"
+    return "open"
+
+
+def answer_survey(survey: Survey, score: int, comment: str = "", now: datetime | None = None) -> FollowUp | None:
+    """Record the answer once (conditional update); a low score opens a follow-up for the queue manager."""
+    now = now or utcnow()
+    if score not in SCORES:
+        raise SurveyError("Choisissez une note de 1 à 5.")
+    state = survey_state(survey, now)
+    if state == "expired":
+        raise SurveyError("Ce lien d'enquête a expiré.")
+    result = db.session.execute(
+        sa.update(Survey)
+        .where(Survey.id == survey.id, Survey.answered_at.is_(None))
+        .values(answered_at=now, score=score, comment=(comment or "").strip()[:2000])
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise SurveyError("Vous avez déjà répondu à cette enquête. Merci !")
+    db.session.refresh(survey)
+    from tickets.services import record_event
+
+    record_event(survey.ticket, "satisfaction", None, at=now, score=score)
+    if score <= current_app.config["SURVEY_LOW_SCORE"]:
+        return open_follow_up(survey, now)
+    return None
+
+
+def open_follow_up(survey: Survey, now: datetime) -> FollowUp:
+    """A follow-up task for the queue manager, announced in the app and by e-mail."""
+    from notifications.services import notify_user
+    from notifications.subscribers import localized
+
+    ticket = survey.ticket
+    manager = ticket.queue.manager if ticket.queue else None
+    follow_up = FollowUp(survey=survey, manager=manager, created_at=now)
+    db.session.add(follow_up)
+    db.session.flush()
+    if manager is not None:
+        notify_user(
+            manager, kind="survey_low", dedup_key=f"survey_low:{survey.id}:{manager.id}", ticket=ticket,
+            title=localized(manager.locale, "Satisfaction faible (%(score)s/5) sur %(ref)s : à recontacter",
+                            "Low satisfaction (%(score)s/5) on %(ref)s: follow up", score=survey.score,
+                            ref=ticket.reference),
+            body=survey.comment or ticket.subject,
+        )
+    return follow_up
+
+
+def close_follow_up(follow_up: FollowUp, by, now: datetime | None = None) -> None:
+    """Mark a follow-up done."""
+    follow_up.status = FollowUpStatus.DONE
+    follow_up.done_at = now or utcnow()
+    follow_up.done_by_id = by.id if by is not None else None
+
+
+def open_follow_ups(manager=None) -> list[FollowUp]:
+    """Open follow-ups (of one manager, or all), oldest first."""
+    query = sa.select(FollowUp).where(FollowUp.status == FollowUpStatus.OPEN).order_by(FollowUp.id)
+    if manager is not None and not manager.has_role("admin"):
+        query = query.where(FollowUp.manager_id == manager.id)
+    return list(db.session.scalars(query))
+
+
+@dataclass
+class SatisfactionRow:
+    key: int | None
+    label: str
+    answers: int
+    average: float
+    satisfied: int  # scores 4 and 5
+    low: int  # scores <= SURVEY_LOW_SCORE
+
+    @property
+    def satisfied_share(self) -> float:
+        return self.satisfied / self.answers if self.answers else 0.0
+
+
+DIMENSIONS = ("queue", "agent", "topic", "organisation")
+
+
+def _labels(dimension: str, keys: list) -> dict:
+    from crm.models import User
+    from tickets.models import Queue, Topic
+
+    keys = [k for k in keys if k is not None]
+    if not keys:
+        return {}
+    if dimension == "queue":
+        return dict(db.session.execute(sa.select(Queue.id, Queue.name).where(Queue.id.in_(keys))).all())
+    if dimension == "agent":
+        return dict(db.session.execute(sa.select(User.id, User.name).where(User.id.in_(keys))).all())
+    if dimension == "topic":
+        return dict(db.session.execute(sa.select(Topic.id, Topic.label).where(Topic.id.in_(keys))).all())
+    try:
+        from crm.models_orgs import Organisation
+    except ImportError:
+        return {}
+    name = getattr(Organisation, "name", None)
+    if name is None:
+        return {}
+    return dict(db.session.execute(sa.select(Organisation.id, name).where(Organisation.id.in_(keys))).all())
+
+
+def satisfaction_report(dimension: str, *, since: datetime | None = None, until: datetime | None = None,
+                        organisation_id: int | None = None) -> list[SatisfactionRow]:
+    """Answers, average score and satisfied share per queue, agent, topic or establishment (SQL aggregate)."""
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}")
+    column = {"queue": Survey.queue_id, "agent": Survey.agent_id, "topic": Survey.topic_id,
+              "organisation": Survey.organisation_id}[dimension]
+    low = current_app.config["SURVEY_LOW_SCORE"]
+    query = (
+        sa.select(column, sa.func.count(Survey.id), sa.func.avg(Survey.score),
+                  sa.func.sum(sa.case((Survey.score >= 4, 1), else_=0)),
+                  sa.func.sum(sa.case((Survey.score <= low, 1), else_=0)))
+        .where(Survey.answered_at.is_not(None))
+        .group_by(column)
+    )
+    if since is not None:
+        query = query.where(Survey.answered_at >= since)
+    if until is not None:
+        query = query.where(Survey.answered_at < until)
+    if organisation_id is not None:
+        query = query.where(Survey.organisation_id == organisation_id)
+    rows = db.session.execute(query).all()
+    labels = _labels(dimension, [r[0] for r in rows])
+    result = [
+        SatisfactionRow(key=key, label=labels.get(key) or ("—" if key is None else f"#{key}"), answers=count,
+                        average=round(float(average or 0), 2), satisfied=int(satisfied or 0), low=int(low_n or 0))
+        for key, count, average, satisfied, low_n in rows
+    ]
+    return sorted(result, key=lambda r: (-r.answers, r.label))
+
+
+def organisation_panel(organisation) -> Markup | None:
+    """The satisfaction block of an establishment's 360° view (None when nobody answered yet)."""
+    from flask import render_template
+
+    rows = satisfaction_report("organisation", organisation_id=organisation.id)
+    if not rows:
+        return None
+    recent = db.session.scalars(
+        sa.select(Survey).where(Survey.organisation_id == organisation.id, Survey.answered_at.is_not(None))
+        .order_by(Survey.answered_at.desc()).limit(5)
+    ).all()
+    return Markup(render_template("notifications/_org_panel.html", row=rows[0], recent=recent))  # noqa: S704
