@@ -6,4 +6,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the CRM domain's blueprints, CLI groups and seeders."""
+    """Register the CRM domain's models, blueprints, CLI groups, menus and seeders."""
+    from crm import models_orgs, models_portal, models_projects  # noqa: F401  (tables in the metadata)
+    from crm.import_cli import import_cli
+
+    app.cli.add_command(import_cli)
