@@ -1,9 +1,307 @@
-"""Web pages of the expert module."""
+"""Web pages of the expert module: rules (admin), « try it », référents, the requester's answer, stats, ticket panel."""
 
 from __future__ import annotations
 
-from flask import Flask
+from datetime import timedelta
+
+import sqlalchemy as sa
+import yaml
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from markupsafe import Markup
+
+from crm import registry
+from crm.extensions import db
+from crm.models import User, UserRole
+from crm.security import roles_required
+from expert import ruleset, services, stats
+from expert.forms import ReferentForm, RuleForm, RuleSetYamlForm, TryForm
+from expert.models import OUTCOME_LABELS, ReferentProfile, RuleSetVersion
+from expert.rules import ACTIONS, CONDITIONS, RuleError
+from tickets.models import Queue, Status, Topic
+from tickets.services import TicketError
+
+bp = Blueprint("expert", __name__, template_folder="templates")
+
+RULES_ADMIN = ("admin",)
+EXPERT_MANAGERS = ("manager", "admin")
+
+
+def _yaml(value) -> str:
+    return yaml.safe_dump(value, allow_unicode=True, sort_keys=False, width=110).strip() if value else ""
+
+
+def _version_or_404(number: int) -> RuleSetVersion:
+    version = db.session.scalar(sa.select(RuleSetVersion).where(RuleSetVersion.number == number))
+    if version is None:
+        abort(404)
+    return version
+
+
+# --- Rules (administrators) ------------------------------------------------------------------------
+
+
+@bp.get("/admin/expert/regles")
+@roles_required(*RULES_ADMIN)
+def rules_list():
+    return render_template("expert/rules.html", rules=ruleset.stored_rules(), version=ruleset.latest_version(),
+                           yaml=_yaml)
+
+
+@bp.route("/admin/expert/regles/yaml", methods=["GET", "POST"])
+@roles_required(*RULES_ADMIN)
+def rules_yaml():
+    """Edit the whole rule set as one YAML document."""
+    form = RuleSetYamlForm()
+    if request.method == "GET":
+        form.document.data = ruleset.dump_yaml(ruleset.rule_dicts())
+    elif form.validate_on_submit():
+        try:
+            version = ruleset.import_yaml(form.document.data, by=current_user,
+                                          comment=form.comment.data or _("Modification en YAML"))
+        except RuleError as error:
+            form.document.errors.append(str(error))
+        else:
+            flash(_("Règles enregistrées (version %(n)s).", n=version.number if version else "-"), "success")
+            return redirect(url_for(".rules_list"))
+    status = 422 if form.errors else 200
+    return render_template("expert/rules_yaml.html", form=form, conditions=CONDITIONS, actions=ACTIONS), status
+
+
+@bp.route("/admin/expert/regles/nouvelle", methods=["GET", "POST"], defaults={"code": None})
+@bp.route("/admin/expert/regles/<code>/modifier", methods=["GET", "POST"])
+@roles_required(*RULES_ADMIN)
+def rule_edit(code: str | None):
+    """Create or edit one rule; conditions and actions are YAML mappings."""
+    current = next((r for r in ruleset.stored_rules() if r.code == code), None) if code else None
+    if code and current is None:
+        abort(404)
+    form = RuleForm(obj=current) if request.method == "GET" else RuleForm()
+    if request.method == "GET" and current is not None:
+        form.conditions.data, form.actions.data = _yaml(current.conditions), _yaml(current.actions)
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            data = {"code": form.code.data, "name": form.name.data, "enabled": form.enabled.data,
+                    "stop": form.stop.data, "conditions": _mapping(form.conditions), "actions": _mapping(form.actions)}
+            ruleset.save_rule(code, data, by=current_user)
+        except RuleError as error:
+            form.conditions.errors = [*form.conditions.errors, str(error)]
+        else:
+            flash(_("Règle %(code)s enregistrée.", code=form.code.data), "success")
+            return redirect(url_for(".rules_list"))
+    status = 422 if form.errors else 200
+    return render_template("expert/rule_form.html", form=form, rule=current, conditions=CONDITIONS,
+                           actions=ACTIONS), status
+
+
+def _mapping(field) -> dict:
+    try:
+        value = yaml.safe_load(field.data or "") or {}
+    except yaml.YAMLError as error:
+        raise RuleError(_("%(field)s : YAML invalide (%(error)s)", field=field.label.text, error=error)) from None
+    if not isinstance(value, dict):
+        raise RuleError(_("%(field)s : un dictionnaire « clé: valeur » est attendu", field=field.label.text))
+    return value
+
+
+@bp.post("/admin/expert/regles/<code>/<operation>")
+@roles_required(*RULES_ADMIN)
+def rule_operation(code: str, operation: str):
+    """Move up or down, enable, disable or delete a rule (each is a new version)."""
+    operations = {
+        "monter": lambda: ruleset.move_rule(code, -1, by=current_user),
+        "descendre": lambda: ruleset.move_rule(code, 1, by=current_user),
+        "activer": lambda: ruleset.set_rule_enabled(code, True, by=current_user),
+        "desactiver": lambda: ruleset.set_rule_enabled(code, False, by=current_user),
+        "supprimer": lambda: ruleset.delete_rule(code, by=current_user),
+    }
+    if operation not in operations:
+        abort(404)
+    try:
+        operations[operation]()
+    except RuleError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    return redirect(url_for(".rules_list") + "#regles")
+
+
+@bp.get("/admin/expert/regles/historique")
+@roles_required(*RULES_ADMIN)
+def rules_history():
+    return render_template("expert/history.html", versions=ruleset.versions(100))
+
+
+@bp.get("/admin/expert/regles/historique/<int:number>")
+@roles_required(*RULES_ADMIN)
+def rules_version(number: int):
+    version = _version_or_404(number)
+    return render_template("expert/version.html", version=version, document=ruleset.dump_yaml(version.rules))
+
+
+@bp.post("/admin/expert/regles/historique/<int:number>/restaurer")
+@roles_required(*RULES_ADMIN)
+def rules_restore(number: int):
+    version = _version_or_404(number)
+    new = ruleset.restore_version(version, by=current_user)
+    flash(_("La version %(old)s est de nouveau en vigueur (version %(new)s).", old=number, new=new.number), "success")
+    return redirect(url_for(".rules_list"))
+
+
+# --- Try a question ----------------------------------------------------------------------------------
+
+
+@bp.get("/admin/expert/essai")
+@roles_required(*EXPERT_MANAGERS)
+def try_rules():
+    """Triage a sample question and show the rules that fire, the candidate articles and the action."""
+    form = TryForm(request.args)
+    form.topic.choices = [("", _("Aucun"))] + [
+        (t.slug, t.label) for t in db.session.scalars(sa.select(Topic).order_by(Topic.position))]
+    decision = None
+    if request.args and form.validate():
+        decision = services.try_question(form.subject.data, form.body.data or "", topic=form.topic.data,
+                                         call=form.call.data, profile=form.profile.data,
+                                         project_state=form.project_state.data)
+    return render_template("expert/try.html", form=form, decision=decision, labels=services.labels(),
+                           threshold=current_app.config["KB_AUTO_ANSWER_CONFIDENCE"])
+
+
+# --- Référents ---------------------------------------------------------------------------------------
+
+
+@bp.get("/expert/referents")
+@roles_required(*EXPERT_MANAGERS)
+def referents():
+    """Référents: group, expertise, availability and current load."""
+    users = db.session.scalars(
+        sa.select(User).join(UserRole).where(UserRole.role == "referent").order_by(User.name)
+    ).all()
+    profiles = {p.user_id: p for p in db.session.scalars(sa.select(ReferentProfile))}
+    return render_template("expert/referents.html", users=users, profiles=profiles, loads=services.active_loads())
+
+
+@bp.route("/expert/referents/<int:user_id>", methods=["GET", "POST"])
+@login_required
+def referent_edit(user_id: int):
+    """Managers edit any référent's profile; a référent edits their own."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.has_role("referent"):
+        abort(404)
+    if not (current_user.has_role(*EXPERT_MANAGERS) or current_user.id == user.id):
+        abort(403)
+    profile = db.session.scalar(sa.select(ReferentProfile).where(ReferentProfile.user_id == user.id))
+    form = ReferentForm(obj=profile) if request.method == "GET" else ReferentForm()
+    form.group.choices = [(0, _("Aucun"))] + [
+        (q.id, q.name) for q in db.session.scalars(
+            sa.select(Queue).where(Queue.is_referent_group.is_(True)).order_by(Queue.name))]
+    if request.method == "GET":
+        form.group.data = profile.group_id if profile and profile.group_id else 0
+        form.topics.data = ", ".join(profile.topics) if profile else ""
+        form.calls.data = ", ".join(profile.calls) if profile else ""
+        form.available.data = profile.available if profile else True
+    elif form.validate_on_submit():
+        services.save_referent_profile(
+            user, group_id=form.group.data or None, topics=_split(form.topics.data), calls=_split(form.calls.data),
+            available=form.available.data, max_load=form.max_load.data)
+        flash(_("Profil de %(name)s enregistré.", name=user.name), "success")
+        if current_user.has_role(*EXPERT_MANAGERS):
+            return redirect(url_for(".referents"))
+        return redirect(url_for(".referent_edit", user_id=user.id))
+    return render_template("expert/referent_form.html", form=form, user=user), 422 if form.errors else 200
+
+
+def _split(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+# --- The requester's answer to an automatic reply -----------------------------------------------------
+
+
+def _requester_ticket(reference: str):
+    from tickets.public import load_requester_ticket
+
+    return load_requester_ticket(reference)
+
+
+@bp.post("/demandes/<reference>/reponse-automatique/resolue")
+def confirm_answer(reference: str):
+    """« Cela répond à ma question »: the ticket is resolved and counted as deflected."""
+    ticket = _requester_ticket(reference)
+    try:
+        services.confirm_answer(ticket, by=current_user if current_user.is_authenticated else None)
+    except TicketError as error:
+        flash(str(error), "error")
+    else:
+        flash(_("Merci ! Votre demande est close. Vous pouvez la rouvrir en répondant si besoin."), "success")
+    return redirect(url_for("tickets_public.follow", reference=ticket.reference))
+
+
+@bp.post("/demandes/<reference>/reponse-automatique/conseiller")
+def ask_advisor(reference: str):
+    """« J'ai besoin d'un conseiller »: the ticket goes to a person; the response time counts from submission."""
+    ticket = _requester_ticket(reference)
+    try:
+        services.ask_advisor(ticket, by=current_user if current_user.is_authenticated else None)
+    except TicketError as error:
+        flash(str(error), "error")
+    else:
+        flash(_("Votre demande a été transmise à un conseiller, qui vous répondra."), "success")
+    return redirect(url_for("tickets_public.follow", reference=ticket.reference))
+
+
+# --- Manager figures ---------------------------------------------------------------------------------
+
+
+@bp.get("/responsable/expert")
+@roles_required(*EXPERT_MANAGERS)
+def stats_page():
+    """Auto-answer, deflection and escalation rates, and the questions the knowledge base could not answer."""
+    from tickets.manager import DEFAULT_DAYS, PeriodForm, _today
+
+    form = PeriodForm(request.args)
+    if not request.args.get("du"):
+        form.au.data = _today()
+        form.du.data = form.au.data - timedelta(days=DEFAULT_DAYS - 1)
+    if not form.validate():
+        return render_template("expert/stats.html", form=form, figures=None), 422
+    start, end = form.bounds()
+    threshold = float(current_app.config["KB_AUTO_ANSWER_CONFIDENCE"])
+    figures = stats.rates(start, end)
+    gaps = stats.group_gaps(stats.unanswered(start, threshold))
+    return render_template("expert/stats.html", form=form, figures=figures, gaps=gaps[:30],
+                           outcome_labels=OUTCOME_LABELS, threshold=threshold,
+                           period=(form.du.data, form.au.data))
+
+
+# --- Agent's ticket panel ---------------------------------------------------------------------------
+
+
+def ticket_panel(ticket) -> Markup | None:
+    """The triage decision with its explanation, and suggested articles the agent inserts in one click."""
+    if not (current_user.is_authenticated and current_user.is_staff):
+        return None
+    decision = services.latest_decision(ticket)
+    suggestions = services.suggested_articles(ticket, decision)
+    return Markup(render_template(  # noqa: S704 - autoescaped by Jinja
+        "expert/_ticket_panel.html", ticket=ticket, decision=decision, suggestions=suggestions,
+        outcome_labels=OUTCOME_LABELS, answer_text=services.markdown_to_text))
+
+
+def follow_actions(ticket) -> dict | None:
+    """What the follow page needs to offer the two buttons (only while an automatic answer awaits a reply)."""
+    if ticket.status != Status.AUTO_ANSWERED:
+        return None
+    return {"confirm": url_for("expert.confirm_answer", reference=ticket.reference),
+            "advisor": url_for("expert.ask_advisor", reference=ticket.reference)}
 
 
 def register(app: Flask) -> None:
-    """Register the blueprint, menus and ticket panel."""
+    """Register the blueprint, menu entries, ticket panel and the follow-page helper."""
+    app.register_blueprint(bp)
+    registry.add_menu(app, 30, "Module expert", "expert.stats_page",
+                      lambda u: u.is_authenticated and u.has_role(*EXPERT_MANAGERS))
+    registry.add_menu(app, 31, "Règles de tri", "expert.rules_list",
+                      lambda u: u.is_authenticated and u.has_role(*RULES_ADMIN))
+    registry.add_ticket_panel(app, 10, ticket_panel)
+    app.add_template_global(follow_actions, "expert_follow_actions")

@@ -242,6 +242,47 @@ def pick_referent(queue: Queue) -> User | None:
     return members
 
 
+# --- Référents and agents' suggestions ---------------------------------------------------------------
+
+
+def active_loads() -> dict[int, int]:
+    """Active tickets per assignee."""
+    rows = db.session.execute(
+        sa.select(Ticket.assignee_id, sa.func.count()).where(Ticket.assignee_id.is_not(None),
+                                                              Ticket.status.in_(ACTIVE_STATUSES))
+        .group_by(Ticket.assignee_id)
+    )
+    return {user_id: n for user_id, n in rows}
+
+
+def save_referent_profile(user: User, *, group_id: int | None, topics: list[str], calls: list[str],
+                          available: bool, max_load: int) -> ReferentProfile:
+    """Create or update a référent's group, expertise and availability."""
+    profile = db.session.scalar(sa.select(ReferentProfile).where(ReferentProfile.user_id == user.id))
+    if profile is None:
+        profile = ReferentProfile(user=user)
+        db.session.add(profile)
+    group = db.session.get(Queue, group_id) if group_id else None
+    if group is not None and not group.is_referent_group:
+        raise tickets.TicketError("Cette file n'est pas un groupe de référents.")
+    profile.group = group
+    profile.topics = sorted({t.strip().lower() for t in topics if t.strip()})
+    profile.calls = sorted({c.strip().upper() for c in calls if c.strip()})
+    profile.available = available
+    profile.max_load = max_load
+    db.session.flush()
+    return profile
+
+
+def suggested_articles(ticket: Ticket, decision: TriageDecision | None = None, k: int = 3) -> list[tuple]:
+    """(article, candidate) pairs for the agent: a fresh search on the ticket's first message."""
+    first = next((m for m in ticket.messages if not m.internal), None)
+    text = f"{ticket.subject}\n{first.body if first else ''}"
+    call, _state = project_context(ticket.project_reference)
+    candidates, articles = search_candidates(text, call=call, k=k)
+    return [(articles[c.article_id], c) for c in candidates if c.article_id in articles]
+
+
 # --- The requester's answer to an automatic reply ---------------------------------------------------
 
 

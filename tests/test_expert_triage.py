@@ -30,13 +30,18 @@ AMENDMENT = {"subject": "Prolongation du projet",
              "body": "Nous souhaitons prolonger notre projet de 6 mois, comment faire un avenant ?"}
 
 
-@pytest.fixture
-def kb():
+def create_articles() -> dict:
+    """Publish the three test articles; returns them by external id."""
     from knowledge_base.services import create_article
 
     return {ext: create_article({"question": q, "phrasings": p, "answer": a, "topic": t, "status": "published"},
                                 None, external_id=ext)
             for ext, q, p, a, t in ARTICLES}
+
+
+@pytest.fixture
+def kb():
+    return create_articles()
 
 
 @pytest.fixture
