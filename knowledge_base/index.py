@@ -276,12 +276,13 @@ def refresh_index() -> IndexSnapshot:
 
 
 def search_articles(query: str, k: int = 5, *, call: str | None = None, topic: str | None = None,
-                    language: str | None = "fr") -> list[tuple[Article, Match]]:
+                    language: str | None = "fr", min_relative_score: float = 0.0) -> list[tuple[Article, Match]]:
     """Return up to ``k`` (article, match) pairs, best first, among articles offered today.
 
     ``call`` keeps articles about every call or listing that call; ``topic`` and ``language`` must
     equal the article's (None: any). Articles changed since the index was built are read from the
-    database, so an article archived or expired a moment ago is never returned.
+    database, so an article archived or expired a moment ago is never returned. Results scoring less
+    than ``min_relative_score`` times the best one are left out (for lists shown to people).
     """
     if k <= 0 or not query or not query.strip():
         return []
@@ -294,10 +295,12 @@ def search_articles(query: str, k: int = 5, *, call: str | None = None, topic: s
     )
     articles = {a.external_id: a for a in db.session.scalars(statement)}
     results = []
+    floor = 0.0
     for match in matches:
         article = articles.get(match.id)
-        if match.score > 0 and article is not None and article.applies_to_call(call):
+        if match.score > floor and article is not None and article.applies_to_call(call):
             results.append((article, match))
+            floor = max(floor, min_relative_score * results[0][1].score)
             if len(results) == k:
                 break
     return results

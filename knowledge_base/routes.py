@@ -35,7 +35,7 @@ def help_home():
     form = HelpSearchForm(request.args)
     query = (form.q.data or "").strip() if form.validate() else ""
     theme = form.theme.data if form.theme.data in TOPIC_LABELS else None
-    results = search_articles(query, k=10, topic=theme, language=None) if query else []
+    results = search_articles(query, k=10, topic=theme, language=None, min_relative_score=0.5) if query else []
     by_topic: dict[str, list[Article]] = {}
     if not query:
         statement = services.offered_articles_query(today(), topic=theme).order_by(Article.question)
@@ -58,7 +58,7 @@ def suggestions():
         k = 3
     items = []
     if len(query) >= 3:
-        for article, match in search_articles(query, k=k, call=call):
+        for article, match in search_articles(query, k=k, call=call, min_relative_score=0.5):
             items.append({"id": article.external_id, "title": article.question,
                           "url": url_for("kb.article", external_id=article.external_id),
                           "topic": article.topic, "confidence": round(match.confidence, 3),
