@@ -1,0 +1,73 @@
+"""Pages: the notification list and bell, preferences, the admin outbox and incoming mail."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from crm.extensions import db
+from notifications import services as notif
+from notifications.models import DeliveryMode, Notification, OutboxMessage, OutboxStatus
+from tickets import services
+
+
+def test_notification_list_bell_and_open(client, login, make_ticket, make_user):
+    agent, boss = make_user("agent"), make_user("manager")
+    ticket = make_ticket()
+    services.assign_ticket(ticket, agent, by=boss)
+    login(agent)
+    html = client.get("/notifications").get_data(as_text=True)
+    assert ticket.reference in html
+    assert 'fr-badge--new">1<span class="fr-sr-only">' in html  # the bell's unread count
+    note = db.session.scalar(sa.select(Notification).where(Notification.user_id == agent.id))
+    response = client.get(f"/notifications/{note.id}")
+    assert response.status_code == 302 and response.location.endswith(f"/agent/demandes/{ticket.reference}")
+    assert notif.unread_count(agent) == 0
+
+
+def test_someone_elses_notification_is_not_found(client, login, make_ticket, make_user):
+    agent, other, boss = make_user("agent"), make_user("agent"), make_user("manager")
+    services.assign_ticket(make_ticket(), agent, by=boss)
+    note = db.session.scalar(sa.select(Notification))
+    login(other)
+    assert client.get(f"/notifications/{note.id}").status_code == 404
+
+
+def test_requesters_have_no_notification_pages(client, login, make_user):
+    login(make_user("requester"))
+    assert client.get("/notifications").status_code == 403
+
+
+def test_mark_all_read(client, login, make_ticket, make_user):
+    agent, boss = make_user("agent"), make_user("manager")
+    for _ in range(2):
+        services.assign_ticket(make_ticket(), agent, by=boss)
+    login(agent)
+    assert client.post("/notifications/lues").status_code == 302
+    assert notif.unread_count(agent) == 0
+
+
+def test_preferences_page(client, login, make_user):
+    agent = make_user("agent")
+    login(agent)
+    assert "Un récapitulatif par jour" in client.get("/notifications/preferences").get_data(as_text=True)
+    assert client.post("/notifications/preferences", data={"mode": "digest"}).status_code == 302
+    assert notif.delivery_mode(agent) == DeliveryMode.DIGEST
+    assert client.post("/notifications/preferences", data={"mode": "autre"}).status_code == 422
+
+
+def test_admin_sees_failed_mails_first_and_can_retry(client, login, make_ticket, make_user):
+    make_ticket(subject="Première")
+    make_ticket(subject="Seconde")
+    failed = db.session.scalar(sa.select(OutboxMessage).order_by(OutboxMessage.id))
+    failed.status, failed.last_error, failed.attempts = OutboxStatus.FAILED, "550 boîte inconnue", 8
+    db.session.flush()
+    login(make_user("agent"))
+    assert client.get("/admin/envois").status_code == 403
+    client.post("/deconnexion")
+    login(make_user("admin"))
+    html = client.get("/admin/envois").get_data(as_text=True)
+    assert html.index("Première") < html.index("Seconde") and "550 boîte inconnue" in html
+    assert client.post(f"/admin/envois/{failed.id}/reessayer").status_code == 302
+    db.session.refresh(failed)
+    assert (failed.status, failed.attempts) == (OutboxStatus.PENDING, 0)
+    assert client.get("/admin/courriels-recus").status_code == 200

@@ -1,0 +1,132 @@
+"""Satisfaction surveys: single-use expiring link without login, follow-up on low scores, reports, pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from crm.extensions import db, utcnow
+from notifications import surveys
+from notifications.models import FollowUp, FollowUpStatus, Notification, Survey
+from tickets import services
+
+
+@pytest.fixture
+def resolved(make_ticket, make_user, reference_data):
+    """A ticket answered by an agent, resolved, with the survey token in clear."""
+
+    def _make(topic="depot", agent=None):
+        manager = reference_data["queues"]["support"].manager or make_user("manager")
+        reference_data["queues"]["support"].manager = manager
+        agent = agent or make_user("agent")
+        ticket = make_ticket(topic=topic)
+        services.reply_to_ticket(ticket, author=agent, body="Réponse")
+        services.resolve_ticket(ticket, by=agent)
+        db.session.flush()
+        survey = db.session.scalar(sa.select(Survey).where(Survey.ticket_id == ticket.id))
+        # Tokens are stored hashed: make a fresh one for the test and store its hash.
+        token = "jeton-de-test-" + str(survey.id)
+        survey.token_hash = surveys.hash_token(token)
+        db.session.flush()
+        return ticket, survey, token, agent, manager
+
+    return _make
+
+
+def test_token_is_stored_hashed_and_snapshot_taken(resolved):
+    ticket, survey, token, agent, _manager = resolved()
+    assert token not in survey.token_hash
+    assert surveys.survey_by_token(token).id == survey.id
+    assert (survey.queue_id, survey.agent_id, survey.topic_id) == (ticket.queue_id, agent.id, ticket.topic_id)
+
+
+def test_answer_once_only(resolved):
+    _ticket, survey, _token, _agent, _manager = resolved()
+    assert surveys.answer_survey(survey, 5, "Parfait") is None
+    with pytest.raises(surveys.SurveyError, match="déjà répondu"):
+        surveys.answer_survey(survey, 1)
+    db.session.refresh(survey)
+    assert (survey.score, survey.comment) == (5, "Parfait")
+
+
+def test_expired_link_is_refused(resolved):
+    _ticket, survey, _token, _agent, _manager = resolved()
+    with pytest.raises(surveys.SurveyError, match="expiré"):
+        surveys.answer_survey(survey, 4, now=survey.expires_at + timedelta(seconds=1))
+
+
+def test_low_score_opens_a_follow_up_for_the_queue_manager(resolved):
+    ticket, survey, _token, _agent, manager = resolved()
+    follow_up = surveys.answer_survey(survey, 2, "Réponse incomplète")
+    assert follow_up.manager_id == manager.id and follow_up.status == FollowUpStatus.OPEN
+    [note] = db.session.scalars(sa.select(Notification).where(Notification.user_id == manager.id,
+                                                              Notification.kind == "survey_low")).all()
+    assert ticket.reference in note.title and note.body == "Réponse incomplète"
+    assert surveys.open_follow_ups(manager) == [follow_up]
+    assert any(e.kind == "satisfaction" for e in ticket.events)
+
+
+def test_report_per_queue_agent_and_topic(resolved, make_user):
+    alice, bob = make_user("agent", name="Alice"), make_user("agent", name="Bob")
+    for agent, topic, score in [(alice, "depot", 5), (alice, "depot", 4), (bob, "portail", 1)]:
+        _t, survey, _tok, _a, _m = resolved(topic=topic, agent=agent)
+        surveys.answer_survey(survey, score)
+    resolved()  # never answered: not counted
+    by_agent = {r.label: r for r in surveys.satisfaction_report("agent")}
+    assert (by_agent["Alice"].answers, by_agent["Alice"].average, by_agent["Alice"].satisfied) == (2, 4.5, 2)
+    assert (by_agent["Bob"].answers, by_agent["Bob"].low) == (1, 1)
+    [support] = surveys.satisfaction_report("queue")
+    assert support.answers == 3 and support.average == pytest.approx(3.33, abs=0.01)
+    by_topic = {r.label: r.answers for r in surveys.satisfaction_report("topic")}
+    assert by_topic == {"Dépôt d'une proposition": 2, "Compte et portail projets": 1}
+
+
+def test_survey_page_needs_no_login_and_is_single_use(client, resolved):
+    _ticket, survey, token, _agent, _manager = resolved()
+    page = client.get(f"/enquete/{token}?note=4")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'value="4" checked' in html or 'checked value="4"' in html or "checked" in html
+    answered = client.post(f"/enquete/{token}", data={"score": "4", "comment": "Merci"})
+    assert answered.status_code == 200 and "Merci pour votre avis" in answered.get_data(as_text=True)
+    db.session.refresh(survey)
+    assert survey.score == 4
+    again = client.get(f"/enquete/{token}")
+    assert "déjà répondu" in again.get_data(as_text=True)
+    assert client.post(f"/enquete/{token}", data={"score": "1"}).status_code == 200
+    db.session.refresh(survey)
+    assert survey.score == 4
+    assert client.get("/enquete/inconnu").status_code == 404
+
+
+def test_survey_page_rejects_a_missing_score(client, resolved):
+    _ticket, _survey, token, _agent, _manager = resolved()
+    response = client.post(f"/enquete/{token}", data={"score": "9"})
+    assert response.status_code == 422
+
+
+def test_expired_survey_page(client, resolved):
+    _ticket, survey, token, _agent, _manager = resolved()
+    survey.expires_at = utcnow() - timedelta(days=1)
+    db.session.flush()
+    response = client.get(f"/enquete/{token}")
+    assert response.status_code == 410 and "expiré" in response.get_data(as_text=True)
+
+
+def test_manager_page_shows_results_and_closes_follow_ups(client, login, resolved, make_user):
+    _ticket, survey, _token, agent, manager = resolved()
+    surveys.answer_survey(survey, 1, "Très déçu")
+    assert client.get("/responsable/satisfaction").status_code == 302  # login required
+    login(agent)
+    assert client.get("/responsable/satisfaction").status_code == 403
+    client.post("/deconnexion")
+    login(manager)
+    html = client.get("/responsable/satisfaction").get_data(as_text=True)
+    assert "Très déçu" in html and agent.name in html and "Support aux porteurs de projets" in html
+    follow_up = db.session.scalar(sa.select(FollowUp))
+    response = client.post(f"/responsable/satisfaction/suivis/{follow_up.id}/traite")
+    assert response.status_code == 302
+    db.session.refresh(follow_up)
+    assert follow_up.status == FollowUpStatus.DONE
