@@ -114,6 +114,7 @@ class IndexService:
         self._lock = threading.Lock()  # guards _thread and the first build
         self._thread: threading.Thread | None = None
         self._calibration_queries: list[LabelledQuery] | None = None
+        self._warmed = False
         self.builds = 0
 
     # -- reading -----------------------------------------------------------------------------
@@ -205,7 +206,10 @@ class IndexService:
         return True
 
     def warm_up(self) -> None:
-        """Start the first build in the background (called on a process's first request)."""
+        """Start the first build in the background, once per process (called before each request)."""
+        if self._warmed:
+            return
+        self._warmed = True
         if self._snapshot is None and self.background:
             self._start_thread()
 
@@ -248,16 +252,13 @@ def init_index(app: Flask) -> IndexService:
         refresh_seconds=float(app.config.get("KB_REFRESH_SECONDS", 5)),
     )
     app.extensions[EXTENSION_KEY] = service
+    app.before_request(service.warm_up)
     return service
 
 
 def index_service(app: Flask | None = None) -> IndexService:
     """Return the index service of the (current) application."""
-    app = app or current_app
-    service = app.extensions.get(EXTENSION_KEY)
-    if service is None:
-        service = init_index(app)
-    return service
+    return (app or current_app).extensions[EXTENSION_KEY]
 
 
 def get_index() -> MatchIndex:
