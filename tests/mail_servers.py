@@ -150,7 +150,7 @@ class DovecotServer:
         accounts = self._accounts()
         for sub in ("run", "state", "mail", "home"):
             (self.root / sub).mkdir()
-        os.chmod(self.root, 0o755)
+        os.chmod(self.root, 0o755)  # noqa: S103 - the dovecot/dovenull users must reach their sockets
         (self.root / "passwd").write_text(f"{self.user}:{{PLAIN}}{self.password}\n")
         if os.geteuid() == 0:
             for sub in ("mail", "home"):
