@@ -42,13 +42,13 @@ def organisations() -> list[dict]:
     """Headquarters, their entities (SIRET) and laboratories (RNSR) with their supervisors."""
     rows = [
         dict(code="UNIV-EX", kind="headquarters", name="Université Lumière-Exemple", siren=UNIV_SIREN,
-             siret=_siret(UNIV_SIREN, "0001"), service_tier="renforce", city="Lyon"),
+             siret=_siret(UNIV_SIREN, "0001"), service_tier="prioritaire", city="Lyon"),
         dict(code="UNIV-EX-SANTE", kind="entity", name="Université Lumière-Exemple — UFR de santé",
              siret=_siret(UNIV_SIREN, "0002"), parent_code="UNIV-EX", city="Lyon"),
         dict(code="UNIV-EX-SCIENCES", kind="entity", name="Université Lumière-Exemple — Faculté des sciences",
              siret=_siret(UNIV_SIREN, "0003"), parent_code="UNIV-EX", city="Villeurbanne"),
         dict(code="CNRS-EX", kind="headquarters", name="Centre national de la recherche (exemple)",
-             siren=CNRS_SIREN, siret=_siret(CNRS_SIREN, "0001"), service_tier="prioritaire", city="Paris"),
+             siren=CNRS_SIREN, siret=_siret(CNRS_SIREN, "0001"), service_tier="premium", city="Paris"),
         dict(code="CNRS-EX-DR07", kind="entity", name="Délégation régionale Rhône Auvergne (exemple)",
              siret=_siret(CNRS_SIREN, "0007"), parent_code="CNRS-EX", city="Villeurbanne"),
         dict(code="CNRS-EX-DR04", kind="entity", name="Délégation Île-de-France Gif-sur-Yvette (exemple)",
@@ -255,3 +255,53 @@ def write_demo_export(directory: str | Path, *, today: date | None = None, seed:
     _write_jsonl(directory / "deliverables.jsonl", data["deliverables"])
     _write_jsonl(directory / "modification_requests.jsonl", data["modification_requests"])
     return directory
+
+
+PORTAL_ACCOUNTS = [
+    ("Directeur de laboratoire (portail)", DIRECTOR_EMAIL),
+    ("Coordinateur (portail)", COORDINATOR_EMAIL),
+    ("Siège d'établissement (portail)", HQ_OFFICER_EMAIL),
+]
+
+
+def seed(context: dict) -> None:
+    """Demo seeder: write the export set, import it for real, open three portal accounts."""
+    import sqlalchemy as sa
+    from flask import current_app
+
+    from crm import portal_accounts, services
+    from crm.demo import DEMO_PASSWORD
+    from crm.extensions import db, utcnow
+    from crm.imports import import_directory
+    from crm.models import Role
+    from crm.models_orgs import Organisation, Person
+    from crm.models_portal import ProfileKind
+    from crm.models_projects import Project
+    from crm.org_services import record_interaction
+
+    directory = write_demo_export(Path(current_app.instance_path) / "demo-import")
+    import_directory(directory, trigger="demo")
+    users = context.get("users", {})
+    admin = users.get("admin")
+    accounts = {}
+    for label, email in PORTAL_ACCOUNTS:
+        person = db.session.scalar(sa.select(Person).where(Person.email == email))
+        user = services.user_by_email(email) or services.create_user(email, person.full_name, [Role.REQUESTER],
+                                                                    DEMO_PASSWORD)
+        person.user_id = user.id
+        accounts[email] = user
+        context.setdefault("logins", []).append((label, email))
+    portal_accounts.grant_profile(accounts[HQ_OFFICER_EMAIL], ProfileKind.HEADQUARTERS, UNIV_SIREN, by=admin)
+    cnrs_dr07 = db.session.scalar(sa.select(Organisation.siret).where(Organisation.code == "CNRS-EX-DR07"))
+    portal_accounts.request_profile(accounts[COORDINATOR_EMAIL], ProfileKind.ENTITY, cnrs_dr07,
+                                    "Correspondant valorisation de la délégation.")
+    university = db.session.scalar(sa.select(Organisation).where(Organisation.code == "UNIV-EX"))
+    agent = users.get("agent")
+    if agent is not None:
+        record_interaction(university, author=agent, kind="meeting", occurred_at=utcnow() - timedelta(days=12),
+                           subject="Point annuel avec la direction de la recherche",
+                           body="Revue des projets en conventionnement et des livrables en retard.")
+        record_interaction(university, author=agent, kind="call", occurred_at=utcnow() - timedelta(days=3),
+                           subject="Appel du service financier : RIB à mettre à jour")
+    context["organisations"] = db.session.scalars(sa.select(Organisation).order_by(Organisation.id)).all()
+    context["projects"] = db.session.scalars(sa.select(Project).order_by(Project.id)).all()

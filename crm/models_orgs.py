@@ -29,8 +29,8 @@ ORG_KIND_LABELS = {
 #: Service tiers: the family of SLA policies that applies to an organisation's requests.
 SERVICE_TIER_LABELS = {
     "standard": "Standard",
-    "renforce": "Renforcé",
     "prioritaire": "Prioritaire",
+    "premium": "Premium",
 }
 
 

@@ -53,3 +53,13 @@ def ticket_panels(app: Flask, ticket) -> list:
     """The rendered side panels of a ticket, in order (panels answering None are skipped)."""
     panels = sorted(app.extensions.get("guichet.ticket_panels", []), key=lambda p: p[0])
     return [html for html in (panel(ticket) for _o, panel in panels) if html]
+
+
+def add_org_panel(app: Flask, order: int, panel: Callable) -> None:
+    """Register a panel of the organisation 360° view: a function organisation -> Markup or None."""
+    app.extensions.setdefault("guichet.org_panels", []).append((order, panel))
+
+
+def org_panels(app: Flask) -> list[tuple[int, Callable]]:
+    """The registered 360° panels in display order."""
+    return sorted(app.extensions.get("guichet.org_panels", []), key=lambda p: p[0])

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db, utcnow
 from crm.models import User
+from crm.models_orgs import Organisation
+from crm.models_projects import Project
 
 
 class Status(enum.StrEnum):
@@ -188,6 +190,9 @@ class Ticket(db.Model):
     requester_name: Mapped[str] = mapped_column(sa.String(200), default="")
     requester_locale: Mapped[str] = mapped_column(sa.String(5), default="fr")
     project_reference: Mapped[str | None] = mapped_column(sa.String(40))
+    organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id", ondelete="SET NULL"),
+                                                        index=True)
+    project_id: Mapped[int | None] = mapped_column(sa.ForeignKey("projects.id", ondelete="SET NULL"), index=True)
     service_tier: Mapped[str | None] = mapped_column(sa.String(30))
     access_key_hash: Mapped[str] = mapped_column(sa.String(64))
     merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id", ondelete="SET NULL"))
@@ -219,6 +224,8 @@ class Ticket(db.Model):
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
     requester: Mapped[User | None] = relationship(foreign_keys=[requester_id])
     sla_policy: Mapped[SlaPolicy | None] = relationship()
+    organisation: Mapped[Organisation | None] = relationship()
+    project: Mapped[Project | None] = relationship()
     merged_into: Mapped[Ticket | None] = relationship(remote_side=[id])
     messages: Mapped[list[Message]] = relationship(
         back_populates="ticket", order_by="Message.created_at, Message.id", cascade="all, delete-orphan"
@@ -234,6 +241,11 @@ class Ticket(db.Model):
         sa.Index("ix_tickets_queue_active_due", "queue_id", "next_due_at", "id",
                  postgresql_where=_active_clause(), sqlite_where=_active_clause()),
         sa.Index("ix_tickets_assignee_active_due", "assignee_id", "next_due_at", "id",
+                 postgresql_where=_active_clause(), sqlite_where=_active_clause()),
+        # Queue filtered by status: in due order; the included filter columns let the capped count
+        # run as an index-only scan (bench/tickets_queue.py).
+        sa.Index("ix_tickets_status_active_due", "status", "next_due_at", "id",
+                 postgresql_include=["queue_id", "priority", "assignee_id", "topic_id"],
                  postgresql_where=_active_clause(), sqlite_where=_active_clause()),
         sa.Index("ix_tickets_status_created", "status", "created_at"),
         # SLA sweep and "at risk now": per target, state then instant.

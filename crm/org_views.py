@@ -1,0 +1,95 @@
+"""Staff pages: organisation search, the 360° view of an organisation, the project sheet."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from crm import org_services
+from crm.extensions import db, utcnow
+from crm.models_orgs import SERVICE_TIER_LABELS, Organisation
+from crm.models_projects import Project
+from crm.org_forms import InteractionForm, OrganisationSearchForm
+from crm.portal import paris_today
+from crm.portal_queries import ZERO
+from crm.registry import org_panels
+from crm.security import get_or_404, staff_required
+
+bp = Blueprint("crm_orgs", __name__, url_prefix="/crm")
+projects_bp = Blueprint("crm_projects", __name__, url_prefix="/crm/projets")
+
+
+@bp.get("/organisations")
+@staff_required
+def search():
+    """Find an organisation by name or identifier."""
+    form = OrganisationSearchForm(request.args)
+    form.validate()
+    page = db.paginate(org_services.search_organisations(form.q.data or ""),
+                       page=request.args.get("page", 1, int), per_page=30, error_out=False)
+    args = {"q": form.q.data} if form.q.data else {}
+    return render_template("crm/orgs/search.html", form=form, page=page, args=args)
+
+
+@bp.get("/organisations/<int:org_id>")
+@staff_required
+def view(org_id: int):
+    """The 360° view: identity, sub-entities and laboratories, contacts, projects, requests, notes."""
+    org = get_or_404(Organisation, org_id)
+    family = org_services.organisation_family_ids(org.id)
+    related = db.session.scalars(sa.select(Organisation).where(Organisation.id.in_(family),
+                                                               Organisation.id != org.id)
+                                 .order_by(Organisation.kind, Organisation.name)).all()
+    projects = db.session.scalars(org_services.projects_of_organisations(family).limit(200)).all()
+    panels = [html for html in (panel(org) for _order, panel in org_panels(current_app)) if html]
+    return render_template(
+        "crm/orgs/view.html", org=org, related=related, projects=projects, panels=panels,
+        contacts=org_services.contacts_of_organisations(family), notes=org_services.interactions_of(org.id),
+        form=InteractionForm(), tiers=SERVICE_TIER_LABELS)
+
+
+@bp.post("/organisations/<int:org_id>/notes")
+@staff_required
+def add_note(org_id: int):
+    """Record a call, meeting or note about the organisation."""
+    org = get_or_404(Organisation, org_id)
+    form = InteractionForm()
+    if form.validate_on_submit():
+        when = form.occurred_at.data
+        occurred_at = (when.replace(tzinfo=ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).astimezone(UTC)
+                       if when else utcnow())
+        org_services.record_interaction(org, author=current_user, kind=form.kind.data, occurred_at=occurred_at,
+                                        subject=form.subject.data, body=form.body.data or "")
+        flash(_("Note enregistrée."), "success")
+    else:
+        flash(_("La note n'a pas été enregistrée : l'objet est obligatoire."), "error")
+    return redirect(url_for("crm_orgs.view", org_id=org.id) + "#historique")
+
+
+@projects_bp.get("/<int:project_id>", endpoint="view")
+@staff_required
+def view_project(project_id: int):
+    """The project sheet as agents see it: every partner, every state, links to the 360° views."""
+    item = get_or_404(Project, project_id)
+    lines = [line for partner in item.partners for line in partner.payment_lines]
+    paid = sum((line.paid_amount for line in lines), ZERO)
+    remaining = sum((line.remaining for line in lines), ZERO)
+    visible = {partner.id for partner in item.partners}
+    return render_template("crm/portal/project.html", project=item, visible=visible, paid=paid,
+                           remaining=remaining, today=paris_today(), staff_view=True, contact_url=None)
+
+
+@projects_bp.get("/reference/<reference>")
+@staff_required
+def project_by_reference(reference: str):
+    """Reach a project sheet from its reference (as written on a request)."""
+    item = db.session.scalar(sa.select(Project).where(Project.reference == reference.strip()))
+    if item is None:
+        abort(404)
+    return redirect(url_for("crm_projects.view", project_id=item.id))
+

@@ -1,0 +1,88 @@
+"""The portal's contact form on a project: it opens a ticket linked to the project and the organisation."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import RadioField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from crm.extensions import db, limiter
+from crm.models_projects import Partner, Project
+from crm.scope import partner_scope, profiles_of, project_in_scope_or_404
+from tickets import services
+from tickets.models import Channel
+
+bp = Blueprint("portal_contact", __name__, template_folder="templates")
+
+#: reason → (label, topic slug used for routing when that topic exists)
+REASONS = {
+    "introuvable": (_l("Je ne trouve pas mon projet"), "portail"),
+    "donnees": (_l("Les données sont erronées"), "portail"),
+    "livrable": (_l("Mon livrable est absent"), "versements"),
+    "modification": (_l("Ma demande de modification n'apparaît pas"), "avenant"),
+    "autre": (_l("Autre"), "portail"),
+}
+
+
+class PortalContactForm(FlaskForm):
+    reason = RadioField(_l("Motif"), choices=[(k, v[0]) for k, v in REASONS.items()], validators=[DataRequired()])
+    body = TextAreaField(_l("Votre message"), validators=[DataRequired(), Length(max=10000)])
+    submit = SubmitField(_l("Envoyer"))
+
+
+def _public_form_limit() -> str:
+    return current_app.config["RATELIMIT_PUBLIC_FORM"]
+
+
+def _topic(slug: str) -> str | None:
+    """The routing topic if the agency defined it, else None (default routing)."""
+    try:
+        return services.topic_by_slug(slug).slug
+    except services.TicketError:
+        return None
+
+
+def _partner_of_user(project: Project) -> Partner | None:
+    """The partner through which the user follows the project (the coordinating one first)."""
+    return db.session.scalar(
+        sa.select(Partner).where(Partner.project_id == project.id, partner_scope(profiles_of(current_user)))
+        .order_by(Partner.is_coordinator.desc(), Partner.number).limit(1)
+    )
+
+
+@bp.route("/portail/projets/<reference>/signaler", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_public_form_limit, methods=["POST"])
+def report(reference: str):
+    """Report a problem on a project in the user's scope; 404 outside it."""
+    project = project_in_scope_or_404(profiles_of(current_user), reference)
+    form = PortalContactForm()
+    if form.validate_on_submit():
+        label, topic = REASONS[form.reason.data]
+        partner = _partner_of_user(project) or (project.partners[0] if project.partners else None)
+        organisation = partner.organisation if partner else None
+        ticket, _key = services.create_ticket(
+            subject=_("Portail projets — %(reason)s — %(acronym)s", reason=label, acronym=project.acronym),
+            body=form.body.data + "\n\n— " + _("Projet %(reference)s (%(acronym)s), signalé depuis le portail.",
+                                                reference=project.reference, acronym=project.acronym),
+            requester_email=current_user.email, requester_name=current_user.name, requester=current_user,
+            topic=_topic(topic), channel=Channel.PORTAL, project_reference=project.reference,
+            organisation_id=organisation.id if organisation else None, project_id=project.id,
+            service_tier=organisation.effective_service_tier if organisation else None, actor=current_user,
+            locale=str(get_locale() or "fr"),
+        )
+        flash(_("Votre signalement est enregistré sous la référence %(reference)s.", reference=ticket.reference),
+              "success")
+        return redirect(url_for("tickets_public.follow", reference=ticket.reference))
+    return render_template("tickets/portal_contact.html", form=form, project=project), 422 if form.errors else 200
+
+
+def register(app: Flask) -> None:
+    """Register the portal contact form (called by tickets.init_app)."""
+    app.register_blueprint(bp)
