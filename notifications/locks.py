@@ -36,7 +36,8 @@ def job_lock(name: str) -> Iterator[bool]:
 def _advisory_lock(name: str) -> Iterator[bool]:
     # A dedicated connection holds the session-level lock; it dies with the process if it crashes.
     key = lock_key(name)
-    with db.engine.connect() as connection:
+    engine = db.engine.engine  # the Engine itself, even when tests bind the session to a Connection
+    with engine.connect() as connection:
         held = bool(connection.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
         connection.commit()
         try:
