@@ -11,7 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from crm.extensions import db, utcnow
-from tickets.models import ACTIVE_STATUSES, Queue, SlaState, Ticket
+from tickets.models import Queue, SlaState, Ticket
 from tickets.sla_tracking import TARGETS
 
 #: States of a target whose clock still runs (or is paused) and whose steps the sweep records.
@@ -27,56 +27,78 @@ def _columns(target: str):
             getattr(Ticket, f"{target}_due_at"))
 
 
-def at_risk_condition(now: datetime):
-    """A pending target whose warning instant has passed but whose due instant has not."""
-    clauses = []
+# "At risk" and "breached" are unions of small per-target, per-state parts, each served by an index on
+# (state, instant) in due order, so that neither the list nor the count walks the whole active set.
+# Pending or breached states only exist on active tickets (a stopped clock is met or missed), and a
+# recorded at-risk state means the warning instant has passed (recompute lowers it otherwise).
+
+
+def _at_risk_parts(now: datetime) -> list[tuple]:
+    """(due column, condition) per target: recorded at risk, or on track with the warning passed (not swept)."""
+    parts = []
     for target in TARGETS:
         state, warn_at, due_at = _columns(target)
-        clauses.append(sa.and_(state.in_(PENDING_STATES), warn_at <= now, due_at > now))
-    return sa.and_(Ticket.status.in_(ACTIVE_STATUSES), sa.or_(*clauses))
+        parts.append((due_at, sa.and_(state == SlaState.AT_RISK, due_at > now)))
+        parts.append((due_at, sa.and_(state == SlaState.ON_TRACK, warn_at <= now, due_at > now)))
+    return parts
 
 
-def breached_condition(now: datetime):
-    """A target recorded as breached, or pending with its due instant passed (not yet swept)."""
-    clauses = []
+def _breached_parts(now: datetime) -> list[tuple]:
+    """(due column, condition) per target: recorded breached (also while paused), or pending and past due."""
+    parts = []
     for target in TARGETS:
         state, _warn_at, due_at = _columns(target)
-        clauses.append(state == SlaState.BREACHED)
-        clauses.append(sa.and_(state.in_(PENDING_STATES), due_at <= now))
-    return sa.and_(Ticket.status.in_(ACTIVE_STATUSES), sa.or_(*clauses))
+        parts.append((due_at, state == SlaState.BREACHED))
+        parts.append((due_at, sa.and_(state.in_(PENDING_STATES), due_at <= now)))
+    return parts
 
 
-def _listing(condition, limit: int) -> list[Ticket]:
-    query = (
-        sa.select(Ticket).where(condition)
-        .order_by(Ticket.next_due_at.asc().nulls_last(), Ticket.id)
-        .limit(limit)
-    )
-    return list(db.session.scalars(query).unique())
+def _listing_query(parts: list[tuple], limit: int) -> sa.Select:
+    """The first tickets of the union of parts, by the due time of the target concerned (NULL last)."""
+    members = []
+    for due_at, condition in parts:
+        part = (sa.select(Ticket.id.label("id"), due_at.label("due")).where(condition)
+                .order_by(due_at.asc().nulls_last(), Ticket.id).limit(limit).subquery())
+        members.append(sa.select(part.c.id, part.c.due))
+    union = sa.union_all(*members).subquery()
+    ranked = sa.select(union.c.id, sa.func.min(union.c.due).label("due")).group_by(union.c.id).subquery()
+    return (sa.select(Ticket).join(ranked, ranked.c.id == Ticket.id)
+            .order_by(ranked.c.due.asc().nulls_last(), Ticket.id).limit(limit))
 
 
-def _count(condition) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Ticket).where(condition)) or 0
+def _count(parts: list[tuple]) -> int:
+    ids = sa.union(*(sa.select(Ticket.id).where(condition) for _due, condition in parts)).subquery()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(ids)) or 0
+
+
+def at_risk_query(now: datetime, *, limit: int = 50) -> sa.Select:
+    """SELECT the tickets with a pending target between its warning and due instants, the one due first first."""
+    return _listing_query(_at_risk_parts(now), limit)
+
+
+def breached_query(now: datetime, *, limit: int = 50) -> sa.Select:
+    """SELECT the tickets with a breached target at `now`, the most overdue first (paused ones last)."""
+    return _listing_query(_breached_parts(now), limit)
 
 
 def tickets_at_risk(now: datetime | None = None, *, limit: int = 50) -> list[Ticket]:
-    """Active tickets at risk now, the one due first first."""
-    return _listing(at_risk_condition(now or utcnow()), limit)
+    """Tickets at risk now, the one due first first."""
+    return list(db.session.scalars(at_risk_query(now or utcnow(), limit=limit)).unique())
 
 
 def tickets_breached(now: datetime | None = None, *, limit: int = 50) -> list[Ticket]:
-    """Active tickets with a breached target now, the most overdue first (paused ones last)."""
-    return _listing(breached_condition(now or utcnow()), limit)
+    """Tickets with a breached target now, the most overdue first (paused ones last)."""
+    return list(db.session.scalars(breached_query(now or utcnow(), limit=limit)).unique())
 
 
 def count_at_risk(now: datetime | None = None) -> int:
-    """How many active tickets are at risk now."""
-    return _count(at_risk_condition(now or utcnow()))
+    """How many tickets are at risk now."""
+    return _count(_at_risk_parts(now or utcnow()))
 
 
 def count_breached(now: datetime | None = None) -> int:
-    """How many active tickets have a breached target now."""
-    return _count(breached_condition(now or utcnow()))
+    """How many tickets have a breached target now."""
+    return _count(_breached_parts(now or utcnow()))
 
 
 def stopped_in_period(target: str, start: datetime, end: datetime):
