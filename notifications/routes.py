@@ -177,11 +177,31 @@ def close_follow_up(follow_up_id: int):
     return redirect(url_for(".satisfaction"))
 
 
+def ticket_panel(ticket):
+    """Side panel of the agent's ticket page: e-mails sent about the ticket and the satisfaction answer."""
+    from markupsafe import Markup
+
+    from notifications.models import Survey
+
+    mails = db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.ticket_id == ticket.id).order_by(OutboxMessage.id)
+    ).all()
+    answered = db.session.scalars(
+        sa.select(Survey).where(Survey.ticket_id == ticket.id, Survey.answered_at.is_not(None)).order_by(Survey.id)
+    ).all()
+    if not mails and not answered:
+        return None
+    return Markup(render_template("notifications/_ticket_panel.html", mails=mails,  # noqa: S704
+                                  surveys=answered))
+
+
 def register(app: Flask) -> None:
     """Blueprint, menu entries and the header's unread count."""
     from crm import registry
 
     app.register_blueprint(bp)
+    if hasattr(registry, "add_ticket_panel"):
+        registry.add_ticket_panel(app, 70, ticket_panel)
     registry.add_menu(app, 80, "Notifications", "notifications.index", lambda u: u.is_authenticated and u.is_staff)
     registry.add_menu(app, 85, "Satisfaction", "notifications.satisfaction",
                       lambda u: u.is_authenticated and u.has_role(Role.MANAGER))

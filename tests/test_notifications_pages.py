@@ -71,3 +71,36 @@ def test_admin_sees_failed_mails_first_and_can_retry(client, login, make_ticket,
     db.session.refresh(failed)
     assert (failed.status, failed.attempts) == (OutboxStatus.PENDING, 0)
     assert client.get("/admin/courriels-recus").status_code == 200
+
+
+def test_agent_ticket_page_shows_mails_and_satisfaction(client, login, make_ticket, make_user):
+    from notifications import surveys
+    from notifications.models import Survey
+
+    agent = make_user("agent")
+    ticket = make_ticket()
+    services.reply_to_ticket(ticket, author=agent, body="Réponse")
+    services.resolve_ticket(ticket, by=agent)
+    surveys.answer_survey(db.session.scalar(sa.select(Survey)), 5, "Parfait")
+    login(agent)
+    html = client.get(f"/agent/demandes/{ticket.reference}").get_data(as_text=True)
+    assert "Courriels et satisfaction" in html and "Satisfaction : 5/5" in html and "Parfait" in html
+
+
+def test_organisation_panel_summarises_satisfaction(app, make_ticket, make_user):
+    from notifications import surveys
+    from notifications.models import Survey
+
+    ticket = make_ticket()
+    services.resolve_ticket(ticket, by=make_user("agent"))
+    survey = db.session.scalar(sa.select(Survey))
+    survey.organisation_id = 999
+    surveys.answer_survey(survey, 4, "Bien")
+
+    class Organisation:
+        id = 999
+
+    with app.test_request_context():
+        html = str(surveys.organisation_panel(Organisation()))
+    assert "1 réponse(s), note moyenne 4.00/5, 100 % de satisfaits." in html and ticket.reference in html
+    assert any(panel is surveys.organisation_panel for _o, panel in app.extensions["guichet.org_panels"])
