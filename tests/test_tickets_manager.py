@@ -149,6 +149,8 @@ def test_default_period_is_last_30_days(client, make_user, login):
     ({"du": "2025-01-01", "au": "2026-11-01"}, "un an"),
     ({"du": "pas une date", "au": "2026-11-01"}, "date de début valide"),
     ({"du": "2026-11-01", "au": ""}, "date de fin valide"),
+    ({"du": "0001-01-01", "au": "0001-01-02"}, "plage acceptée"),
+    ({"du": "9999-12-30", "au": "9999-12-31"}, "plage acceptée"),
 ])
 def test_period_form_errors(client, make_user, login, query, message):
     login(make_user("manager"))

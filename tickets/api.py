@@ -13,7 +13,7 @@ from crm.api import register_api_blueprint, token_required
 from crm.extensions import db
 from crm.models import STAFF_ROLES, User
 from tickets import queries, services
-from tickets.models import Channel, Priority, Queue, Ticket, Topic
+from tickets.models import Channel, Priority, Queue, Status, Ticket, Topic
 from tickets.schemas import (
     MAX_PER_PAGE,
     MessageSchema,
@@ -132,8 +132,6 @@ def _statuses(value: str | None) -> tuple[str, ...]:
     if value is None or value == "active":
         return ()
     if value == "all":
-        from tickets.models import Status
-
         return tuple(Status)
     return (value,)
 

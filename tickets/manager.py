@@ -24,10 +24,17 @@ bp = Blueprint("tickets_manager", __name__, url_prefix="/responsable", template_
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 LIST_LIMIT = 50
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 
 
 def _today() -> date:
     return utcnow().astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+
+
+def _within_bounds(_form, field) -> None:
+    """Keep dates where time-zone arithmetic is safe."""
+    if field.data is not None and not EARLIEST <= field.data <= LATEST:
+        raise ValidationError(_l("Date hors de la plage acceptée (de 2000 à 2100)."))
 
 
 class PeriodForm(FlaskForm):
@@ -36,8 +43,10 @@ class PeriodForm(FlaskForm):
     class Meta:
         csrf = False
 
-    du = DateField(_l("Du"), validators=[DataRequired(message=_l("Indiquez une date de début valide."))])
-    au = DateField(_l("Au (inclus)"), validators=[DataRequired(message=_l("Indiquez une date de fin valide."))])
+    du = DateField(_l("Du"), validators=[DataRequired(message=_l("Indiquez une date de début valide.")),
+                                         _within_bounds])
+    au = DateField(_l("Au (inclus)"), validators=[DataRequired(message=_l("Indiquez une date de fin valide.")),
+                                                  _within_bounds])
     submit = SubmitField(_l("Afficher"))
 
     def validate_au(self, field) -> None:
