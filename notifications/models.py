@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db, utcnow
 from crm.models import User
+from tickets.models import Ticket  # the mapper of Survey.ticket must exist whatever the import order
 
 
 class OutboxStatus(enum.StrEnum):
@@ -167,7 +168,7 @@ class Survey(db.Model):
     score: Mapped[int | None]
     comment: Mapped[str] = mapped_column(sa.Text, default="")
 
-    ticket = relationship("Ticket")
+    ticket: Mapped[Ticket] = relationship()
     agent: Mapped[User | None] = relationship()
 
     __table_args__ = (
