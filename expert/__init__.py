@@ -17,7 +17,9 @@ def init_app(app: Flask) -> None:
 
     ticket_signals.ticket_submitted.connect(services.on_ticket_submitted)
     ticket_signals.ticket_created.connect(services.on_ticket_created)
+    ticket_signals.requester_replied.connect(services.on_requester_replied)
     routes.register(app)
     api.register(app)
     cli.register(app)
     registry.add_seeder(app, 25, "module expert : référents et règles", demo.seed)
+    registry.add_seeder(app, 35, "module expert : suites des réponses automatiques", demo.seed_outcomes)

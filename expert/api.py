@@ -80,7 +80,9 @@ class DecisionSchema(Schema):
     priority = fields.String(allow_none=True)
     topic = fields.String(allow_none=True)
     require_human = fields.Boolean()
-    article_id = fields.String(allow_none=True, metadata={"description": "Article de la réponse automatique"})
+    article_id = fields.Function(
+        lambda d: next((c.external_id for c in d.candidates if c.article_id == d.article_id), None),
+        metadata={"description": "Article de la réponse automatique (identifiant externe)"})
     confidence = fields.Float()
     rules = fields.List(fields.Nested(RuleHitSchema), attribute="hits")
     explanations = fields.List(fields.String())
@@ -112,12 +114,8 @@ def search(args):
 @_problems(401, 403, 422)
 def triage(data):
     """The decision the rules would take for this text: rules fired and why, candidates, action. Creates nothing."""
-    decision = services.try_question(data["subject"], data["body"], topic=data["topic"], call=data["call"],
-                                     profile=data["profile"], project_state=data["project_state"])
-    if decision.article_id is not None:
-        chosen = next(c for c in decision.candidates if c.article_id == decision.article_id)
-        decision.article_id = chosen.external_id
-    return decision
+    return services.try_question(data["subject"], data["body"], topic=data["topic"], call=data["call"],
+                                 profile=data["profile"], project_state=data["project_state"])
 
 
 def register(app: Flask) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+from datetime import timedelta
+
 import sqlalchemy as sa
 
-from crm.extensions import db
-from expert import RULES_FILE, ruleset
-from expert.models import ReferentProfile
+from crm.extensions import db, utcnow
+from expert import RULES_FILE, ruleset, services
+from expert.models import Outcome, ReferentProfile, TriageDecision
 
 # user key → (group slug, topics, calls, max load)
 REFERENTS = {
@@ -33,4 +36,24 @@ def seed(context: dict) -> None:
     if not ruleset.stored_rules():
         ruleset.import_yaml(RULES_FILE.read_text(encoding="utf-8"), by=users.get("admin"),
                             comment="Règles de démonstration")
+    db.session.flush()
+
+
+def seed_outcomes(context: dict) -> None:
+    """Let demo requesters answer most automatic answers: confirmed, or an advisor asked for."""
+    rng = random.Random(25)  # noqa: S311 - demo data
+    now = utcnow()
+    decisions = db.session.scalars(
+        sa.select(TriageDecision).where(TriageDecision.outcome == Outcome.AUTO_ANSWERED).order_by(TriageDecision.id)
+    ).all()
+    for decision in decisions:
+        ticket = decision.ticket
+        if ticket.status != "auto_answered":
+            continue
+        at = min(decision.decided_at + timedelta(minutes=rng.randint(5, 60 * 48)), now)
+        fate = rng.random()
+        if fate < 0.6:
+            services.confirm_answer(ticket, by=ticket.requester, now=at)
+        elif fate < 0.85:
+            services.ask_advisor(ticket, by=ticket.requester, now=at)
     db.session.flush()

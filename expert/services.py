@@ -335,6 +335,13 @@ def on_ticket_submitted(ticket: Ticket, message: Message | None = None, **_kwarg
     triage_ticket(ticket, message)
 
 
+def on_requester_replied(ticket: Ticket, message: Message | None = None, **_kwargs) -> None:
+    """A requester who writes back instead of using the buttons wants an advisor."""
+    if ticket.status == Status.AUTO_ANSWERED:
+        ask_advisor(ticket, by=message.author if message is not None else None,
+                    now=message.created_at if message is not None else None)
+
+
 def on_ticket_created(ticket: Ticket, access_key: str | None = None, **_kwargs) -> None:
     """Announce an automatic answer once the ticket exists, with the requester's key for the follow link."""
     if ticket.status != Status.AUTO_ANSWERED:

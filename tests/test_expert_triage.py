@@ -183,6 +183,16 @@ def test_asking_for_an_advisor_routes_and_keeps_the_sla_from_submission(kb, demo
     assert len(sent) == 1
 
 
+def test_writing_back_after_an_automatic_answer_asks_for_an_advisor(kb, demo_rules, make_ticket):
+    from tickets import services as ticket_services
+
+    ticket = make_ticket(created_at=MONDAY_10H, **DEADLINE)
+    ticket_services.add_requester_reply(ticket, body="Merci, mais mon cas est particulier.",
+                                        now=MONDAY_10H + timedelta(hours=1))
+    assert ticket.status == Status.OPEN
+    assert services.latest_decision(ticket).outcome == Outcome.ESCALATED
+
+
 def test_asking_for_an_advisor_uses_the_group_of_the_rule(kb, reference_data, referents, make_ticket):
     ruleset.save_rule_set([{"code": "A", "name": "Avenant auto", "conditions": {"keywords": ["avenant"]},
                             "actions": {"auto_answer": "best", "route_to_group": "referents-amendements"}}], by=None)

@@ -40,7 +40,7 @@ TRANSITIONS = {
     Status.NEW: {Status.OPEN, Status.WAITING, Status.RESOLVED, Status.AUTO_ANSWERED, Status.CLOSED},
     Status.OPEN: {Status.WAITING, Status.RESOLVED, Status.CLOSED},
     Status.WAITING: {Status.OPEN, Status.RESOLVED, Status.CLOSED},
-    Status.AUTO_ANSWERED: {Status.OPEN, Status.RESOLVED, Status.CLOSED},
+    Status.AUTO_ANSWERED: {Status.OPEN, Status.WAITING, Status.RESOLVED, Status.CLOSED},
     Status.RESOLVED: {Status.OPEN, Status.CLOSED},
     Status.CLOSED: set(),
 }
