@@ -172,3 +172,16 @@ def test_stale_claim_of_a_dead_dispatcher_is_sent_later(make_ticket, smtp, app):
     later = now + timedelta(seconds=app.config["OUTBOX_SENDING_TIMEOUT_SECONDS"] + 1)
     assert dispatch_outbox(now=later).sent == 1
     assert len(smtp.messages) == 1
+
+
+def test_retention_purges_old_sent_mails_only(make_ticket, app):
+    from notifications.retention import purge_old_data
+
+    make_ticket()
+    make_ticket()
+    old, recent = _rows()
+    now = datetime.now(UTC)
+    old.status, old.sent_at = OutboxStatus.SENT, now - timedelta(days=app.config["OUTBOX_RETENTION_DAYS"] + 1)
+    db.session.flush()
+    assert purge_old_data(now)["outbox"] == 1
+    assert [r.id for r in _rows()] == [recent.id]
