@@ -39,6 +39,16 @@ def app(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _limiter_follows_the_test_config(app):
+    """Flask-Limiter keeps `enabled` on its one global object: an app built with limits on would leak here."""
+    from crm.extensions import limiter
+
+    limiter.enabled = app.config["RATELIMIT_ENABLED"]
+    yield
+    limiter.enabled = app.config["RATELIMIT_ENABLED"]
+
+
+@pytest.fixture(autouse=True)
 def _db_transaction(request, app):
     """Run each test inside a transaction rolled back at the end (tests marked `committed` commit)."""
     with app.app_context():

@@ -19,15 +19,6 @@ MONDAY_10H = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 PDF = b"%PDF-1.4\n%%EOF\n"
 
 
-@pytest.fixture(autouse=True)
-def _limiter_follows_the_test_config(app):
-    """Flask-Limiter keeps `enabled` on its one global object: another app built with limits on leaks here."""
-    from crm.extensions import limiter
-
-    limiter.enabled = app.config["RATELIMIT_ENABLED"]
-    yield
-    limiter.enabled = app.config["RATELIMIT_ENABLED"]
-
 
 def _refs(filters=None, **kw):
     return [t.reference for t in list_tickets(filters or QueueFilters(), **kw).items]

@@ -17,15 +17,6 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
-@pytest.fixture(autouse=True)
-def _limiter_follows_the_test_config(app):
-    """Flask-Limiter keeps `enabled` on its one global object: another app built with limits on leaks here."""
-    from crm.extensions import limiter
-
-    limiter.enabled = app.config["RATELIMIT_ENABLED"]
-    yield
-    limiter.enabled = app.config["RATELIMIT_ENABLED"]
-
 
 def _form(**overrides):
     data = {"name": "Jeanne Martin", "email": "jeanne.martin@labo.example", "topic": "depot",
