@@ -68,7 +68,7 @@ def test_create_returns_reference_status_and_sla(api):
     assert body["sla"]["first_response"]["due_at"] == body["first_response_due_at"]
     assert body["sla"]["first_response"]["target_seconds"] == 450 * 60
     assert body["project_reference"] == "ANR-24-CE01-0001"
-    ticket = db.session.get(Ticket, db.session.query(Ticket.id).filter_by(reference=body["reference"]).scalar())
+    ticket = services.ticket_by_reference(body["reference"])
     assert ticket.channel == "api"
 
 
@@ -91,13 +91,13 @@ def test_validation_errors_are_field_problems(api):
     assert "requester_email" in _problem(response, 422)["errors"]["json"]
 
 
-def test_service_refusal_is_422_with_its_message(api):
+def test_service_refusal_is_422_with_its_message(api, count_rows):
     response = api.call("POST", "/tickets", json={"subject": "  ", "body": "B", "requester_email": "a@b.example"})
     assert "obligatoires" in _problem(response, 422)["detail"]
     response = api.call("POST", "/tickets", json={"subject": "S", "body": "B", "requester_email": "a@b.example",
                                                   "topic": "inexistant"})
     assert "Thème inconnu" in _problem(response, 422)["detail"]
-    assert db.session.query(Ticket).count() == 0
+    assert count_rows(Ticket) == 0
 
 
 def test_malformed_json_is_400(api):
@@ -291,8 +291,8 @@ def test_garbage_queries_never_give_500(api, params, reference):
     assert response.status_code < 500
 
 
-def test_message_count_after_api_reply(api):
+def test_message_count_after_api_reply(api, count_rows):
     reference = api.create()["reference"]
     api.call("POST", f"/tickets/{reference}/replies", json={"body": "Réponse"})
     ticket = services.ticket_by_reference(reference)
-    assert db.session.query(Message).filter_by(ticket_id=ticket.id).count() == 2
+    assert count_rows(Message, Message.ticket_id == ticket.id) == 2
