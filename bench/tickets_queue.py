@@ -372,10 +372,11 @@ NOTES = """How the queries stay fast (from `EXPLAIN (ANALYZE, BUFFERS)`, printed
 
 - Agent queue, default view: `ix_tickets_active_due` (partial index on the active statuses, in due order)
   gives the first 51 rows directly; the capped count (`COUNT_CAP`) is an index-only scan of the same index.
-- Filtered page: `ix_tickets_status_active_due` (status, next_due_at, id) on the active statuses, INCLUDE
-  (queue_id, priority, assignee_id, topic_id): the page is read in due order, and the capped count filters on
-  the included columns without touching the table (index-only scan). Without it, PostgreSQL read all 40 000
-  open tickets through `ix_tickets_status_created` and sorted them (about 0.2 s for the page, 0.5 s for the count).
+- Filtered page: `ix_tickets_status_active_due` (status, queue_id, next_due_at, id) on the active statuses,
+  INCLUDE (priority, assignee_id, topic_id): a page filtered by status and queue is read in due order, and the
+  capped count filters on the included columns without touching the table (index-only scan). Without it,
+  PostgreSQL read all 40 000 open tickets through `ix_tickets_status_created` and sorted them (about 0.2 s for
+  the page, 0.5 s for the count).
 - At risk and breached: each is a union of per-target, per-state parts (`tickets/reports.py`), each read in due
   order from the (state, instant) indexes with LIMIT 50, so the list touches about 200 rows however many
   tickets are at risk; the counts are unions of the same parts (a few thousand index entries). A single OR
