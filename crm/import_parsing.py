@@ -123,6 +123,11 @@ def day(row: dict, name: str, *, required: bool = False) -> date | None:
         if required:
             raise RowError(f"« {name} » est obligatoire")
         return None
+    if len(value) == 10 and value[4] == "-":
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
             return datetime.strptime(value, fmt).date()

@@ -21,6 +21,10 @@ from crm.models_projects import PORTAL_STATES, PROJECT_STATE_LABELS
 from crm.services import MIN_PASSWORD_LENGTH
 
 
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
 class ProjectSearchForm(FlaskForm):
     """Multi-criteria search of the projects (GET, no side effect: no CSRF token)."""
 
@@ -38,7 +42,7 @@ class ProjectSearchForm(FlaskForm):
 
 
 class RegistrationForm(FlaskForm):
-    email = EmailField(_l("Adresse électronique connue de l'agence"),
+    email = EmailField(_l("Adresse électronique connue de l'agence"), filters=[_strip],
                        validators=[DataRequired(), Email(), Length(max=254)])
     submit = SubmitField(_l("Recevoir le lien"))
 
@@ -62,7 +66,8 @@ class ProfileRequestForm(FlaskForm):
 
 
 class GrantProfileForm(FlaskForm):
-    email = EmailField(_l("Adresse électronique du compte"), validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField(_l("Adresse électronique du compte"), filters=[_strip],
+                       validators=[DataRequired(), Email(), Length(max=254)])
     kind = SelectField(_l("Profil"), choices=_PROFILE_CHOICES, validators=[DataRequired()])
     identifier = StringField(_l("SIREN, SIRET ou numéro RNSR"), validators=[DataRequired(), Length(max=20)])
     submit = SubmitField(_l("Attribuer le profil"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import abort, g, has_request_context
+from flask import abort, has_request_context, request
 
 from crm.extensions import db
 from crm.models_orgs import ContactRole, Organisation, OrgContact, Person
@@ -65,7 +65,7 @@ def profiles_of(user) -> Profiles:
     """The user's profiles, read once per request."""
     if not has_request_context():
         return load_profiles(user)
-    cache = g.setdefault("_portal_profiles", {})
+    cache = request.environ.setdefault("guichet.portal_profiles", {})
     key = getattr(user, "id", None)
     if key not in cache:
         cache[key] = load_profiles(user)
