@@ -252,22 +252,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with kb.jsonl and queries.jsonl")
     parser.add_argument("--scale", type=int, default=10_000, help="entries for the scale test (0 to skip)")
     parser.add_argument("--passes", type=int, default=3, help="timed passes over the queries at scale")
+    parser.add_argument("--no-compare", action="store_true", help="only run the scale test")
     args = parser.parse_args(argv)
     entries = load_entries(args.data / "kb.jsonl")
     queries = load_queries(args.data / "queries.jsonl", known_ids=[e.id for e in entries])
     print(f"Load average at the start (1, 5, 15 min): {', '.join(f'{v:.1f}' for v in os.getloadavg())}\n")
-    print(f"## PIAF v1 ({len(entries)} entries, {len(queries)} queries)\n")
-    print("\n".join(compare(entries, queries)))
-    demo = ROOT / "knowledge_base" / "data"
-    if (demo / "demo_kb.jsonl").exists() and (demo / "demo_queries.jsonl").exists():
-        demo_entries = load_entries(demo / "demo_kb.jsonl")
-        demo_queries = load_queries(demo / "demo_queries.jsonl", known_ids=[e.id for e in demo_entries])
-        print(f"\n## Demo FAQ of knowledge_base/data ({len(demo_entries)} entries, {len(demo_queries)} queries)\n")
-        print("\n".join(compare(demo_entries, demo_queries)))
-    faq = hand_written_faq()
-    if faq is not None:
-        print(f"\n## Hand-written FAQ of the matcher tests ({len(faq[0])} entries, {len(faq[1])} queries)\n")
-        print("\n".join(compare(*faq)))
+    if not args.no_compare:
+        print(f"## PIAF v1 ({len(entries)} entries, {len(queries)} queries)\n")
+        print("\n".join(compare(entries, queries)))
+        demo = ROOT / "knowledge_base" / "data"
+        if (demo / "demo_kb.jsonl").exists() and (demo / "demo_queries.jsonl").exists():
+            demo_entries = load_entries(demo / "demo_kb.jsonl")
+            demo_queries = load_queries(demo / "demo_queries.jsonl", known_ids=[e.id for e in demo_entries])
+            print(f"\n## Demo FAQ of knowledge_base/data ({len(demo_entries)} entries, {len(demo_queries)} queries)\n")
+            print("\n".join(compare(demo_entries, demo_queries)))
+        faq = hand_written_faq()
+        if faq is not None:
+            print(f"\n## Hand-written FAQ of the matcher tests ({len(faq[0])} entries, {len(faq[1])} queries)\n")
+            print("\n".join(compare(*faq)))
     if args.scale:
         print(f"\n## Our matcher at {args.scale:,} entries (PIAF queries, best of {args.passes} passes)\n")
         print("\n".join(scale(entries, queries, args.scale, max(1, args.passes))))

@@ -226,8 +226,7 @@ class MatchIndex:
     def build(cls, entries: Iterable[Entry], config: MatchConfig | None = None) -> MatchIndex:
         """Analyse ``entries`` and return a ready-to-search index."""
         index = cls(list(entries), config)
-        seen: set[str] = set()
-        duplicates = sorted({e.id for e in index.entries if e.id in seen or seen.add(e.id)})
+        duplicates = sorted(i for i, count in Counter(e.id for e in index.entries).items() if count > 1)
         if duplicates:
             raise ValueError(f"duplicate entry ids: {', '.join(duplicates[:5])}")
         if index.entries:
@@ -296,8 +295,7 @@ class MatchIndex:
     def _fit_chars(self, documents: list[list[str]], n_answers: int, rows_to_entries: sp.csr_matrix) -> _Channel:
         """Fit the character 3–5-gram channel on folded words (composed word by word, like char_wb)."""
         word_vocabulary, word_counts = _count(documents)
-        words = sorted(word_vocabulary, key=word_vocabulary.__getitem__)
-        gram_vocabulary, word_grams = _count([char_ngrams(w) for w in words])
+        gram_vocabulary, word_grams = _count([char_ngrams(w) for w in word_vocabulary])  # ids in order
         counts = sp.csr_matrix(word_counts @ word_grams)
         return self._from_counts(
             gram_vocabulary, counts, n_answers, rows_to_entries, max_df=self.config.max_char_df
