@@ -42,3 +42,12 @@ def truncate_all() -> None:
         else:
             for table in reversed(db.metadata.sorted_tables):
                 connection.execute(table.delete())
+
+
+def dialect_insert(table):
+    """An INSERT supporting ON CONFLICT for the bound database (PostgreSQL or SQLite)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)

@@ -169,9 +169,14 @@ def test_merge_closes_duplicate_and_copies_messages(make_ticket, make_user):
 def test_sweep_records_each_step_once(make_ticket):
     ticket = make_ticket(priority="urgent", created_at=MONDAY_10H)  # 4 h first response, 24/7
     received = []
-    signals.sla_at_risk.connect(lambda t, **kw: received.append(("risk", kw["target"])), weak=False)
-    signals.sla_breached.connect(lambda t, **kw: received.append(("breach", kw["target"])), weak=False)
-    try:
+
+    def on_risk(sender, **kw):
+        received.append(("risk", kw["target"]))
+
+    def on_breach(sender, **kw):
+        received.append(("breach", kw["target"]))
+
+    with signals.sla_at_risk.connected_to(on_risk), signals.sla_breached.connected_to(on_breach):
         result = sweep_sla(MONDAY_10H + timedelta(hours=3, minutes=1))
         assert (result.at_risk, result.breached) == (1, 0)
         assert ticket.first_response_state == SlaState.AT_RISK
@@ -180,9 +185,6 @@ def test_sweep_records_each_step_once(make_ticket):
         assert result.breached == 1
         again = sweep_sla(MONDAY_10H + timedelta(hours=5))
         assert (again.at_risk, again.breached) == (0, 0)
-    finally:
-        signals.sla_at_risk.receivers.clear()
-        signals.sla_breached.receivers.clear()
     assert received == [("risk", "first_response"), ("breach", "first_response")]
     marks = db.session.scalars(sa.select(SlaMark).where(SlaMark.ticket_id == ticket.id)).all()
     assert {(m.target, m.kind) for m in marks} == {("first_response", "at_risk"), ("first_response", "breached")}
@@ -215,3 +217,12 @@ def test_events_record_before_and_after(make_ticket, make_user):
 def test_message_count(make_ticket, count_rows):
     make_ticket()
     assert count_rows(Message) == 1
+
+
+def test_sweep_works_through_several_batches(make_ticket):
+    tickets = [make_ticket(priority="urgent", created_at=MONDAY_10H) for _ in range(5)]
+    result = sweep_sla(MONDAY_10H + timedelta(hours=5), batch=2)
+    assert (result.at_risk, result.breached) == (5, 5)
+    assert {t.first_response_state for t in tickets} == {SlaState.BREACHED}
+    events = db.session.scalars(sa.select(TicketEvent.kind).where(TicketEvent.kind.like("sla_%_%"))).all()
+    assert events.count("sla_breached") == 5 and events.count("sla_at_risk") == 5

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from crm.database import dialect_insert
 from crm.extensions import db, utcnow
 from crm.models import User
 from tickets import signals
@@ -59,12 +60,8 @@ def check_access_key(ticket: Ticket, key: str | None) -> bool:
 def next_reference(year: int) -> str:
     """Atomically take the next number of the year: DEM-2026-000123."""
     table = ReferenceCounter.__table__
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     statement = (
-        insert(table).values(year=year, last=1)
+        dialect_insert(table).values(year=year, last=1)
         .on_conflict_do_update(index_elements=["year"], set_={"last": table.c.last + 1})
         .returning(table.c.last)
     )

@@ -8,7 +8,9 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm.attributes import set_committed_value
 
+from crm.database import dialect_insert
 from crm.extensions import db, utcnow
 from tickets import signals
 from tickets.models import (
@@ -172,20 +174,16 @@ class SweepResult:
         return f"{self.at_risk} passage(s) à risque, {self.breached} dépassement(s) enregistrés"
 
 
-def _insert_mark(ticket_id: int, target: str, kind: str, now: datetime) -> bool:
-    """Record an SLA step once; False when it was already recorded (by this or another sweep)."""
+def _insert_marks(ticket_ids: list[int], target: str, kind: str, now: datetime) -> set[int]:
+    """Record an SLA step for many tickets in one statement; return the ids not recorded before."""
     table = SlaMark.__table__
-    values = {"ticket_id": ticket_id, "target": target, "kind": kind, "created_at": now}
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     statement = (
-        insert(table).values(**values)
+        dialect_insert(table)
+        .values([{"ticket_id": i, "target": target, "kind": kind, "created_at": now} for i in ticket_ids])
         .on_conflict_do_nothing(index_elements=["ticket_id", "target", "kind"])
-        .returning(table.c.id)
+        .returning(table.c.ticket_id)
     )
-    return db.session.execute(statement).scalar() is not None
+    return set(db.session.scalars(statement))
 
 
 def _due_tickets(target: str, kind: str, now: datetime, batch: int):
@@ -211,16 +209,25 @@ def sweep_sla(now: datetime | None = None, *, batch: int = 500) -> SweepResult:
                 tickets = _due_tickets(target, kind, now, batch)
                 if not tickets:
                     break
+                ids = [ticket.id for ticket in tickets]
+                db.session.execute(
+                    sa.update(Ticket).where(Ticket.id.in_(ids)).values({f"{target}_state": kind})
+                    .execution_options(synchronize_session=False)
+                )
+                recorded = _insert_marks(ids, target, kind, now)
+                if recorded:
+                    db.session.execute(sa.insert(TicketEvent.__table__), [
+                        {"ticket_id": i, "kind": f"sla_{kind}", "created_at": now, "data": {"target": target}}
+                        for i in sorted(recorded)
+                    ])
                 for ticket in tickets:
-                    setattr(ticket, f"{target}_state", kind)
-                    if _insert_mark(ticket.id, target, kind, now):
-                        db.session.add(TicketEvent(ticket=ticket, kind=f"sla_{kind}", created_at=now,
-                                                   data={"target": target}))
+                    set_committed_value(ticket, f"{target}_state", kind)
+                    if ticket.id in recorded:
                         signal.send(ticket, target=target)
-                        if kind == SlaState.AT_RISK:
-                            result.at_risk += 1
-                        else:
-                            result.breached += 1
+                if kind == SlaState.AT_RISK:
+                    result.at_risk += len(recorded)
+                else:
+                    result.breached += len(recorded)
                 db.session.flush()
                 if len(tickets) < batch:
                     break
