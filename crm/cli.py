@@ -56,7 +56,7 @@ def print_demo_logins(context: dict) -> None:
     """Show the demo accounts a newcomer can log in with."""
     logins = context.get("logins", [])
     if logins:
-        click.echo("\nComptes de démonstration (mot de passe commun : %s) :" % context.get("password", "?"))
+        click.echo(f"\nComptes de démonstration (mot de passe commun : {context.get('password', '?')}) :")
         for role, email in logins:
             click.echo(f"  {role:<28} {email}")
 

@@ -165,12 +165,11 @@ def normalise_database_url(url: str) -> str:
 
 def check_config(config: dict) -> None:
     """Refuse settings that are unsafe in production."""
-    if config.get("ENV_NAME") == "production":
-        if config.get("SECRET_KEY") in (None, "", DEFAULT_SECRET_KEY) or len(config["SECRET_KEY"]) < 32:
-            raise ConfigError(
-                "SECRET_KEY doit être défini (32 caractères au moins) en production ; "
-                "la clé par défaut est refusée."
-            )
+    secret = config.get("SECRET_KEY") or ""
+    if config.get("ENV_NAME") == "production" and (secret == DEFAULT_SECRET_KEY or len(secret) < 32):
+        raise ConfigError(
+            "SECRET_KEY doit être défini (32 caractères au moins) en production ; la clé par défaut est refusée."
+        )
 
 
 def default_database_uri(instance_path: str) -> str:

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from crm import signals
+from crm.database import dialect_insert
 from crm.extensions import db, utcnow
 from crm.import_entities import ENTITIES, EntitySpec, ImportContext
 from crm.import_parsing import FileError, RowError, read_rows
@@ -43,11 +44,7 @@ def entity_files(directory: Path, name: str) -> list[Path]:
 def _upsert_statement(spec: EntitySpec, columns: list[str]):
     """INSERT … ON CONFLICT (business key) DO UPDATE, for PostgreSQL and SQLite alike."""
     table = spec.model.__table__
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table)
+    statement = dialect_insert(table)
     updated = [c for c in columns if c not in spec.key and c != "created_at"]
     return statement.on_conflict_do_update(index_elements=list(spec.key),
                                            set_={c: statement.excluded[c] for c in updated})

@@ -19,20 +19,13 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app, has_request_context
 
+from crm.database import dialect_insert
 from crm.extensions import db, utcnow
 from notifications.emails import build_message, mail_locale, new_message_id, render_email
 from notifications.models import OutboxMessage, OutboxStatus
 from notifications.smtp import PermanentError, SmtpTransport
 
 log = logging.getLogger(__name__)
-
-
-def dialect_insert():
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
 
 
 def thread_headers(ticket, recipient: str) -> tuple[str | None, str]:
@@ -78,7 +71,7 @@ def enqueue_email(*, dedup_key: str, kind: str, recipient: str, template: str, l
     table = OutboxMessage.__table__
     now = utcnow()
     statement = (
-        dialect_insert()(table).values(
+        dialect_insert(table).values(
             dedup_key=dedup_key, kind=kind, ticket_id=ticket.id if ticket is not None else None,
             recipient=recipient, recipient_user_id=user.id if user is not None else None, locale=locale,
             subject=subject[:300], body_text=text, body_html=html, message_id=message_id or new_message_id(),

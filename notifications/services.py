@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 
+from crm.database import dialect_insert
 from crm.extensions import db, utcnow
 from crm.models import User
 from notifications.models import DeliveryMode, Notification, NotificationPreference
-from notifications.outbox import dialect_insert, enqueue_email
+from notifications.outbox import enqueue_email
 
 
 def delivery_mode(user: User) -> str:
@@ -48,7 +49,7 @@ def notify_user(user: User | None, *, kind: str, dedup_key: str, title: str, bod
     table = Notification.__table__
     now = utcnow()
     row_id = db.session.execute(
-        dialect_insert()(table).values(
+        dialect_insert(table).values(
             dedup_key=dedup_key[:255], user_id=user.id, kind=kind, ticket_id=ticket.id if ticket else None,
             title=title[:300], body=body, url="", urgent=urgent, digest_pending=False, created_at=now,
         )

@@ -5,6 +5,7 @@ Every receiver runs inside the transaction of the change and only writes rows; t
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import timedelta
 
@@ -175,10 +176,22 @@ def check_unassigned(now=None) -> int:
     return count
 
 
+def on_password_link_requested(_sender, user=None, url: str = "", **_kw) -> None:
+    """E-mail a portal user the single-use link that sets their password (one e-mail per link)."""
+    if user is None or not url:
+        return
+    digest = hashlib.sha256(url.encode()).hexdigest()[:24]
+    enqueue_email(dedup_key=f"password_link:{user.id}:{digest}", kind="password_link", recipient=user.email,
+                  template="password_link", locale=user.locale, user=user, link=url)
+
+
 def connect() -> None:
     """Subscribe to the signals (idempotent: blinker keeps one connection per receiver)."""
+    from crm import signals as crm_signals
     from notifications import escalations
     from tickets import signals
+
+    crm_signals.password_link_requested.connect(on_password_link_requested)
 
     signals.ticket_created.connect(on_ticket_created)
     signals.ticket_replied.connect(on_ticket_replied)

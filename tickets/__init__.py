@@ -8,9 +8,11 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register this package's blueprints, CLI groups, demo seeders and signal handlers."""
     from crm import registry
-    from tickets import agent, api, cli, demo, manager, models, public  # noqa: F401  (models: metadata)
+    from tickets import agent, api, cli, crm_panels, demo, manager, models, portal_contact, public  # noqa: F401
 
     public.register(app)
+    portal_contact.register(app)
+    crm_panels.register(app)
     agent.register(app)
     manager.register(app)
     api.register(app)
