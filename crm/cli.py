@@ -48,17 +48,7 @@ def seed_command(if_empty: bool, n_tickets: int) -> None:
     except Exception:
         db.session.rollback()
         raise
-    click.echo("Données de démonstration chargées.")
-    print_demo_logins(context)
-
-
-def print_demo_logins(context: dict) -> None:
-    """Show the demo accounts a newcomer can log in with."""
-    logins = context.get("logins", [])
-    if logins:
-        click.echo(f"\nComptes de démonstration (mot de passe commun : {context.get('password', '?')}) :")
-        for role, email in logins:
-            click.echo(f"  {role:<28} {email}")
+    click.echo("Données de démonstration chargées (comptes : `guichet demo logins`).")
 
 
 @demo_cli.command("logins")
@@ -66,7 +56,9 @@ def logins_command() -> None:
     """Print the demo accounts."""
     from crm.demo import DEMO_PASSWORD, demo_logins
 
-    print_demo_logins({"logins": demo_logins(), "password": DEMO_PASSWORD})
+    click.echo(f"\nComptes de démonstration (mot de passe commun : {DEMO_PASSWORD}) :")
+    for label, email in demo_logins():
+        click.echo(f"  {label:<36} {email}")
 
 
 @user_cli.command("create")

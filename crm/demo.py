@@ -47,12 +47,14 @@ def seed_accounts(context: dict) -> None:
     for name, email in REQUESTERS:
         requesters.append(services.create_user(email, name, [Role.REQUESTER], DEMO_PASSWORD))
     context["password"] = DEMO_PASSWORD
-    context["logins"] = demo_logins()
 
 
 def demo_logins() -> list[tuple[str, str]]:
-    """(label, e-mail) of the accounts worth showing to a newcomer."""
+    """(label, e-mail) of the accounts worth showing to a newcomer, portal accounts included."""
+    from crm.demo_data import PORTAL_ACCOUNTS
+
     shown = {"agent", "referent", "manager", "admin"}
     rows = [(LABELS[key], email) for key, _n, email, _r in STAFF if key in shown]
     rows.append((LABELS["requester"], REQUESTERS[0][1]))
+    rows.extend(PORTAL_ACCOUNTS)
     return rows

@@ -284,13 +284,12 @@ def seed(context: dict) -> None:
     users = context.get("users", {})
     admin = users.get("admin")
     accounts = {}
-    for label, email in PORTAL_ACCOUNTS:
+    for _label, email in PORTAL_ACCOUNTS:
         person = db.session.scalar(sa.select(Person).where(Person.email == email))
         user = services.user_by_email(email) or services.create_user(email, person.full_name, [Role.REQUESTER],
                                                                     DEMO_PASSWORD)
         person.user_id = user.id
         accounts[email] = user
-        context.setdefault("logins", []).append((label, email))
     portal_accounts.grant_profile(accounts[HQ_OFFICER_EMAIL], ProfileKind.HEADQUARTERS, UNIV_SIREN, by=admin)
     cnrs_dr07 = db.session.scalar(sa.select(Organisation.siret).where(Organisation.code == "CNRS-EX-DR07"))
     portal_accounts.request_profile(accounts[COORDINATOR_EMAIL], ProfileKind.ENTITY, cnrs_dr07,

@@ -92,3 +92,11 @@ def test_openapi_document_is_served(client):
 def test_language_switch_to_english(client):
     client.post("/langue", data={"lang": "en", "next": "/connexion"})
     assert 'lang="en"' in client.get("/connexion").get_data(as_text=True)
+
+
+def test_demo_logins_lists_staff_and_portal_accounts(app):
+    from crm.demo_data import PORTAL_ACCOUNTS
+
+    output = app.test_cli_runner().invoke(args=["demo", "logins"]).output
+    assert "agent@guichet.example" in output and "guichet-demo-2026" in output
+    assert all(email in output for _label, email in PORTAL_ACCOUNTS)
