@@ -6,8 +6,33 @@ from functools import wraps
 
 from flask import Flask, current_app, g, request
 from flask_smorest import Api
+from marshmallow import Schema, fields
 
 from crm.extensions import csrf
+
+#: OpenAPI security requirement of the token-protected endpoints.
+BEARER_SECURITY = [{"bearerAuth": []}]
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(metadata={"description": "Erreurs par emplacement et par champ"})
+
+
+def problem_responses(bp, *codes: int):
+    """Document problem-details error responses and Bearer security on a view of the smorest blueprint bp."""
+
+    def decorator(view):
+        for code in codes:
+            view = bp.alt_response(code, schema=ProblemSchema, content_type="application/problem+json")(view)
+        return bp.doc(security=BEARER_SECURITY)(view)
+
+    return decorator
 
 
 class GuichetApi(Api):

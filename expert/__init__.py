@@ -10,16 +10,13 @@ RULES_FILE = Path(__file__).resolve().parent / "rules.yaml"
 
 
 def init_app(app: Flask) -> None:
-    """Register this package's blueprints, CLI groups, demo seeders and signal handlers."""
-    from crm import registry
-    from expert import api, cli, demo, models, routes, services  # noqa: F401  (models: metadata)
-    from tickets import signals as ticket_signals
+    """Register this package's blueprints and CLI groups.
 
-    ticket_signals.ticket_submitted.connect(services.on_ticket_submitted)
-    ticket_signals.ticket_created.connect(services.on_ticket_created)
-    ticket_signals.requester_replied.connect(services.on_requester_replied)
+    The tickets package (which depends on this one) triages new tickets, serves the requester's buttons, the
+    agent's panel and the figures page, and runs this package's demo seeding once its queues exist.
+    """
+    from expert import api, cli, models, routes  # noqa: F401  (models: metadata)
+
     routes.register(app)
     api.register(app)
     cli.register(app)
-    registry.add_seeder(app, 25, "module expert : référents et règles", demo.seed)
-    registry.add_seeder(app, 35, "module expert : suites des réponses automatiques", demo.seed_outcomes)

@@ -6,23 +6,17 @@ from flask import Flask, url_for
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from crm.api import register_api_blueprint, token_required
+from crm.api import problem_responses, register_api_blueprint, token_required
 from crm.models import STAFF_ROLES
 from expert import services
 from expert.rules import PROFILES, PROJECT_STATES
-from tickets.schemas import ProblemSchema
 
 bp = Blueprint("expert_api", __name__, description="Module expert : recherche dans la base de connaissances, tri.")
-SECURITY = [{"bearerAuth": []}]
 
 
 def _problems(*codes: int):
-    def decorator(view):
-        for code in codes:
-            view = bp.alt_response(code, schema=ProblemSchema, content_type="application/problem+json")(view)
-        return bp.doc(security=SECURITY)(view)
-
-    return decorator
+    """Document problem-details error responses."""
+    return problem_responses(bp, *codes)
 
 
 class SearchArgsSchema(Schema):

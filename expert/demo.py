@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from crm.extensions import db, utcnow
-from expert import RULES_FILE, ruleset, services
+from expert import RULES_FILE, ruleset
 from expert.models import Outcome, ReferentProfile, TriageDecision
 
 # user key → (group slug, topics, calls, max load)
@@ -19,11 +19,9 @@ REFERENTS = {
 }
 
 
-def seed(context: dict) -> None:
-    """Create the référent profiles and import the demo rules (idempotent)."""
-    from tickets.demo import seed_reference_data
-
-    queues = seed_reference_data(context.get("users"))["queues"]
+def seed(context: dict, groups: dict[str, int] | None = None) -> None:
+    """Create the référent profiles (groups: queue id by slug) and import the demo rules (idempotent)."""
+    groups = groups or {}
     users = context.get("users", {})
     for key, (group, topics, calls, max_load) in REFERENTS.items():
         user = users.get(key)
@@ -31,7 +29,7 @@ def seed(context: dict) -> None:
             continue
         exists = db.session.scalar(sa.select(ReferentProfile).where(ReferentProfile.user_id == user.id))
         if exists is None:
-            db.session.add(ReferentProfile(user=user, group=queues.get(group), topics=topics, calls=calls,
+            db.session.add(ReferentProfile(user=user, group_id=groups.get(group), topics=topics, calls=calls,
                                            available=True, max_load=max_load))
     if not ruleset.stored_rules():
         ruleset.import_yaml(RULES_FILE.read_text(encoding="utf-8"), by=users.get("admin"),
@@ -39,21 +37,23 @@ def seed(context: dict) -> None:
     db.session.flush()
 
 
-def seed_outcomes(context: dict) -> None:
-    """Let demo requesters answer most automatic answers: confirmed, or an advisor asked for."""
-    rng = random.Random(25)  # noqa: S311 - demo data
+def outcome_fates(decisions: list[TriageDecision], *, seed: int = 25) -> list[tuple[TriageDecision, str, datetime]]:
+    """What demo requesters do after automatic answers: (decision, "confirm" or "advisor", when); some never answer."""
+    rng = random.Random(seed)  # noqa: S311 - demo data
     now = utcnow()
-    decisions = db.session.scalars(
-        sa.select(TriageDecision).where(TriageDecision.outcome == Outcome.AUTO_ANSWERED).order_by(TriageDecision.id)
-    ).all()
+    fates = []
     for decision in decisions:
-        ticket = decision.ticket
-        if ticket.status != "auto_answered":
-            continue
         at = min(decision.decided_at + timedelta(minutes=rng.randint(5, 60 * 48)), now)
         fate = rng.random()
         if fate < 0.6:
-            services.confirm_answer(ticket, by=ticket.requester, now=at)
+            fates.append((decision, "confirm", at))
         elif fate < 0.85:
-            services.ask_advisor(ticket, by=ticket.requester, now=at)
-    db.session.flush()
+            fates.append((decision, "advisor", at))
+    return fates
+
+
+def waiting_auto_answers() -> list[TriageDecision]:
+    """Decisions whose automatic answer still awaits the requester's reply, oldest first."""
+    return list(db.session.scalars(
+        sa.select(TriageDecision).where(TriageDecision.outcome == Outcome.AUTO_ANSWERED).order_by(TriageDecision.id)
+    ))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db, utcnow
 from crm.models import User
-from tickets.models import Queue, Ticket
 
 
 class Rule(db.Model):
@@ -67,7 +67,8 @@ class ReferentProfile(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship(lazy="joined")
-    group: Mapped[Queue | None] = relationship()
+    #: The référent group (a tickets queue, named by class so that this package does not depend on tickets).
+    group: Mapped[Any] = relationship("Queue")
 
 
 class Outcome(enum.StrEnum):
@@ -109,7 +110,8 @@ class TriageDecision(db.Model):
     outcome: Mapped[str] = mapped_column(sa.String(20), index=True)
     outcome_at: Mapped[datetime | None]
 
-    ticket: Mapped[Ticket] = relationship()
+    #: The ticket decided on (named by class: the tickets package depends on this one, not the reverse).
+    ticket: Mapped[Any] = relationship("Ticket")
 
     __table_args__ = (sa.Index("ix_expert_triage_decisions_decided_outcome", "decided_at", "outcome"),)
 

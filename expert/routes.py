@@ -1,26 +1,21 @@
-"""Web pages of the expert module: rules (admin), « try it », référents, the requester's answer, stats, ticket panel."""
+"""Web pages of the expert module: rules (admin), « try it », référents (the tickets package serves the rest)."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 import sqlalchemy as sa
 import yaml
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from markupsafe import Markup
 
 from crm import registry
 from crm.extensions import db
 from crm.models import User, UserRole
 from crm.security import roles_required
-from expert import ruleset, services, stats
+from expert import ruleset, services
 from expert.forms import ReferentForm, RuleForm, RuleSetYamlForm, TryForm
-from expert.models import OUTCOME_LABELS, ReferentProfile, RuleSetVersion
+from expert.models import ReferentProfile, RuleSetVersion
 from expert.rules import ACTIONS, CONDITIONS, RuleError
-from tickets.models import Queue, Status, Topic
-from tickets.services import TicketError
 
 bp = Blueprint("expert", __name__, template_folder="templates")
 
@@ -156,8 +151,7 @@ def rules_restore(number: int):
 def try_rules():
     """Triage a sample question and show the rules that fire, the candidate articles and the action."""
     form = TryForm(request.args)
-    form.topic.choices = [("", _("Aucun"))] + [
-        (t.slug, t.label) for t in db.session.scalars(sa.select(Topic).order_by(Topic.position))]
+    form.topic.choices = [("", _("Aucun")), *services.topic_choices()]
     decision = None
     if request.args and form.validate():
         decision = services.try_question(form.subject.data, form.body.data or "", topic=form.topic.data,
@@ -192,9 +186,7 @@ def referent_edit(user_id: int):
         abort(403)
     profile = db.session.scalar(sa.select(ReferentProfile).where(ReferentProfile.user_id == user.id))
     form = ReferentForm(obj=profile) if request.method == "GET" else ReferentForm()
-    form.group.choices = [(0, _("Aucun"))] + [
-        (q.id, q.name) for q in db.session.scalars(
-            sa.select(Queue).where(Queue.is_referent_group.is_(True)).order_by(Queue.name))]
+    form.group.choices = [(0, _("Aucun")), *services.referent_groups()]
     if request.method == "GET":
         form.group.data = profile.group_id if profile and profile.group_id else 0
         form.topics.data = ", ".join(profile.topics) if profile else ""
@@ -215,93 +207,8 @@ def _split(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
-# --- The requester's answer to an automatic reply -----------------------------------------------------
-
-
-def _requester_ticket(reference: str):
-    from tickets.public import load_requester_ticket
-
-    return load_requester_ticket(reference)
-
-
-@bp.post("/demandes/<reference>/reponse-automatique/resolue")
-def confirm_answer(reference: str):
-    """« Cela répond à ma question »: the ticket is resolved and counted as deflected."""
-    ticket = _requester_ticket(reference)
-    try:
-        services.confirm_answer(ticket, by=current_user if current_user.is_authenticated else None)
-    except TicketError as error:
-        flash(str(error), "error")
-    else:
-        flash(_("Merci ! Votre demande est close. Vous pouvez la rouvrir en répondant si besoin."), "success")
-    return redirect(url_for("tickets_public.follow", reference=ticket.reference))
-
-
-@bp.post("/demandes/<reference>/reponse-automatique/conseiller")
-def ask_advisor(reference: str):
-    """« J'ai besoin d'un conseiller »: the ticket goes to a person; the response time counts from submission."""
-    ticket = _requester_ticket(reference)
-    try:
-        services.ask_advisor(ticket, by=current_user if current_user.is_authenticated else None)
-    except TicketError as error:
-        flash(str(error), "error")
-    else:
-        flash(_("Votre demande a été transmise à un conseiller, qui vous répondra."), "success")
-    return redirect(url_for("tickets_public.follow", reference=ticket.reference))
-
-
-# --- Manager figures ---------------------------------------------------------------------------------
-
-
-@bp.get("/responsable/expert")
-@roles_required(*EXPERT_MANAGERS)
-def stats_page():
-    """Auto-answer, deflection and escalation rates, and the questions the knowledge base could not answer."""
-    from tickets.manager import DEFAULT_DAYS, PeriodForm, _today
-
-    form = PeriodForm(request.args)
-    if not request.args.get("du"):
-        form.au.data = _today()
-        form.du.data = form.au.data - timedelta(days=DEFAULT_DAYS - 1)
-    if not form.validate():
-        return render_template("expert/stats.html", form=form, figures=None), 422
-    start, end = form.bounds()
-    threshold = float(current_app.config["KB_AUTO_ANSWER_CONFIDENCE"])
-    figures = stats.rates(start, end)
-    gaps = stats.group_gaps(stats.unanswered(start, threshold))
-    return render_template("expert/stats.html", form=form, figures=figures, gaps=gaps[:30],
-                           outcome_labels=OUTCOME_LABELS, threshold=threshold,
-                           period=(form.du.data, form.au.data))
-
-
-# --- Agent's ticket panel ---------------------------------------------------------------------------
-
-
-def ticket_panel(ticket) -> Markup | None:
-    """The triage decision with its explanation, and suggested articles the agent inserts in one click."""
-    if not (current_user.is_authenticated and current_user.is_staff):
-        return None
-    decision = services.latest_decision(ticket)
-    suggestions = services.suggested_articles(ticket, decision)
-    return Markup(render_template(  # noqa: S704 - autoescaped by Jinja
-        "expert/_ticket_panel.html", ticket=ticket, decision=decision, suggestions=suggestions,
-        outcome_labels=OUTCOME_LABELS, answer_text=services.markdown_to_text))
-
-
-def follow_actions(ticket) -> dict | None:
-    """What the follow page needs to offer the two buttons (only while an automatic answer awaits a reply)."""
-    if ticket.status != Status.AUTO_ANSWERED:
-        return None
-    return {"confirm": url_for("expert.confirm_answer", reference=ticket.reference),
-            "advisor": url_for("expert.ask_advisor", reference=ticket.reference)}
-
-
 def register(app: Flask) -> None:
-    """Register the blueprint, menu entries, ticket panel and the follow-page helper."""
+    """Register the blueprint and the rules menu entry."""
     app.register_blueprint(bp)
-    registry.add_menu(app, 30, "Module expert", "expert.stats_page",
-                      lambda u: u.is_authenticated and u.has_role(*EXPERT_MANAGERS))
     registry.add_menu(app, 31, "Règles de tri", "expert.rules_list",
                       lambda u: u.is_authenticated and u.has_role(*RULES_ADMIN))
-    registry.add_ticket_panel(app, 10, ticket_panel)
-    app.add_template_global(follow_actions, "expert_follow_actions")

@@ -1,37 +1,33 @@
-"""Triage of new tickets: candidate articles, rules, the stored decision, its actions and the requester's answer."""
+"""Triage decisions: candidate articles, rules, the stored decision, référent choice and the requester's answer.
+
+This package decides; the tickets package applies the decision with its own services and supplies, through
+providers registered on the app (see ``add_provider``), the facts only it knows (labels, choices, loads).
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 
-from crm.extensions import db, utcnow
+from crm.extensions import db
 from crm.models import User
 from expert import rules as rules_engine
-from expert import signals
 from expert.models import Outcome, ReferentProfile, TriageDecision
 from expert.ruleset import compiled_rules
-from tickets import services as tickets
-from tickets.models import (
-    ACTIVE_STATUSES,
-    PRIORITY_LABELS,
-    AuthorKind,
-    Message,
-    Queue,
-    QueueMember,
-    Status,
-    Ticket,
-    Topic,
-)
 
 log = logging.getLogger(__name__)
 
 AUTO_ANSWER_AUTHOR = "Guichet — réponse automatique"
+
+
+class ExpertError(ValueError):
+    """A change the expert module refuses, with a French message for the user."""
 
 
 # --- Candidates and questions --------------------------------------------------------------------
@@ -95,12 +91,43 @@ def project_context(reference: str | None) -> tuple[str | None, str | None]:
     return (row.call_code, row.state) if row else (None, None)
 
 
+# --- Facts supplied by the package that applies decisions ------------------------------------------------
+
+#: "labels" () -> {slug: name} of queues, topics and priorities; "topics" () -> [(slug, label)] of ticket topics;
+#: "referent_groups" () -> [(id, name)] of the queues that are référent groups; "active_loads" () -> {user id: n}.
+PROVIDERS = ("labels", "topics", "referent_groups", "active_loads")
+
+
+def add_provider(app: Flask, name: str, provider: Callable) -> None:
+    """Register the function that supplies one of the PROVIDERS facts."""
+    if name not in PROVIDERS:
+        raise ValueError(f"unknown expert provider: {name}")
+    app.extensions.setdefault("expert.providers", {})[name] = provider
+
+
+def _provided(name: str, default):
+    provider = current_app.extensions.get("expert.providers", {}).get(name)
+    return provider() if provider is not None else default
+
+
 def labels() -> dict[str, str]:
     """Names shown in explanations for queue, topic and priority slugs."""
-    names = {str(k): v.lower() for k, v in PRIORITY_LABELS.items()}
-    names.update({slug: label for slug, label in db.session.execute(sa.select(Topic.slug, Topic.label))})
-    names.update({slug: name for slug, name in db.session.execute(sa.select(Queue.slug, Queue.name))})
-    return names
+    return dict(_provided("labels", {}))
+
+
+def topic_choices() -> list[tuple[str, str]]:
+    """(slug, label) of the ticket topics, in display order."""
+    return list(_provided("topics", []))
+
+
+def referent_groups() -> list[tuple[int, str]]:
+    """(id, name) of the queues that are référent groups, by name."""
+    return list(_provided("referent_groups", []))
+
+
+def active_loads() -> dict[int, int]:
+    """Active tickets per assignee."""
+    return dict(_provided("active_loads", {}))
 
 
 def evaluate_question(question: rules_engine.Question) -> tuple[int | None, rules_engine.Decision]:
@@ -124,55 +151,39 @@ def try_question(subject: str, body: str = "", *, topic: str | None = None, call
 # --- Triage of a new ticket -----------------------------------------------------------------------
 
 
-def triage_ticket(ticket: Ticket, message: Message | None = None, *, now: datetime | None = None) -> TriageDecision:
-    """Decide what to do with a new ticket, store the decision and apply its actions."""
-    now = now or ticket.created_at or utcnow()
-    body = message.body if message is not None else ""
-    call, state = project_context(ticket.project_reference)
-    question = rules_engine.Question(
-        subject=ticket.subject, body=body, topic=ticket.topic.slug if ticket.topic else None, call=call,
-        profiles=requester_profiles(ticket.requester), project_state=state, channel=ticket.channel,
-        today=now.date(),
-    )
+def decide(*, subject: str, body: str = "", topic: str | None = None, call: str | None = None,
+           profiles: frozenset[str] = frozenset({"anonymous"}), project_state: str | None = None,
+           channel: str | None = None, today: date | None = None
+           ) -> tuple[rules_engine.Question, int | None, rules_engine.Decision, dict]:
+    """Triage plain facts: the question, the rule-set version, the decision and the candidate articles by id."""
+    question = rules_engine.Question(subject=subject, body=body, topic=topic, call=call, profiles=profiles,
+                                     project_state=project_state, channel=channel, today=today)
     question.candidates, articles = search_candidates(question.text, call=call)
     version, decision = evaluate_question(question)
+    return question, version, decision, articles
+
+
+def record_decision(ticket_id: int, question: rules_engine.Question, version: int | None,
+                    decision: rules_engine.Decision, *, now: datetime) -> TriageDecision:
+    """Store the decision taken for a ticket (whoever applies it may still adjust its action and notes)."""
     record = TriageDecision(
-        ticket=ticket, question=question.text[:4000], rule_set_version=version,
+        ticket_id=ticket_id, question=question.text[:4000], rule_set_version=version,
         rules_matched=decision.to_dict()["rules"], notes=list(decision.notes),
         candidates=[asdict(c) for c in decision.candidates][:5], action=decision.action,
         route_to=decision.route_to, confidence=decision.confidence, decided_at=now, outcome=decision.action,
     )
     db.session.add(record)
-    _apply(ticket, decision, record, articles, now)
-    if decision.hits:  # the decision row is the full record; the audit trail notes only rules that fired
-        tickets.record_event(ticket, "triage", None, at=now, action=record.action, rules=decision.rules_matched,
-                             article=record.article_id, confidence=record.confidence)
-    db.session.flush()
     return record
 
 
-def _apply(ticket: Ticket, decision: rules_engine.Decision, record: TriageDecision, articles: dict,
-           now: datetime) -> None:
-    topic = db.session.scalar(sa.select(Topic).where(Topic.slug == decision.topic)) if decision.topic else None
-    queue = db.session.scalar(sa.select(Queue).where(Queue.slug == decision.route_to)) if decision.route_to else None
-    if decision.topic and topic is None:
-        record.notes = [*record.notes, f"thème « {decision.topic} » inconnu : ignoré"]
-    if decision.route_to and queue is None:
-        record.notes = [*record.notes, f"file « {decision.route_to} » inconnue : orientation ignorée"]
-        record.action = record.outcome = Outcome.HUMAN if record.action == Outcome.ROUTED else record.action
-    if queue is None and topic is not None and topic.default_queue is not None:
-        queue = topic.default_queue
-    tickets.update_ticket(ticket, by=None, priority=decision.priority, topic=topic, queue=queue, now=now)
-    article = articles.get(decision.article_id) if decision.action == Outcome.AUTO_ANSWERED else None
-    if article is not None:
-        record.article_id = article.id
-        auto_answer(ticket, article, now=now)
-    elif decision.action == Outcome.AUTO_ANSWERED:
-        record.action = record.outcome = Outcome.HUMAN
-    if record.action == Outcome.ROUTED and ticket.queue.is_referent_group:
-        referent = pick_referent(ticket.queue)
-        if referent is not None:
-            tickets.assign_ticket(ticket, referent, by=None, now=now)
+def add_note(record: TriageDecision, note: str) -> None:
+    """Append an explanation note to a stored decision."""
+    record.notes = [*(record.notes or []), note]
+
+
+def set_action(record: TriageDecision, action: str) -> None:
+    """Change what was finally done (action and outcome together)."""
+    record.action = record.outcome = action
 
 
 def markdown_to_text(markdown: str) -> str:
@@ -201,58 +212,36 @@ def auto_answer_body(article) -> str:
     ])
 
 
-def auto_answer(ticket: Ticket, article, *, now: datetime) -> Message:
-    """Answer the ticket from an article: a public system message and the « auto_answered » status."""
-    message = Message(ticket=ticket, author_kind=AuthorKind.SYSTEM, author_name=AUTO_ANSWER_AUTHOR,
-                      body=auto_answer_body(article), internal=False, created_at=now)
-    db.session.add(message)
-    tickets.record_event(ticket, "auto_answer", None, at=now, article=article.external_id)
-    tickets.change_status(ticket, Status.AUTO_ANSWERED, by=None, now=now, reason="réponse automatique")
-    return message
-
-
-def latest_decision(ticket: Ticket) -> TriageDecision | None:
+def latest_decision(ticket) -> TriageDecision | None:
+    """The last decision stored for a ticket (anything with an ``id``)."""
     return db.session.scalar(
         sa.select(TriageDecision).where(TriageDecision.ticket_id == ticket.id)
         .order_by(TriageDecision.id.desc()).limit(1)
     )
 
 
-def pick_referent(queue: Queue) -> User | None:
+def group_has_referents(group_id: int) -> bool:
+    """Whether some active user has a référent profile in this group."""
+    return db.session.scalar(
+        sa.select(ReferentProfile.id).join(User, User.id == ReferentProfile.user_id)
+        .where(ReferentProfile.group_id == group_id, User.active.is_(True)).limit(1)
+    ) is not None
+
+
+def pick_referent(group_id: int, load_by_user: dict[int, int]) -> User | None:
     """The available référent of the group with the fewest active tickets (ties: lowest id), under max load."""
-    load = (
-        sa.select(sa.func.count(Ticket.id))
-        .where(Ticket.assignee_id == User.id, Ticket.status.in_(ACTIVE_STATUSES))
-        .correlate(User).scalar_subquery()
-    )
-    profiles = db.session.execute(
-        sa.select(ReferentProfile, load).join(User, User.id == ReferentProfile.user_id)
-        .where(ReferentProfile.group_id == queue.id, User.active.is_(True))
-        .order_by(load, User.id)
+    profiles = db.session.scalars(
+        sa.select(ReferentProfile).join(User, User.id == ReferentProfile.user_id)
+        .where(ReferentProfile.group_id == group_id, User.active.is_(True))
     ).all()
-    if profiles:
-        for profile, active in profiles:
-            if profile.available and (not profile.max_load or active < profile.max_load):
-                return profile.user
-        return None
-    members = db.session.scalars(
-        sa.select(User).join(QueueMember, QueueMember.user_id == User.id)
-        .where(QueueMember.queue_id == queue.id, User.active.is_(True)).order_by(load, User.id).limit(1)
-    ).first()
-    return members
+    for profile in sorted(profiles, key=lambda p: (load_by_user.get(p.user_id, 0), p.user_id)):
+        load = load_by_user.get(profile.user_id, 0)
+        if profile.available and (not profile.max_load or load < profile.max_load):
+            return profile.user
+    return None
 
 
 # --- Référents and agents' suggestions ---------------------------------------------------------------
-
-
-def active_loads() -> dict[int, int]:
-    """Active tickets per assignee."""
-    rows = db.session.execute(
-        sa.select(Ticket.assignee_id, sa.func.count()).where(Ticket.assignee_id.is_not(None),
-                                                              Ticket.status.in_(ACTIVE_STATUSES))
-        .group_by(Ticket.assignee_id)
-    )
-    return {user_id: n for user_id, n in rows}
 
 
 def save_referent_profile(user: User, *, group_id: int | None, topics: list[str], calls: list[str],
@@ -262,10 +251,9 @@ def save_referent_profile(user: User, *, group_id: int | None, topics: list[str]
     if profile is None:
         profile = ReferentProfile(user=user)
         db.session.add(profile)
-    group = db.session.get(Queue, group_id) if group_id else None
-    if group is not None and not group.is_referent_group:
-        raise tickets.TicketError("Cette file n'est pas un groupe de référents.")
-    profile.group = group
+    if group_id and group_id not in dict(referent_groups()):
+        raise ExpertError("Cette file n'est pas un groupe de référents.")
+    profile.group_id = group_id or None
     profile.topics = sorted({t.strip().lower() for t in topics if t.strip()})
     profile.calls = sorted({c.strip().upper() for c in calls if c.strip()})
     profile.available = available
@@ -274,11 +262,9 @@ def save_referent_profile(user: User, *, group_id: int | None, topics: list[str]
     return profile
 
 
-def suggested_articles(ticket: Ticket, decision: TriageDecision | None = None, k: int = 3) -> list[tuple]:
-    """(article, candidate) pairs for the agent: a fresh search on the ticket's first message."""
-    first = next((m for m in ticket.messages if not m.internal), None)
-    text = f"{ticket.subject}\n{first.body if first else ''}"
-    call, _state = project_context(ticket.project_reference)
+def suggested_articles(text: str, project_reference: str | None = None, k: int = 3) -> list[tuple]:
+    """(article, candidate) pairs for the agent: a fresh search on a ticket's subject and first message."""
+    call, _state = project_context(project_reference)
     candidates, articles = search_candidates(text, call=call, k=k)
     return [(articles[c.article_id], c) for c in candidates if c.article_id in articles]
 
@@ -286,70 +272,16 @@ def suggested_articles(ticket: Ticket, decision: TriageDecision | None = None, k
 # --- The requester's answer to an automatic reply ---------------------------------------------------
 
 
-def _waiting_decision(ticket: Ticket) -> TriageDecision:
+def waiting_decision(ticket, *, auto_answered: bool) -> TriageDecision:
+    """The decision whose automatic answer still awaits the requester's reply, else ExpertError."""
     decision = latest_decision(ticket)
-    if ticket.status != Status.AUTO_ANSWERED or decision is None or decision.outcome != Outcome.AUTO_ANSWERED:
-        raise tickets.TicketError("Cette demande n'attend plus de réponse sur la proposition automatique.")
+    if not auto_answered or decision is None or decision.outcome != Outcome.AUTO_ANSWERED:
+        raise ExpertError("Cette demande n'attend plus de réponse sur la proposition automatique.")
     return decision
 
 
-def confirm_answer(ticket: Ticket, *, by: User | None, now: datetime | None = None) -> TriageDecision:
-    """The requester says the automatic answer solved it: resolved, counted as deflected."""
-    now = now or utcnow()
-    decision = _waiting_decision(ticket)
-    tickets.record_event(ticket, "auto_answer_confirmed", by, at=now)
-    tickets.resolve_ticket(ticket, by=by, now=now)
-    decision.outcome, decision.outcome_at = Outcome.DEFLECTED, now
+def record_outcome(decision: TriageDecision, outcome: str, *, now: datetime) -> TriageDecision:
+    """What the requester did after the automatic answer (deflected or escalated)."""
+    decision.outcome, decision.outcome_at = outcome, now
     db.session.flush()
-    signals.answer_confirmed.send(ticket, decision=decision)
     return decision
-
-
-def ask_advisor(ticket: Ticket, *, by: User | None, now: datetime | None = None) -> TriageDecision:
-    """The requester wants a person: open, routed to the rule's group or the topic's queue; SLA from submission."""
-    now = now or utcnow()
-    decision = _waiting_decision(ticket)
-    queue = None
-    if decision.route_to:
-        queue = db.session.scalar(sa.select(Queue).where(Queue.slug == decision.route_to))
-    if queue is None and ticket.topic is not None:
-        queue = ticket.topic.default_queue
-    tickets.record_event(ticket, "advisor_requested", by, at=now)
-    tickets.change_status(ticket, Status.OPEN, by=by, now=now, reason="conseiller demandé")
-    tickets.update_ticket(ticket, by=by, queue=queue, now=now)
-    if ticket.assignee_id is None and ticket.queue.is_referent_group:
-        referent = pick_referent(ticket.queue)
-        if referent is not None:
-            tickets.assign_ticket(ticket, referent, by=None, now=now)
-    decision.outcome, decision.outcome_at = Outcome.ESCALATED, now
-    db.session.flush()
-    signals.advisor_requested.send(ticket, decision=decision, queue=ticket.queue)
-    return decision
-
-
-# --- Signal handlers ------------------------------------------------------------------------------------
-
-
-def on_ticket_submitted(ticket: Ticket, message: Message | None = None, **_kwargs) -> None:
-    """Every new ticket goes through triage before its SLA policy is chosen."""
-    triage_ticket(ticket, message)
-
-
-def on_requester_replied(ticket: Ticket, message: Message | None = None, **_kwargs) -> None:
-    """A requester who writes back instead of using the buttons wants an advisor."""
-    if ticket.status == Status.AUTO_ANSWERED:
-        ask_advisor(ticket, by=message.author if message is not None else None,
-                    now=message.created_at if message is not None else None)
-
-
-def on_ticket_created(ticket: Ticket, access_key: str | None = None, **_kwargs) -> None:
-    """Announce an automatic answer once the ticket exists, with the requester's key for the follow link."""
-    if ticket.status != Status.AUTO_ANSWERED:
-        return
-    decision = latest_decision(ticket)
-    if decision is None or decision.article_id is None:
-        return
-    from knowledge_base.models import Article
-
-    article = db.session.get(Article, decision.article_id)
-    signals.auto_answered.send(ticket, article=article, decision=decision, access_key=access_key)

@@ -13,7 +13,7 @@ _signals = Namespace()
 #: Sender: the Ticket. kwargs: article (knowledge_base Article), decision (TriageDecision),
 #: access_key (the requester's clear secret key for the follow link, or None).
 #: The e-mail should offer "Cela répond à ma question" and "J'ai besoin d'un conseiller": both are
-#: buttons on the follow page (POST expert.confirm_answer / expert.ask_advisor).
+#: buttons on the follow page (POST tickets_triage.confirm_answer / tickets_triage.ask_advisor).
 auto_answered = _signals.signal("expert-auto-answered")
 #: The requester confirmed the automatic answer (ticket resolved, counted as deflected). Sender: Ticket.
 answer_confirmed = _signals.signal("expert-answer-confirmed")

@@ -13,7 +13,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from crm.extensions import db
 from expert.models import Outcome, TriageDecision
 from knowledge_base.text import stems, tokens
-from tickets.models import Ticket
 
 #: A weak top article still says what the question is about: such questions are grouped under it.
 ARTICLE_GROUP_FLOOR = 0.5
@@ -76,16 +75,15 @@ class Gap:
         return len(self.questions)
 
 
-def unanswered(since: datetime, threshold: float, *, limit: int = 1000) -> list[tuple[str, str, list]]:
-    """(reference, question, candidates) of tickets not auto-answered whose best confidence was below threshold."""
+def unanswered(since: datetime, threshold: float, *, limit: int = 1000) -> list[tuple[int, str, list]]:
+    """(ticket id, question, candidates) of decisions not auto-answered whose best confidence was below threshold."""
     rows = db.session.execute(
-        sa.select(Ticket.reference, TriageDecision.question, TriageDecision.candidates)
-        .join(Ticket, Ticket.id == TriageDecision.ticket_id)
+        sa.select(TriageDecision.ticket_id, TriageDecision.question, TriageDecision.candidates)
         .where(TriageDecision.decided_at >= since, TriageDecision.confidence < threshold,
                TriageDecision.outcome.not_in((Outcome.AUTO_ANSWERED, Outcome.DEFLECTED)))
         .order_by(TriageDecision.decided_at.desc()).limit(limit)
     ).all()
-    return [(r.reference, r.question, r.candidates or []) for r in rows]
+    return [(r.ticket_id, r.question, r.candidates or []) for r in rows]
 
 
 def group_gaps(items: list[tuple[str, str, list]], *, floor: float = ARTICLE_GROUP_FLOOR,

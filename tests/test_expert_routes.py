@@ -9,6 +9,7 @@ from test_expert_triage import AMENDMENT, DEADLINE, create_articles
 from crm.extensions import db
 from expert import RULES_FILE, ruleset, services
 from expert.models import Outcome, ReferentProfile, RuleSetVersion
+from tickets import triage
 from tickets.models import Status
 
 
@@ -145,9 +146,9 @@ def test_agent_ticket_panel_shows_the_decision_and_insertable_articles(client, k
 
 def test_stats_page_shows_rates_and_grouped_gaps(client, kb, demo_rules, make_ticket, make_user, login):
     auto = make_ticket(**DEADLINE)
-    services.confirm_answer(auto, by=None)
+    triage.confirm_answer(auto, by=None)
     escalated = make_ticket(**DEADLINE)
-    services.ask_advisor(escalated, by=None)
+    triage.ask_advisor(escalated, by=None)
     for body in ("Quel temps fera-t-il à Brest pour le colloque ?", "Le colloque de Brest aura-t-il lieu ?",
                  "Comment réserver un hôtel pour le colloque de Brest ?"):
         make_ticket(subject="Colloque", body=body)

@@ -12,6 +12,7 @@ from crm.extensions import db
 from expert import RULES_FILE, ruleset, services, signals
 from expert.models import Outcome, ReferentProfile, RuleSetVersion, TriageDecision
 from expert.rules import RuleError
+from tickets import triage
 from tickets.models import AuthorKind, Queue, Status
 from tickets.services import TicketError
 
@@ -147,34 +148,34 @@ def test_knowledge_base_failure_does_not_block_the_request(demo_rules, make_tick
 def test_referent_chosen_by_load_among_available(referents, make_ticket, reference_data, make_user):
     queue = reference_data["queues"]["referents-amendements"]
     first, second = referents
-    assert services.pick_referent(queue) == first  # tie: lowest id
+    assert triage.pick_referent(queue) == first  # tie: lowest id
     make_ticket(topic="avenant").assignee = first
     db.session.flush()
-    assert services.pick_referent(queue) == second
+    assert triage.pick_referent(queue) == second
     profile = db.session.scalar(sa.select(ReferentProfile).where(ReferentProfile.user_id == second.id))
     profile.available = False
-    assert services.pick_referent(queue) == first
+    assert triage.pick_referent(queue) == first
     db.session.scalar(sa.select(ReferentProfile).where(ReferentProfile.user_id == first.id)).max_load = 1
-    assert services.pick_referent(queue) is None
+    assert triage.pick_referent(queue) is None
 
 
 def test_confirmation_resolves_and_counts_as_deflected(kb, demo_rules, make_ticket):
     ticket = make_ticket(created_at=MONDAY_10H, **DEADLINE)
-    decision = services.confirm_answer(ticket, by=None, now=MONDAY_10H + timedelta(minutes=5))
+    decision = triage.confirm_answer(ticket, by=None, now=MONDAY_10H + timedelta(minutes=5))
     assert ticket.status == Status.RESOLVED
     assert decision.outcome == Outcome.DEFLECTED
     assert decision.outcome_at == MONDAY_10H + timedelta(minutes=5)
     with pytest.raises(TicketError):
-        services.confirm_answer(ticket, by=None)
+        triage.confirm_answer(ticket, by=None)
     with pytest.raises(TicketError):
-        services.ask_advisor(ticket, by=None)
+        triage.ask_advisor(ticket, by=None)
 
 
 def test_asking_for_an_advisor_routes_and_keeps_the_sla_from_submission(kb, demo_rules, make_ticket):
     ticket = make_ticket(created_at=MONDAY_10H, topic="calendrier", **DEADLINE)
     due = ticket.first_response_due_at
     with captured(signals.advisor_requested) as sent:
-        decision = services.ask_advisor(ticket, by=None, now=MONDAY_10H + timedelta(hours=1))
+        decision = triage.ask_advisor(ticket, by=None, now=MONDAY_10H + timedelta(hours=1))
     assert ticket.status == Status.OPEN
     assert decision.outcome == Outcome.ESCALATED
     assert ticket.queue.slug == "support"
@@ -198,7 +199,7 @@ def test_asking_for_an_advisor_uses_the_group_of_the_rule(kb, reference_data, re
                             "actions": {"auto_answer": "best", "route_to_group": "referents-amendements"}}], by=None)
     ticket = make_ticket(topic="depot", **AMENDMENT)
     assert ticket.status == Status.AUTO_ANSWERED
-    services.ask_advisor(ticket, by=None)
+    triage.ask_advisor(ticket, by=None)
     assert ticket.queue.slug == "referents-amendements"
     assert ticket.assignee == referents[0]
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import Flask, g
 from flask_smorest import Blueprint, abort
 
-from crm.api import register_api_blueprint, token_required
+from crm.api import problem_responses, register_api_blueprint, token_required
 from crm.extensions import db
 from crm.models import STAFF_ROLES, User
 from tickets import queries, services
@@ -17,7 +17,6 @@ from tickets.models import Channel, Priority, Queue, Status, Ticket, Topic
 from tickets.schemas import (
     MAX_PER_PAGE,
     MessageSchema,
-    ProblemSchema,
     ReplySchema,
     StatusChangeSchema,
     TicketCreateSchema,
@@ -33,18 +32,11 @@ bp = Blueprint("tickets_api", __name__, url_prefix="/tickets",
                description="Demandes : dépôt, liste, lecture avec délais (SLA), réponses, statut, prise en charge.")
 
 REFERENCE_RE = re.compile(r"^DEM-\d{4}-\d{6,9}$", re.IGNORECASE)
-SECURITY = [{"bearerAuth": []}]
 
 
 def _problems(*codes: int):
     """Document problem-details error responses."""
-
-    def decorator(view):
-        for code in codes:
-            view = bp.alt_response(code, schema=ProblemSchema, content_type="application/problem+json")(view)
-        return bp.doc(security=SECURITY)(view)
-
-    return decorator
+    return problem_responses(bp, *codes)
 
 
 def _is_staff(user: User) -> bool:

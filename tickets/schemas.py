@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from crm.api import ProblemSchema  # noqa: F401  (re-exported: moved to the shell)
 from tickets.models import Message, Priority, Status, Ticket
 from tickets.queries import SLA_FILTERS
 from tickets.sla_tracking import TARGETS, SlaView
@@ -191,16 +192,6 @@ class PaginationSchema(Schema):
 class TicketPageSchema(Schema):
     items = fields.List(fields.Nested(TicketSchema))
     pagination = fields.Nested(PaginationSchema)
-
-
-class ProblemSchema(Schema):
-    """RFC 9457 problem details."""
-
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
-    errors = fields.Dict(metadata={"description": "Erreurs par emplacement et par champ"})
 
 
 # -- what the views hand to the schemas ------------------------------------------------------------

@@ -144,9 +144,13 @@ def create_ticket(*, subject: str, body: str, requester_email: str, requester_na
     record_event(ticket, "created", actor or requester, at=now, channel=channel, queue=ticket.queue.slug,
                  priority=priority, topic=topic_row.slug if topic_row else None)
     signals.ticket_submitted.send(ticket, message=message)
+    from tickets import triage  # the expert module decides, tickets.triage applies; before the SLA policy
+
+    triage.triage_ticket(ticket, message)
     apply_sla_policy(ticket, now=now)
     db.session.flush()
     signals.ticket_created.send(ticket, message=message, access_key=key)
+    triage.announce_auto_answer(ticket, access_key=key)
     return ticket, key
 
 
@@ -272,6 +276,9 @@ def add_requester_reply(ticket: Ticket, *, body: str, author: User | None = None
     ticket.updated_at = now
     db.session.flush()
     recompute_sla(ticket, now)
+    from tickets import triage
+
+    triage.on_requester_reply(ticket, message)  # writing back after an automatic answer asks for an advisor
     signals.requester_replied.send(ticket, message=message)
     return message
 

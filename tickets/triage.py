@@ -1,0 +1,225 @@
+"""Triage of new tickets: the expert module decides, this module applies its decision with the tickets services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import Flask
+
+from crm.extensions import db, utcnow
+from crm.models import User
+from expert import services as expert
+from expert import signals as expert_signals
+from expert.demo import outcome_fates, waiting_auto_answers
+from expert.demo import seed as seed_expert_data
+from expert.models import Outcome, TriageDecision
+from tickets import services
+from tickets.models import (
+    ACTIVE_STATUSES,
+    PRIORITY_LABELS,
+    AuthorKind,
+    Message,
+    Queue,
+    QueueMember,
+    Status,
+    Ticket,
+    Topic,
+)
+from tickets.services import TicketError
+
+# --- Facts the expert module asks for ------------------------------------------------------------------
+
+
+def labels() -> dict[str, str]:
+    """Names of priority, topic and queue slugs, for the decisions' explanations."""
+    names = {str(k): v.lower() for k, v in PRIORITY_LABELS.items()}
+    names.update({slug: label for slug, label in db.session.execute(sa.select(Topic.slug, Topic.label))})
+    names.update({slug: name for slug, name in db.session.execute(sa.select(Queue.slug, Queue.name))})
+    return names
+
+
+def topic_choices() -> list[tuple[str, str]]:
+    """(slug, label) of the topics in display order."""
+    return [(t.slug, t.label) for t in db.session.scalars(sa.select(Topic).order_by(Topic.position))]
+
+
+def referent_groups() -> list[tuple[int, str]]:
+    """(id, name) of the référent groups by name."""
+    return [(q.id, q.name) for q in db.session.scalars(
+        sa.select(Queue).where(Queue.is_referent_group.is_(True)).order_by(Queue.name))]
+
+
+def active_loads(user_ids: list[int] | None = None) -> dict[int, int]:
+    """Active tickets per assignee (only these users when given)."""
+    query = (sa.select(Ticket.assignee_id, sa.func.count())
+             .where(Ticket.assignee_id.is_not(None), Ticket.status.in_(ACTIVE_STATUSES)))
+    if user_ids is not None:
+        query = query.where(Ticket.assignee_id.in_(user_ids))
+    return {user_id: n for user_id, n in db.session.execute(query.group_by(Ticket.assignee_id))}
+
+
+def register_providers(app: Flask) -> None:
+    """Give the expert module the facts it shows and checks (labels, choices, loads)."""
+    expert.add_provider(app, "labels", labels)
+    expert.add_provider(app, "topics", topic_choices)
+    expert.add_provider(app, "referent_groups", referent_groups)
+    expert.add_provider(app, "active_loads", active_loads)
+
+
+# --- Référent choice ------------------------------------------------------------------------------------
+
+
+def pick_referent(queue: Queue) -> User | None:
+    """The référent the expert module picks in a group; without profiles, the least loaded member (lowest id)."""
+    if expert.group_has_referents(queue.id):
+        return expert.pick_referent(queue.id, active_loads())
+    members = db.session.scalars(
+        sa.select(User).join(QueueMember, QueueMember.user_id == User.id)
+        .where(QueueMember.queue_id == queue.id, User.active.is_(True))
+    ).all()
+    if not members:
+        return None
+    loads = active_loads([m.id for m in members])
+    return min(members, key=lambda m: (loads.get(m.id, 0), m.id))
+
+
+# --- Triage of a new ticket -----------------------------------------------------------------------------
+
+
+def triage_ticket(ticket: Ticket, message: Message | None = None, *, now: datetime | None = None) -> TriageDecision:
+    """Ask the expert module what to do with a new ticket, then apply its decision."""
+    now = now or ticket.created_at or utcnow()
+    call, state = expert.project_context(ticket.project_reference)
+    question, version, decision, articles = expert.decide(
+        subject=ticket.subject, body=message.body if message is not None else "",
+        topic=ticket.topic.slug if ticket.topic else None, call=call,
+        profiles=expert.requester_profiles(ticket.requester), project_state=state, channel=ticket.channel,
+        today=now.date(),
+    )
+    record = expert.record_decision(ticket.id, question, version, decision, now=now)
+    _apply(ticket, decision, record, articles, now)
+    if decision.hits:  # the decision row is the full record; the audit trail notes only rules that fired
+        services.record_event(ticket, "triage", None, at=now, action=record.action, rules=decision.rules_matched,
+                              article=record.article_id, confidence=record.confidence)
+    db.session.flush()
+    return record
+
+
+def _apply(ticket: Ticket, decision, record: TriageDecision, articles: dict, now: datetime) -> None:
+    topic = db.session.scalar(sa.select(Topic).where(Topic.slug == decision.topic)) if decision.topic else None
+    queue = db.session.scalar(sa.select(Queue).where(Queue.slug == decision.route_to)) if decision.route_to else None
+    if decision.topic and topic is None:
+        expert.add_note(record, f"thème « {decision.topic} » inconnu : ignoré")
+    if decision.route_to and queue is None:
+        expert.add_note(record, f"file « {decision.route_to} » inconnue : orientation ignorée")
+        if record.action == Outcome.ROUTED:
+            expert.set_action(record, Outcome.HUMAN)
+    if queue is None and topic is not None and topic.default_queue is not None:
+        queue = topic.default_queue
+    services.update_ticket(ticket, by=None, priority=decision.priority, topic=topic, queue=queue, now=now)
+    article = articles.get(decision.article_id) if decision.action == Outcome.AUTO_ANSWERED else None
+    if article is not None:
+        record.article_id = article.id
+        auto_answer(ticket, article, now=now)
+    elif decision.action == Outcome.AUTO_ANSWERED:
+        expert.set_action(record, Outcome.HUMAN)
+    if record.action == Outcome.ROUTED and ticket.queue.is_referent_group:
+        referent = pick_referent(ticket.queue)
+        if referent is not None:
+            services.assign_ticket(ticket, referent, by=None, now=now)
+
+
+def auto_answer(ticket: Ticket, article, *, now: datetime) -> Message:
+    """Answer the ticket from an article: a public system message and the « auto_answered » status."""
+    message = Message(ticket=ticket, author_kind=AuthorKind.SYSTEM, author_name=expert.AUTO_ANSWER_AUTHOR,
+                      body=expert.auto_answer_body(article), internal=False, created_at=now)
+    db.session.add(message)
+    services.record_event(ticket, "auto_answer", None, at=now, article=article.external_id)
+    services.change_status(ticket, Status.AUTO_ANSWERED, by=None, now=now, reason="réponse automatique")
+    return message
+
+
+def announce_auto_answer(ticket: Ticket, access_key: str | None = None) -> None:
+    """Once the ticket exists, send expert's « auto_answered » signal with the requester's key for the link."""
+    if ticket.status != Status.AUTO_ANSWERED:
+        return
+    decision = expert.latest_decision(ticket)
+    if decision is None or decision.article_id is None:
+        return
+    from knowledge_base.models import Article
+
+    article = db.session.get(Article, decision.article_id)
+    expert_signals.auto_answered.send(ticket, article=article, decision=decision, access_key=access_key)
+
+
+# --- The requester's answer to an automatic reply ---------------------------------------------------------
+
+
+def _waiting_decision(ticket: Ticket) -> TriageDecision:
+    try:
+        return expert.waiting_decision(ticket, auto_answered=ticket.status == Status.AUTO_ANSWERED)
+    except expert.ExpertError as error:
+        raise TicketError(str(error)) from None
+
+
+def confirm_answer(ticket: Ticket, *, by: User | None, now: datetime | None = None) -> TriageDecision:
+    """The requester says the automatic answer solved it: resolved, counted as deflected."""
+    now = now or utcnow()
+    decision = _waiting_decision(ticket)
+    services.record_event(ticket, "auto_answer_confirmed", by, at=now)
+    services.resolve_ticket(ticket, by=by, now=now)
+    expert.record_outcome(decision, Outcome.DEFLECTED, now=now)
+    expert_signals.answer_confirmed.send(ticket, decision=decision)
+    return decision
+
+
+def ask_advisor(ticket: Ticket, *, by: User | None, now: datetime | None = None) -> TriageDecision:
+    """The requester wants a person: open, routed to the rule's group or the topic's queue; SLA from submission."""
+    now = now or utcnow()
+    decision = _waiting_decision(ticket)
+    queue = None
+    if decision.route_to:
+        queue = db.session.scalar(sa.select(Queue).where(Queue.slug == decision.route_to))
+    if queue is None and ticket.topic is not None:
+        queue = ticket.topic.default_queue
+    services.record_event(ticket, "advisor_requested", by, at=now)
+    services.change_status(ticket, Status.OPEN, by=by, now=now, reason="conseiller demandé")
+    services.update_ticket(ticket, by=by, queue=queue, now=now)
+    if ticket.assignee_id is None and ticket.queue.is_referent_group:
+        referent = pick_referent(ticket.queue)
+        if referent is not None:
+            services.assign_ticket(ticket, referent, by=None, now=now)
+    expert.record_outcome(decision, Outcome.ESCALATED, now=now)
+    expert_signals.advisor_requested.send(ticket, decision=decision, queue=ticket.queue)
+    return decision
+
+
+def on_requester_reply(ticket: Ticket, message: Message | None = None) -> None:
+    """A requester who writes back instead of using the buttons wants an advisor."""
+    if ticket.status == Status.AUTO_ANSWERED:
+        ask_advisor(ticket, by=message.author if message is not None else None,
+                    now=message.created_at if message is not None else None)
+
+
+# --- Demo data --------------------------------------------------------------------------------------------
+
+
+def seed_expert(context: dict) -> None:
+    """The expert module's référents and rules, once the queues they belong to exist."""
+    from tickets.demo import seed_reference_data
+
+    queues = seed_reference_data(context.get("users"))["queues"]
+    seed_expert_data(context, groups={slug: queue.id for slug, queue in queues.items()})
+
+
+def seed_outcomes(context: dict) -> None:
+    """Let demo requesters answer most automatic answers: confirmed, or an advisor asked for."""
+    waiting = [d for d in waiting_auto_answers() if d.ticket.status == Status.AUTO_ANSWERED]
+    for decision, fate, at in outcome_fates(waiting):
+        ticket = decision.ticket
+        if fate == "confirm":
+            confirm_answer(ticket, by=ticket.requester, now=at)
+        else:
+            ask_advisor(ticket, by=ticket.requester, now=at)
+    db.session.flush()

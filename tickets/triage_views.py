@@ -1,0 +1,119 @@
+"""Pages around triage: the requester's answer to an automatic reply, the agent's triage panel, the figures page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from markupsafe import Markup
+
+from crm import registry
+from crm.extensions import db
+from crm.security import roles_required
+from expert import services as expert
+from expert import stats
+from expert.models import OUTCOME_LABELS
+from tickets import triage
+from tickets.manager import DEFAULT_DAYS, PeriodForm, _today
+from tickets.models import Status, Ticket
+from tickets.public import load_requester_ticket
+from tickets.services import TicketError
+
+bp = Blueprint("tickets_triage", __name__)
+
+EXPERT_MANAGERS = ("manager", "admin")
+
+
+# --- The requester's answer to an automatic reply -----------------------------------------------------
+
+
+@bp.post("/demandes/<reference>/reponse-automatique/resolue")
+def confirm_answer(reference: str):
+    """« Cela répond à ma question »: the ticket is resolved and counted as deflected."""
+    ticket = load_requester_ticket(reference)
+    try:
+        triage.confirm_answer(ticket, by=current_user if current_user.is_authenticated else None)
+    except TicketError as error:
+        flash(str(error), "error")
+    else:
+        flash(_("Merci ! Votre demande est close. Vous pouvez la rouvrir en répondant si besoin."), "success")
+    return redirect(url_for("tickets_public.follow", reference=ticket.reference))
+
+
+@bp.post("/demandes/<reference>/reponse-automatique/conseiller")
+def ask_advisor(reference: str):
+    """« J'ai besoin d'un conseiller »: the ticket goes to a person; the response time counts from submission."""
+    ticket = load_requester_ticket(reference)
+    try:
+        triage.ask_advisor(ticket, by=current_user if current_user.is_authenticated else None)
+    except TicketError as error:
+        flash(str(error), "error")
+    else:
+        flash(_("Votre demande a été transmise à un conseiller, qui vous répondra."), "success")
+    return redirect(url_for("tickets_public.follow", reference=ticket.reference))
+
+
+def follow_actions(ticket) -> dict | None:
+    """What the follow page needs to offer the two buttons (only while an automatic answer awaits a reply)."""
+    if ticket.status != Status.AUTO_ANSWERED:
+        return None
+    return {"confirm": url_for("tickets_triage.confirm_answer", reference=ticket.reference),
+            "advisor": url_for("tickets_triage.ask_advisor", reference=ticket.reference)}
+
+
+# --- Manager figures ---------------------------------------------------------------------------------
+
+
+def _with_references(items: list[tuple[int, str, list]]) -> list[tuple[str, str, list]]:
+    """Replace ticket ids by references."""
+    ids = {ticket_id for ticket_id, _q, _c in items}
+    rows = db.session.execute(sa.select(Ticket.id, Ticket.reference).where(Ticket.id.in_(ids))).all() if ids else []
+    references = {ticket_id: reference for ticket_id, reference in rows}
+    return [(references[i], q, c) for i, q, c in items if i in references]
+
+
+@bp.get("/responsable/expert")
+@roles_required(*EXPERT_MANAGERS)
+def stats_page():
+    """Auto-answer, deflection and escalation rates, and the questions the knowledge base could not answer."""
+    form = PeriodForm(request.args)
+    if not request.args.get("du"):
+        form.au.data = _today()
+        form.du.data = form.au.data - timedelta(days=DEFAULT_DAYS - 1)
+    if not form.validate():
+        return render_template("expert/stats.html", form=form, figures=None), 422
+    start, end = form.bounds()
+    threshold = float(current_app.config["KB_AUTO_ANSWER_CONFIDENCE"])
+    figures = stats.rates(start, end)
+    gaps = stats.group_gaps(_with_references(stats.unanswered(start, threshold)))
+    return render_template("expert/stats.html", form=form, figures=figures, gaps=gaps[:30],
+                           outcome_labels=OUTCOME_LABELS, threshold=threshold,
+                           period=(form.du.data, form.au.data))
+
+
+# --- Agent's ticket panel ---------------------------------------------------------------------------
+
+
+def ticket_panel(ticket) -> Markup | None:
+    """The triage decision with its explanation, and suggested articles the agent inserts in one click."""
+    if not (current_user.is_authenticated and current_user.is_staff):
+        return None
+    decision = expert.latest_decision(ticket)
+    first = next((m for m in ticket.messages if not m.internal), None)
+    suggestions = expert.suggested_articles(f"{ticket.subject}\n{first.body if first else ''}",
+                                            ticket.project_reference)
+    return Markup(render_template(  # noqa: S704 - autoescaped by Jinja
+        "expert/_ticket_panel.html", ticket=ticket, decision=decision, suggestions=suggestions,
+        outcome_labels=OUTCOME_LABELS, answer_text=expert.markdown_to_text))
+
+
+def register(app: Flask) -> None:
+    """Register the blueprint, the figures menu entry, the ticket panel and the follow-page helper."""
+    app.register_blueprint(bp)
+    registry.add_menu(app, 30, "Module expert", "tickets_triage.stats_page",
+                      lambda u: u.is_authenticated and u.has_role(*EXPERT_MANAGERS))
+    registry.add_ticket_panel(app, 10, ticket_panel)
+    app.add_template_global(follow_actions, "expert_follow_actions")
