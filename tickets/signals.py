@@ -1,4 +1,4 @@
-"""Signals the tickets package sends; notifications and the expert module subscribe to them.
+"""Signals the tickets package sends; notifications subscribes to them (triage is called directly).
 
 Every signal's sender is the Ticket; keyword arguments are listed per signal. Receivers run inside the
 current transaction: they write (outbox rows, decisions), they never send anything themselves.
@@ -10,8 +10,8 @@ from blinker import Namespace
 
 _signals = Namespace()
 
-#: A request was submitted, before its SLA policy is chosen: receivers may triage it (change queue,
-#: topic, priority, status). kwargs: message (the first Message).
+#: A request was submitted; triage (tickets.triage) runs right after, before the SLA policy is chosen.
+#: kwargs: message (the first Message).
 ticket_submitted = _signals.signal("ticket-submitted")
 #: The ticket exists with its SLA due times. kwargs: message, access_key (clear, for the requester's link).
 ticket_created = _signals.signal("ticket-created")
