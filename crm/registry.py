@@ -1,8 +1,9 @@
-"""Extension points the domain packages fill in from their init_app(): home pages, demo seeders, menus."""
+"""Extension points the domain packages fill in from their init_app(): home pages, demo seeders, menus, jobs."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import Flask
 
@@ -63,3 +64,34 @@ def add_org_panel(app: Flask, order: int, panel: Callable) -> None:
 def org_panels(app: Flask) -> list[tuple[int, Callable]]:
     """The registered 360° panels in display order."""
     return sorted(app.extensions.get("guichet.org_panels", []), key=lambda p: p[0])
+
+
+@dataclass(frozen=True)
+class Job:
+    """A scheduled job: ``func()`` runs in an application context, the scheduler commits after it."""
+
+    id: str
+    func: Callable[[], object]
+    trigger: dict
+
+
+def add_job(app: Flask, job_id: str, func: Callable[[], object], trigger_kwargs: dict) -> None:
+    """Register a scheduled job (replacing one of the same id): {"trigger": "interval", "minutes": 5} or cron."""
+    registered = app.extensions.setdefault("guichet.jobs", [])
+    registered[:] = [job for job in registered if job.id != job_id]
+    registered.append(Job(job_id, func, dict(trigger_kwargs)))
+
+
+def jobs(app: Flask) -> list[Job]:
+    """The registered scheduled jobs, in registration order."""
+    return list(app.extensions.get("guichet.jobs", []))
+
+
+def set_mail_intake(app: Flask, handler: Callable) -> None:
+    """Register the function crm.intake.InboundMail -> crm.intake.IntakeResult that turns mail into tickets."""
+    app.extensions["guichet.mail_intake"] = handler
+
+
+def mail_intake(app: Flask) -> Callable | None:
+    """The registered mail intake handler, or None."""
+    return app.extensions.get("guichet.mail_intake")

@@ -1,10 +1,11 @@
-"""SLA escalations per policy: warn the assignee, warn again at breach, tell the manager, raise or requeue.
+"""SLA escalation messages per policy: warn the assignee, warn again at breach, tell the manager.
 
-The sweep (tickets.sla_tracking.sweep_sla) sends sla_at_risk / sla_breached once per ticket and target;
-each step here also carries a dedup key (ticket, target, step, recipient), so a step fires once even if
+The sweep (tickets.sla_tracking.sweep_sla) sends tickets.sla-at-risk / tickets.sla-breached once per ticket
+and target, with the sweep's ``now``, ``notify_at`` (the calendar's next open instant) and the policy's
+``escalation`` settings; it applies the actions itself (raise the priority, requeue) after the messages.
+Each step here also carries a dedup key (ticket, target, step, recipient), so a step fires once even if
 the sweep runs twice or a scheduler dies half-way (its transaction is then rolled back as a whole).
-E-mails of a business-hours policy are deferred to the calendar's next open instant; 24/7 policies
-send at once.
+E-mails of a business-hours policy are deferred to ``notify_at``; 24/7 policies send at once.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-import sqlalchemy as sa
-
-from crm.extensions import db, utcnow
+from crm.extensions import utcnow
 from notifications.services import notify_user
 from notifications.subscribers import localized
 
@@ -31,39 +30,16 @@ _TARGET_LABELS = {
     "first_response": ("première réponse", "first response"),
     "resolution": ("résolution", "resolution"),
 }
-_NEXT_PRIORITY = {"low": "normal", "normal": "high", "high": "urgent"}
 
 
-def escalation_settings(ticket) -> dict:
-    """The ticket's policy escalation settings over the defaults."""
+def escalation_settings(ticket, sent: dict | None = None) -> dict:
+    """The escalation settings sent with the signal, else the ticket's policy settings over the defaults."""
     settings = dict(DEFAULT_ESCALATION)
-    if ticket.sla_policy is not None:
+    if sent is not None:
+        settings.update(sent)
+    elif ticket.sla_policy is not None:
         settings.update(ticket.sla_policy.escalation or {})
     return settings
-
-
-def defer_to_open_time(ticket, now: datetime) -> datetime:
-    """The first instant from now when the ticket's calendar is open (now itself for 24/7 policies)."""
-    from tickets.sla_tracking import business_calendar
-
-    policy = ticket.sla_policy
-    if policy is None:
-        return now
-    try:
-        return business_calendar(policy.calendar).next_open(now)
-    except ValueError:  # a calendar that never opens: do not hold the warning forever
-        return now
-
-
-def _step_instant(ticket, target: str, kind: str) -> datetime:
-    """When the sweep recorded this step (its `now`), so deferral follows the sweep's clock."""
-    from tickets.models import SlaMark
-
-    created = db.session.scalar(
-        sa.select(SlaMark.created_at).where(SlaMark.ticket_id == ticket.id, SlaMark.target == target,
-                                            SlaMark.kind == kind)
-    )
-    return created or utcnow()
 
 
 def _target_label(locale: str | None, target: str) -> str:
@@ -71,19 +47,20 @@ def _target_label(locale: str | None, target: str) -> str:
     return en if (locale or "fr").startswith("en") else fr
 
 
-def on_sla_at_risk(ticket, target: str = "first_response", **_kw) -> None:
+def on_sla_at_risk(ticket, target: str = "first_response", now: datetime | None = None,
+                   notify_at: datetime | None = None, escalation: dict | None = None, **_kw) -> None:
     """At the at-risk share: warn the assignee (or the queue manager when nobody has the ticket)."""
-    settings = escalation_settings(ticket)
+    settings = escalation_settings(ticket, escalation)
     if not settings.get("warn_assignee"):
         return
     recipient = ticket.assignee or (ticket.queue.manager if ticket.queue else None)
     if recipient is None:
         return
-    now = _step_instant(ticket, target, "at_risk")
+    not_before = notify_at or now or utcnow()
     due = getattr(ticket, f"{target}_due_at")
     notify_user(
         recipient, kind="sla_at_risk", dedup_key=f"sla:{ticket.id}:{target}:at_risk:warn:{recipient.id}",
-        ticket=ticket, urgent=True, not_before=defer_to_open_time(ticket, now),
+        ticket=ticket, urgent=True, not_before=not_before,
         title=localized(recipient.locale, "Délai de %(target)s bientôt dépassé : %(ref)s",
                         "%(target)s deadline at risk: %(ref)s", ref=ticket.reference,
                         target=_target_label(recipient.locale, target)),
@@ -91,11 +68,11 @@ def on_sla_at_risk(ticket, target: str = "first_response", **_kw) -> None:
     )
 
 
-def on_sla_breached(ticket, target: str = "first_response", **_kw) -> None:
-    """At breach: warn the assignee again, tell the queue manager, optionally raise the priority or requeue."""
-    settings = escalation_settings(ticket)
-    now = _step_instant(ticket, target, "breached")
-    not_before = defer_to_open_time(ticket, now)
+def on_sla_breached(ticket, target: str = "first_response", now: datetime | None = None,
+                    notify_at: datetime | None = None, escalation: dict | None = None, **_kw) -> None:
+    """At breach: warn the assignee again and tell the queue manager (tickets then applies the policy's actions)."""
+    settings = escalation_settings(ticket, escalation)
+    not_before = notify_at or now or utcnow()
     due = getattr(ticket, f"{target}_due_at")
     assignee = ticket.assignee
     manager = ticket.queue.manager if ticket.queue else None
@@ -117,14 +94,6 @@ def on_sla_breached(ticket, target: str = "first_response", **_kw) -> None:
                             target=_target_label(manager.locale, target)),
             body=_due_text(manager.locale, due, ticket.subject, assignee=assignee),
         )
-    if settings.get("raise_priority_on_breach") and ticket.priority in _NEXT_PRIORITY:
-        from tickets.services import update_ticket
-
-        update_ticket(ticket, by=None, priority=_NEXT_PRIORITY[ticket.priority], now=now)
-    if settings.get("reassign_to_queue_on_breach") and assignee is not None:
-        from tickets.services import assign_ticket
-
-        assign_ticket(ticket, None, by=None, now=now)
 
 
 def _due_text(locale: str | None, due: datetime | None, subject: str, assignee=None) -> str:

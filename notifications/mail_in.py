@@ -1,5 +1,9 @@
 """E-mail in: poll the IMAP mailbox, turn messages into tickets or replies, quarantine what cannot be read.
 
+This module reads and records mail; the ticket side is the handler registered with
+``crm.registry.set_mail_intake`` (tickets.mail_intake): it receives a ``crm.intake.InboundMail``, checks
+the attachments and answers a ``crm.intake.IntakeResult`` (created / replied / ignored).
+
 Each message is processed in its own transaction, then moved to IMAP_PROCESSED_FOLDER (or to
 IMAP_QUARANTINE_FOLDER when it fails, with an InboundMail record saying why): a bad message never
 blocks the others and is never lost. A message already recorded (same Message-ID) is not processed
@@ -33,11 +37,11 @@ from email_reply_parser import EmailReplyParser
 from flask import current_app
 
 from crm.extensions import db
+from crm.intake import InboundMail as Intake
 from notifications.models import InboundMail, InboundStatus, OutboxMessage
 
 log = logging.getLogger(__name__)
 
-REFERENCE_RE = re.compile(r"\bDEM-\d{4}-\d{6}\b", re.IGNORECASE)
 MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
 
 
@@ -60,7 +64,9 @@ class ParsedMail:
     body: str
     thread_ids: list[str] = field(default_factory=list)
     auto_reason: str | None = None
-    attachments: list = field(default_factory=list)  # IncomingFile
+    attachments: list[tuple[str, bytes, str]] = field(default_factory=list)  # (filename, content, type)
+    in_reply_to: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
     locale: str = "fr"
 
 
@@ -216,12 +222,9 @@ def strip_quotes(text: str) -> str:
     return reply or kept
 
 
-def _attachments(msg: MimeMessage) -> tuple[list, list[str]]:
-    """Accepted files and notes about refused ones (count, size, type limits of tickets.attachments)."""
-    from tickets.attachments import AttachmentError, IncomingFile, check_files
-
-    accepted, notes = [], []
-    limit = current_app.config["ATTACHMENT_MAX_FILES"]
+def _attachments(msg: MimeMessage) -> list[tuple[str, bytes, str]]:
+    """Every attached file as (filename, content, content type); tickets checks them when it takes the mail."""
+    files = []
     for part in msg.walk():
         if part.is_multipart():
             continue
@@ -234,22 +237,12 @@ def _attachments(msg: MimeMessage) -> tuple[list, list[str]]:
             continue
         if disposition == "inline" and part.get("Content-ID") and part.get_content_maintype() == "image":
             continue  # an image embedded in the HTML body (logos, signatures)
-        filename = filename or "piece-jointe"
         try:
             content = part.get_payload(decode=True) or b""
         except Exception:  # noqa: BLE001
             content = b""
-        incoming = IncomingFile(filename=filename, content=content, content_type=part.get_content_type())
-        if len(accepted) >= limit:
-            notes.append(f"Pièce jointe non conservée (plus de {limit} fichiers) : {filename}")
-            continue
-        try:
-            check_files([incoming])
-        except AttachmentError as error:
-            notes.append(f"Pièce jointe refusée : {error}")
-            continue
-        accepted.append(incoming)
-    return accepted, notes
+        files.append((filename or "piece-jointe", content, part.get_content_type()))
+    return files
 
 
 def _body(msg: MimeMessage) -> str:
@@ -282,19 +275,17 @@ def parse_mail(raw: bytes) -> ParsedMail:
     if "@" not in address:
         raise MailError("expéditeur illisible")
     message_id = (MESSAGE_ID_RE.findall(header(msg, "Message-ID")) or [None])[0]
-    thread_ids = MESSAGE_ID_RE.findall(header(msg, "In-Reply-To")) + MESSAGE_ID_RE.findall(header(msg, "References"))
+    in_reply_to = MESSAGE_ID_RE.findall(header(msg, "In-Reply-To"))
+    references = MESSAGE_ID_RE.findall(header(msg, "References"))
     subject = " ".join(header(msg, "Subject").split())[:200]
     parsed = ParsedMail(key=message_key(raw, message_id), message_id=message_id, sender_email=address,
-                        sender_name=name.strip()[:200], subject=subject, body="", thread_ids=thread_ids)
+                        sender_name=name.strip()[:200], subject=subject, body="",
+                        thread_ids=in_reply_to + references, in_reply_to=in_reply_to, references=references)
     parsed.auto_reason = auto_reason(msg, address)
     if parsed.auto_reason:
         return parsed
-    attachments, notes = _attachments(msg)
-    body = strip_quotes(_body(msg))
-    if notes:
-        body = (body + "\n\n" + "\n".join(f"[{n}]" for n in notes)).strip()
-    parsed.body = body
-    parsed.attachments = attachments
+    parsed.body = strip_quotes(_body(msg))
+    parsed.attachments = _attachments(msg)
     language = header(msg, "Content-Language").strip().lower()
     parsed.locale = "en" if language.startswith("en") else "fr"
     return parsed
@@ -303,40 +294,33 @@ def parse_mail(raw: bytes) -> ParsedMail:
 # -- turning a message into a ticket or a reply ----------------------------------------------------
 
 
-def find_ticket(parsed: ParsedMail):
-    """The ticket this message answers: by In-Reply-To/References, else by the reference in the subject."""
-    from tickets.models import Message, Ticket
-    from tickets.services import ticket_by_reference
-
-    ticket = None
+def thread_ticket_id(parsed: ParsedMail) -> int | None:
+    """The ticket of an e-mail we sent that this message answers (its In-Reply-To/References), or None."""
     ids = [i for i in parsed.thread_ids if len(i) <= 255]
-    if ids:
-        ticket_id = db.session.scalar(
-            sa.select(Message.ticket_id).where(Message.email_message_id.in_(ids)).order_by(Message.id.desc()).limit(1)
-        ) or db.session.scalar(
-            sa.select(OutboxMessage.ticket_id)
-            .where(OutboxMessage.message_id.in_(ids), OutboxMessage.ticket_id.is_not(None))
-            .order_by(OutboxMessage.id.desc()).limit(1)
-        )
-        ticket = db.session.get(Ticket, ticket_id) if ticket_id else None
-    if ticket is None:
-        match = REFERENCE_RE.search(parsed.subject)
-        ticket = ticket_by_reference(match.group(0)) if match else None
-    seen = set()
-    while ticket is not None and ticket.merged_into_id and ticket.id not in seen:
-        seen.add(ticket.id)
-        ticket = ticket.merged_into
-    # Only the requester may add to a ticket by e-mail; anyone else opens their own request.
-    if ticket is not None and ticket.requester_email != parsed.sender_email:
+    if not ids:
         return None
-    return ticket
+    return db.session.scalar(
+        sa.select(OutboxMessage.ticket_id)
+        .where(OutboxMessage.message_id.in_(ids), OutboxMessage.ticket_id.is_not(None))
+        .order_by(OutboxMessage.id.desc()).limit(1)
+    )
+
+
+def intake_of(parsed: ParsedMail) -> Intake:
+    """The neutral structure handed to the intake handler (crm.intake.InboundMail)."""
+    return Intake(sender=parsed.sender_email, name=parsed.sender_name, subject=parsed.subject, text=parsed.body,
+                  message_id=parsed.message_id, in_reply_to=list(parsed.in_reply_to),
+                  references=list(parsed.references), attachments=list(parsed.attachments), locale=parsed.locale,
+                  ticket_hint=thread_ticket_id(parsed))
+
+
+_STATUS_OF = {"created": InboundStatus.TICKET_CREATED, "replied": InboundStatus.REPLY_ADDED,
+              "ignored": InboundStatus.IGNORED}
 
 
 def process_mail(raw: bytes) -> InboundMail:
     """Turn one raw message into a ticket, a reply or an ignored record; flushes, the caller commits."""
-    from crm.services import user_by_email
-    from tickets.models import Channel
-    from tickets.services import TicketError, add_requester_reply, create_ticket
+    from crm import registry
 
     parsed = parse_mail(raw)
     record = InboundMail(message_key=parsed.key, sender=parsed.sender_email, subject=parsed.subject[:300],
@@ -355,26 +339,13 @@ def process_mail(raw: bytes) -> InboundMail:
         db.session.add(record)
         db.session.flush()
         return record
-    body = parsed.body or ("(voir les pièces jointes)" if parsed.attachments else "(message sans texte)")
-    ticket = find_ticket(parsed)
-    if ticket is not None:
-        try:
-            add_requester_reply(ticket, body=body, author=ticket.requester, attachments=parsed.attachments,
-                                channel=Channel.EMAIL, email_message_id=parsed.message_id)
-        except TicketError as error:
-            body = f"Suite de la demande {ticket.reference} ({error})\n\n{body}"
-            ticket = None
-        else:
-            record.status, record.ticket_id = InboundStatus.REPLY_ADDED, ticket.id
-    if ticket is None:
-        user = user_by_email(parsed.sender_email)
-        ticket, _key = create_ticket(
-            subject=REFERENCE_RE.sub("", parsed.subject).strip(" []:-") or "(sans objet)", body=body,
-            requester_email=parsed.sender_email, requester_name=parsed.sender_name, requester=user,
-            channel=Channel.EMAIL, locale=(user.locale if user else parsed.locale), attachments=parsed.attachments,
-            email_message_id=parsed.message_id,
-        )
-        record.status, record.ticket_id = InboundStatus.TICKET_CREATED, ticket.id
+    handler = registry.mail_intake(current_app)
+    if handler is None:
+        raise MailError("aucun module ne reçoit les demandes par e-mail")
+    result = handler(intake_of(parsed))
+    if result.outcome not in _STATUS_OF:
+        raise MailError(f"résultat inattendu : {result.outcome}")
+    record.status, record.ticket_id, record.detail = _STATUS_OF[result.outcome], result.ticket_id, result.reason
     db.session.add(record)
     db.session.flush()
     return record

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db, utcnow
 from crm.models import User
-from tickets.models import Ticket  # the mapper of Survey.ticket must exist whatever the import order
 
 
 class OutboxStatus(enum.StrEnum):
@@ -168,7 +167,8 @@ class Survey(db.Model):
     score: Mapped[int | None]
     comment: Mapped[str] = mapped_column(sa.Text, default="")
 
-    ticket: Mapped[Ticket] = relationship()
+    #: The tickets model, named by its class name only (no dependency on the tickets package).
+    ticket = relationship("Ticket")
     agent: Mapped[User | None] = relationship()
 
     __table_args__ = (

@@ -28,17 +28,21 @@ from notifications.smtp import PermanentError, SmtpTransport
 log = logging.getLogger(__name__)
 
 
+#: The tickets package's messages, read by table name (no dependency on the tickets package).
+_MESSAGES = sa.table("ticket_messages", sa.column("id"), sa.column("ticket_id"), sa.column("author_kind"),
+                     sa.column("email_message_id"), sa.column("created_at"))
+
+
 def thread_headers(ticket, recipient: str) -> tuple[str | None, str]:
     """(In-Reply-To, References) so every mail about a ticket threads on the first one the recipient got."""
-    from tickets.models import AuthorKind, Message
-
     ids: list[str] = []
     if recipient == ticket.requester_email:
+        messages = _MESSAGES.c
         inbound = db.session.scalar(
-            sa.select(Message.email_message_id)
-            .where(Message.ticket_id == ticket.id, Message.author_kind == AuthorKind.REQUESTER,
-                   Message.email_message_id.is_not(None))
-            .order_by(Message.created_at, Message.id).limit(1)
+            sa.select(messages.email_message_id)
+            .where(messages.ticket_id == ticket.id, messages.author_kind == "requester",
+                   messages.email_message_id.is_not(None))
+            .order_by(messages.created_at, messages.id).limit(1)
         )
         if inbound:
             ids.append(inbound)

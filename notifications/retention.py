@@ -1,4 +1,7 @@
-"""Data retention: purge delivered e-mails, old notifications and incoming-mail records, old attachments."""
+"""Data retention: purge delivered e-mails, old notifications and incoming-mail records.
+
+Attachments of old closed tickets are purged by the tickets job ``attachment_retention``.
+"""
 
 from __future__ import annotations
 
@@ -30,30 +33,5 @@ def purge_old_data(now: datetime | None = None) -> dict[str, int]:
             sa.delete(InboundMail).where(InboundMail.status != InboundStatus.QUARANTINED,
                                          InboundMail.created_at < outbox_limit)
         ).rowcount,
-        "attachments": 0,
     }
-    days = config["ATTACHMENT_RETENTION_DAYS"]
-    if days and days > 0:
-        counts["attachments"] = purge_attachments(now - timedelta(days=days))
     return counts
-
-
-def purge_attachments(closed_before: datetime) -> int:
-    """Remove attachments of tickets closed before the limit; a file stays while another message uses it."""
-    from tickets.attachments import stored_path
-    from tickets.models import Attachment, Message, Ticket
-
-    rows = db.session.execute(
-        sa.select(Attachment.id, Attachment.sha256)
-        .join(Message, Message.id == Attachment.message_id).join(Ticket, Ticket.id == Message.ticket_id)
-        .where(Ticket.closed_at.is_not(None), Ticket.closed_at < closed_before)
-    ).all()
-    if not rows:
-        return 0
-    ids = [r.id for r in rows]
-    db.session.execute(sa.delete(Attachment).where(Attachment.id.in_(ids)))
-    for digest in {r.sha256 for r in rows}:
-        still_used = db.session.scalar(sa.select(Attachment.id).where(Attachment.sha256 == digest).limit(1))
-        if still_used is None:
-            stored_path(digest).unlink(missing_ok=True)
-    return len(ids)

@@ -31,12 +31,12 @@ PAGE_SIZE = 30
 
 def staff_ticket_url(ticket_id: int | None) -> str:
     """The staff page of a ticket (home when the ticket is gone)."""
-    from tickets.models import Ticket
-
-    ticket = db.session.get(Ticket, ticket_id) if ticket_id else None
-    if ticket is None:
+    tickets = sa.table("tickets", sa.column("id"), sa.column("reference"))  # read by name, not imported
+    reference = db.session.scalar(sa.select(tickets.c.reference).where(tickets.c.id == ticket_id)) \
+        if ticket_id else None
+    if reference is None:
         return url_for("views.home")
-    return url_for("tickets_agent.ticket", reference=ticket.reference)
+    return url_for("tickets_agent.ticket", reference=reference)
 
 
 # -- staff ----------------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """`guichet scheduler`: APScheduler jobs, each run under a cross-process lock in its own transaction.
 
-Other packages add jobs from their init_app with ``add_job(app, "kb_validity", func, {"trigger": "cron",
-"hour": 4})``; ``func()`` runs in an application context and the runner commits (or rolls back) after it.
+Every package registers its jobs from its init_app with ``crm.registry.add_job(app, "kb_validity", func,
+{"trigger": "cron", "hour": 4})`` (``add_job`` here is the same); tickets registers ``sla_sweep``,
+``unassigned_check`` and ``attachment_retention``. ``func()`` runs in an application context and the runner
+commits (or rolls back) after it.
 """
 
 from __future__ import annotations
@@ -9,33 +11,25 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from crm import registry
 from crm.extensions import db
+from crm.registry import Job
 from notifications.locks import job_lock
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Job:
-    id: str
-    func: Callable[[], object]
-    trigger: dict
-
-
 def add_job(app: Flask, job_id: str, func: Callable[[], object], trigger_kwargs: dict) -> None:
-    """Register a scheduled job: trigger_kwargs like {"trigger": "interval", "minutes": 5} or a cron spec."""
-    jobs = app.extensions.setdefault("guichet.jobs", [])
-    jobs[:] = [j for j in jobs if j.id != job_id]
-    jobs.append(Job(job_id, func, dict(trigger_kwargs)))
+    """Register a scheduled job (a thin wrapper of crm.registry.add_job, where other packages register theirs)."""
+    registry.add_job(app, job_id, func, trigger_kwargs)
 
 
 def jobs_of(app: Flask) -> dict[str, Job]:
     """The registered jobs by id."""
-    return {job.id: job for job in app.extensions.get("guichet.jobs", [])}
+    return {job.id: job for job in registry.jobs(app)}
 
 
 def run_job(app: Flask, job_id: str) -> tuple[bool, object]:
@@ -72,12 +66,6 @@ def _time(value: str) -> tuple[int, int]:
 # -- built-in jobs --------------------------------------------------------------------------------
 
 
-def _sla_sweep():
-    from tickets.sla_tracking import sweep_sla
-
-    return sweep_sla()
-
-
 def _outbox_dispatch():
     from notifications.outbox import dispatch_outbox
 
@@ -88,12 +76,6 @@ def _mail_fetch():
     from notifications.mail_in import fetch_mail
 
     return fetch_mail()
-
-
-def _unassigned_check():
-    from notifications.subscribers import check_unassigned
-
-    return check_unassigned()
 
 
 def _digest():
@@ -126,13 +108,11 @@ def nightly_import_available() -> bool:
 
 
 def register_builtin_jobs(app: Flask) -> None:
-    """The jobs this package runs; mail fetch only when IMAP is configured."""
+    """The jobs this package runs (mail fetch only when IMAP is configured); others register through crm.registry."""
     config = app.config
     zone = config["BABEL_DEFAULT_TIMEZONE"]
-    add_job(app, "sla_sweep", _sla_sweep, {"trigger": "interval", "minutes": 1})
     add_job(app, "outbox_dispatch", _outbox_dispatch,
             {"trigger": "interval", "seconds": config["OUTBOX_DISPATCH_SECONDS"]})
-    add_job(app, "unassigned_check", _unassigned_check, {"trigger": "interval", "minutes": 5})
     hour, minute = _time(config["DIGEST_TIME"])
     add_job(app, "digest", _digest, {"trigger": "cron", "hour": hour, "minute": minute, "timezone": zone})
     add_job(app, "data_retention", _retention, {"trigger": "cron", "hour": 3, "minute": 15, "timezone": zone})

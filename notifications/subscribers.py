@@ -1,18 +1,35 @@
 """Who is told what: receivers of the tickets (and expert) signals that write outbox rows and notifications.
 
 Every receiver runs inside the transaction of the change and only writes rows; the dispatcher sends.
+Signals are connected by name (blinker's default namespace), so this package never imports their senders:
+
+=============================== ===================================================== =====================
+signal name                     keyword arguments                                     receiver
+=============================== ===================================================== =====================
+tickets.ticket-created          message, access_key                                   on_ticket_created
+tickets.ticket-replied          message (its email_message_id is set here)            on_ticket_replied
+tickets.ticket-resolved         by                                                    on_ticket_resolved
+tickets.ticket-assigned         assignee, previous, by                                on_ticket_assigned
+tickets.requester-replied       message                                               on_requester_replied
+tickets.unassigned-too-long     manager, now, notify_at                               on_unassigned_too_long
+tickets.sla-at-risk             target, now, notify_at, escalation                    escalations
+tickets.sla-breached            target, now, notify_at, escalation                    escalations
+expert.auto-answered            article, decision, access_key                         on_auto_answered
+crm.password-link-requested     user, url (connected through crm.signals)             on_password_link_...
+=============================== ===================================================== =====================
+
+Sent by this package: ``notifications.survey-answered`` (sender: the ticket; kwargs: score, at, survey);
+tickets records it in the audit trail.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
 
-import sqlalchemy as sa
 from flask import current_app
 
-from crm.extensions import db, utcnow
+from crm.extensions import utcnow
 from notifications.emails import local_datetime, mail_locale
 from notifications.outbox import enqueue_email
 from notifications.services import notify_user
@@ -139,41 +156,17 @@ def on_requester_replied(ticket, message=None, **_kw) -> None:
     )
 
 
-def check_unassigned(now=None) -> int:
-    """Tell queue managers about active tickets left unassigned too long (business time); once per ticket."""
-    from notifications.escalations import defer_to_open_time
-    from notifications.models import Notification
-    from tickets.models import ACTIVE_STATUSES, Status, Ticket
-    from tickets.sla_tracking import business_calendar
-
-    now = now or utcnow()
-    limit = timedelta(minutes=current_app.config["UNASSIGNED_ALERT_MINUTES"])
-    notified = sa.select(Notification.id).where(Notification.kind == "unassigned",
-                                                Notification.ticket_id == Ticket.id).exists()
-    tickets = db.session.scalars(
-        sa.select(Ticket)
-        .where(Ticket.assignee_id.is_(None), Ticket.status.in_(ACTIVE_STATUSES),
-               Ticket.status != Status.AUTO_ANSWERED, Ticket.created_at <= now - limit, ~notified)
-        .order_by(Ticket.id).limit(500)
-    ).all()
-    count = 0
-    for ticket in tickets:
-        manager = ticket.queue.manager if ticket.queue else None
-        if manager is None:
-            continue
-        policy = ticket.sla_policy
-        if policy is not None and business_calendar(policy.calendar).between(ticket.created_at, now) < limit:
-            continue
-        note = notify_user(
-            manager, kind="unassigned", dedup_key=f"unassigned:{ticket.id}:{manager.id}", ticket=ticket,
-            urgent=True, not_before=defer_to_open_time(ticket, now),
-            title=localized(manager.locale, "Demande %(ref)s sans responsable depuis trop longtemps",
-                            "Request %(ref)s unassigned for too long", ref=ticket.reference),
-            body=ticket.subject,
-        )
-        count += note is not None
-    db.session.flush()
-    return count
+def on_unassigned_too_long(ticket, manager=None, now=None, notify_at=None, **_kw):
+    """Tell the queue manager about an active ticket left unassigned too long; the notification or None."""
+    if manager is None:
+        return None
+    return notify_user(
+        manager, kind="unassigned", dedup_key=f"unassigned:{ticket.id}:{manager.id}", ticket=ticket,
+        urgent=True, not_before=notify_at or now,
+        title=localized(manager.locale, "Demande %(ref)s sans responsable depuis trop longtemps",
+                        "Request %(ref)s unassigned for too long", ref=ticket.reference),
+        body=ticket.subject,
+    )
 
 
 def on_password_link_requested(_sender, user=None, url: str = "", **_kw) -> None:
@@ -185,25 +178,28 @@ def on_password_link_requested(_sender, user=None, url: str = "", **_kw) -> None
                   template="password_link", locale=user.locale, user=user, link=url)
 
 
+#: The signals this module reacts to, by name in blinker's default namespace (no import of their senders).
+#: Sender of the tickets.* and expert.* signals: the ticket (used through its attributes only).
+RECEIVERS = {
+    "tickets.ticket-created": on_ticket_created,
+    "tickets.ticket-replied": on_ticket_replied,
+    "tickets.ticket-resolved": on_ticket_resolved,
+    "tickets.ticket-assigned": on_ticket_assigned,
+    "tickets.requester-replied": on_requester_replied,
+    "tickets.unassigned-too-long": on_unassigned_too_long,
+    "expert.auto-answered": on_auto_answered,
+}
+
+
 def connect() -> None:
-    """Subscribe to the signals (idempotent: blinker keeps one connection per receiver)."""
+    """Subscribe to the signals by name (idempotent: blinker keeps one connection per receiver)."""
+    from blinker import signal
+
     from crm import signals as crm_signals
     from notifications import escalations
-    from tickets import signals
 
     crm_signals.password_link_requested.connect(on_password_link_requested)
-
-    signals.ticket_created.connect(on_ticket_created)
-    signals.ticket_replied.connect(on_ticket_replied)
-    signals.ticket_resolved.connect(on_ticket_resolved)
-    signals.ticket_assigned.connect(on_ticket_assigned)
-    signals.requester_replied.connect(on_requester_replied)
-    signals.sla_at_risk.connect(escalations.on_sla_at_risk)
-    signals.sla_breached.connect(escalations.on_sla_breached)
-    try:
-        from expert import signals as expert_signals
-    except ImportError:
-        expert_signals = None
-    auto_answered = getattr(expert_signals, "auto_answered", None)
-    if auto_answered is not None:
-        auto_answered.connect(on_auto_answered)
+    for name, receiver in RECEIVERS.items():
+        signal(name).connect(receiver)
+    signal("tickets.sla-at-risk").connect(escalations.on_sla_at_risk)
+    signal("tickets.sla-breached").connect(escalations.on_sla_breached)

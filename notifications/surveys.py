@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from blinker import signal
 from flask import current_app
 from markupsafe import Markup
 
@@ -15,6 +16,8 @@ from crm.extensions import db, utcnow
 from notifications.models import FollowUp, FollowUpStatus, Survey
 
 SCORES = (1, 2, 3, 4, 5)
+#: Sent when a requester answers (sender: the ticket; kwargs: score, at, survey); tickets subscribes by name.
+survey_answered = signal("notifications.survey-answered")
 
 
 class SurveyError(ValueError):
@@ -78,9 +81,7 @@ def answer_survey(survey: Survey, score: int, comment: str = "", now: datetime |
     if result.rowcount != 1:
         raise SurveyError("Vous avez déjà répondu à cette enquête. Merci !")
     db.session.refresh(survey)
-    from tickets.services import record_event
-
-    record_event(survey.ticket, "satisfaction", None, at=now, score=score)
+    survey_answered.send(survey.ticket, score=score, at=now, survey=survey)  # tickets records it
     if score <= current_app.config["SURVEY_LOW_SCORE"]:
         return open_follow_up(survey, now)
     return None
@@ -141,17 +142,19 @@ DIMENSIONS = ("queue", "agent", "topic", "organisation")
 
 def _labels(dimension: str, keys: list) -> dict:
     from crm.models import User
-    from tickets.models import Queue, Topic
+
+    queues = sa.table("queues", sa.column("id"), sa.column("name"))  # tickets' tables, read by name
+    topics = sa.table("topics", sa.column("id"), sa.column("label"))
 
     keys = [k for k in keys if k is not None]
     if not keys:
         return {}
     if dimension == "queue":
-        return dict(db.session.execute(sa.select(Queue.id, Queue.name).where(Queue.id.in_(keys))).all())
+        return dict(db.session.execute(sa.select(queues.c.id, queues.c.name).where(queues.c.id.in_(keys))).all())
     if dimension == "agent":
         return dict(db.session.execute(sa.select(User.id, User.name).where(User.id.in_(keys))).all())
     if dimension == "topic":
-        return dict(db.session.execute(sa.select(Topic.id, Topic.label).where(Topic.id.in_(keys))).all())
+        return dict(db.session.execute(sa.select(topics.c.id, topics.c.label).where(topics.c.id.in_(keys))).all())
     try:
         from crm.models_orgs import Organisation
     except ImportError:

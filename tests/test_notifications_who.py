@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from crm.extensions import db
 from notifications import services as notif
 from notifications.models import DeliveryMode, Notification, OutboxMessage
-from notifications.subscribers import check_unassigned
 from tickets import services
+from tickets.jobs import check_unassigned
 from tickets.models import Priority, QueueMember, SlaPolicy
 from tickets.sla_tracking import sweep_sla
 

@@ -14,6 +14,8 @@ def init_app(app: Flask) -> None:
         cli,
         crm_panels,
         demo,
+        jobs,
+        mail_intake,
         manager,
         models,
         portal_contact,
@@ -31,6 +33,8 @@ def init_app(app: Flask) -> None:
     cli.register(app)
     triage_views.register(app)
     triage.register_providers(app)
+    jobs.register(app)
+    mail_intake.register(app)
     registry.add_seeder(app, 25, "module expert : référents et règles", triage.seed_expert)
     registry.add_seeder(app, 30, "files, thèmes, délais et demandes", demo.seed_demo_tickets)
     registry.add_seeder(app, 35, "module expert : suites des réponses automatiques", triage.seed_outcomes)

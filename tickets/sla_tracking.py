@@ -165,6 +165,45 @@ def recompute_sla(ticket: Ticket, now: datetime | None = None) -> SlaView:
     return view
 
 
+#: Used when a policy's escalation JSON leaves a step out (notifications reads the same keys for messages).
+DEFAULT_ESCALATION = {
+    "warn_assignee": True,
+    "notify_manager_on_breach": True,
+    "raise_priority_on_breach": False,
+    "reassign_to_queue_on_breach": False,
+}
+_NEXT_PRIORITY = {"low": "normal", "normal": "high", "high": "urgent"}
+
+
+def escalation_settings(ticket: Ticket) -> dict:
+    """The ticket's policy escalation settings over the defaults."""
+    settings = dict(DEFAULT_ESCALATION)
+    if ticket.sla_policy is not None:
+        settings.update(ticket.sla_policy.escalation or {})
+    return settings
+
+
+def next_open_instant(ticket: Ticket, now: datetime) -> datetime:
+    """The first instant from now when the ticket's calendar is open (now itself for 24/7 policies)."""
+    policy = ticket.sla_policy
+    if policy is None:
+        return now
+    try:
+        return business_calendar(policy.calendar).next_open(now)
+    except ValueError:  # a calendar that never opens: do not hold the warning forever
+        return now
+
+
+def apply_breach_actions(ticket: Ticket, settings: dict, now: datetime) -> None:
+    """The policy's actions at breach (after the messages): raise the priority, put back in the queue."""
+    from tickets.services import assign_ticket, update_ticket
+
+    if settings.get("raise_priority_on_breach") and ticket.priority in _NEXT_PRIORITY:
+        update_ticket(ticket, by=None, priority=_NEXT_PRIORITY[ticket.priority], now=now)
+    if settings.get("reassign_to_queue_on_breach") and ticket.assignee is not None:
+        assign_ticket(ticket, None, by=None, now=now)
+
+
 @dataclass
 class SweepResult:
     at_risk: int = 0
@@ -223,7 +262,11 @@ def sweep_sla(now: datetime | None = None, *, batch: int = 500) -> SweepResult:
                 for ticket in tickets:
                     set_committed_value(ticket, f"{target}_state", kind)
                     if ticket.id in recorded:
-                        signal.send(ticket, target=target)
+                        settings = escalation_settings(ticket)
+                        signal.send(ticket, target=target, now=now, notify_at=next_open_instant(ticket, now),
+                                    escalation=settings)
+                        if kind == SlaState.BREACHED:
+                            apply_breach_actions(ticket, settings, now)
                 if kind == SlaState.AT_RISK:
                     result.at_risk += len(recorded)
                 else:
