@@ -212,6 +212,13 @@ def auto_answer_body(article) -> str:
     ])
 
 
+def decision_article(decision: TriageDecision):
+    """The knowledge-base article a decision answered with, if any."""
+    from knowledge_base.models import Article
+
+    return db.session.get(Article, decision.article_id) if decision.article_id is not None else None
+
+
 def latest_decision(ticket) -> TriageDecision | None:
     """The last decision stored for a ticket (anything with an ``id``)."""
     return db.session.scalar(

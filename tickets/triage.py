@@ -147,9 +147,7 @@ def announce_auto_answer(ticket: Ticket, access_key: str | None = None) -> None:
     decision = expert.latest_decision(ticket)
     if decision is None or decision.article_id is None:
         return
-    from knowledge_base.models import Article
-
-    article = db.session.get(Article, decision.article_id)
+    article = expert.decision_article(decision)
     expert_signals.auto_answered.send(ticket, article=article, decision=decision, access_key=access_key)
 
 
