@@ -34,6 +34,8 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.config.setdefault("DSFR_DIST", str(PROJECT_ROOT / "node_modules" / "@gouvfr" / "dsfr" / "dist"))
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
     check_config(app.config)
+    if app.config.get("ENV_NAME") == "production":  # served over HTTPS: cookies never travel in clear
+        app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = True
 
     _init_extensions(app)
     _register_shell(app)

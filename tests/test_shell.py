@@ -100,3 +100,10 @@ def test_demo_logins_lists_staff_and_portal_accounts(app):
     output = app.test_cli_runner().invoke(args=["demo", "logins"]).output
     assert "agent@guichet.example" in output and "guichet-demo-2026" in output
     assert all(email in output for _label, email in PORTAL_ACCOUNTS)
+
+
+def test_production_cookies_are_secure_and_http_only(tmp_path):
+    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "s" * 40, "RATELIMIT_ENABLED": False,
+                      "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "p.sqlite3")})
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
+    assert app.config["SESSION_COOKIE_HTTPONLY"] and app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
