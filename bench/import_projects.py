@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crm.demo_data import PARTNER_COLUMNS, PAYMENT_COLUMNS, PEOPLE_COLUMNS, PROJECT_COLUMNS  # noqa: E402
-from crm.identifiers import luhn_complete  # noqa: E402
+from crm.demo.projects import PARTNER_COLUMNS, PAYMENT_COLUMNS, PEOPLE_COLUMNS, PROJECT_COLUMNS  # noqa: E402
+from crm.organisations.identifiers import luhn_complete  # noqa: E402
 
 STATES = ["submission", "selected", "contracting", "follow_up", "follow_up", "follow_up", "closed", "abandoned"]
 
@@ -98,8 +98,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from crm import create_app
-    from crm.extensions import db
-    from crm.imports import import_directory
+    from crm.core.extensions import db
+    from crm.imports.services import import_directory
 
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.sqlite3"

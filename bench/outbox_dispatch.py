@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from mail_servers import SmtpCatcher  # noqa: E402
 
 from crm import create_app  # noqa: E402
-from crm.config import TestConfig  # noqa: E402
-from crm.extensions import db  # noqa: E402
+from crm.core.config import TestConfig  # noqa: E402
+from crm.core.extensions import db  # noqa: E402
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from crm import create_app  # noqa: E402
-from crm.extensions import db, utcnow  # noqa: E402
+from crm.core.extensions import db, utcnow  # noqa: E402
 from tickets import queries, reports, signals  # noqa: E402
 from tickets.models import SlaMark, SlaPolicy, Ticket  # noqa: E402
 from tickets.sla_tracking import sweep_sla  # noqa: E402
@@ -81,7 +81,7 @@ class Refs:
         self.topics = [(t.id, t.default_queue_id) for t in db.session.scalars(sa.select(Topic))]
         self.policies = {p.name: (p.id, p.first_response_minutes, p.resolution_minutes)
                          for p in db.session.scalars(sa.select(SlaPolicy))}
-        from crm.models import User, UserRole
+        from crm.core.models import User, UserRole
 
         self.agents = list(db.session.scalars(sa.select(User.id).join(UserRole).where(UserRole.role == "agent")))
 
@@ -179,7 +179,7 @@ def ticket_lines(n: int, now: datetime, refs: Refs, rng: random.Random) -> Itera
 
 def fill(n: int, seed: int) -> None:
     """Schema from the models, reference data, n tickets by COPY (indexes built after), VACUUM ANALYZE."""
-    from crm import services
+    from crm.core import services
     from tickets.demo import seed_reference_data
 
     db.drop_all()

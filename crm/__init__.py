@@ -1,4 +1,4 @@
-"""Application shell (factory, config, extensions, auth, base templates) and the CRM domain."""
+"""Guichet: `create_app` assembles the shell (crm.core), the CRM domains and the other packages."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from crm.config import Config, check_config, default_database_uri, load_environment
-from crm.extensions import babel, csrf, db, limiter, login_manager, migrate
+from crm.core.config import Config, check_config, default_database_uri, load_environment
+from crm.core.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +45,7 @@ def create_app(config: type | dict | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     """Bind the extensions created in crm.extensions."""
-    from crm import i18n
+    from crm.core import i18n
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
@@ -57,14 +57,14 @@ def _init_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     limiter.init_app(app)
     if app.config.get("SQLALCHEMY_DATABASE_URI", "").startswith("sqlite"):
-        from crm.database import enable_sqlite_pragmas
+        from crm.core.database import enable_sqlite_pragmas
 
         enable_sqlite_pragmas(app)
 
 
 def _register_shell(app: Flask) -> None:
     """Blueprints, error handlers, template helpers and CLI of the shell itself."""
-    from crm import api, auth, cli, errors, i18n, views
+    from crm.core import api, auth, cli, errors, i18n, views
 
     i18n.init_app(app)
     errors.init_app(app)
@@ -76,7 +76,7 @@ def _register_shell(app: Flask) -> None:
     from flask import current_app
     from flask_login import current_user
 
-    from crm.registry import home_cards_for, menu_for
+    from crm.core.registry import home_cards_for, menu_for
 
     app.add_template_global(lambda: menu_for(current_app, current_user), "main_menu")
     app.add_template_global(lambda: home_cards_for(current_app, current_user), "home_cards")
@@ -100,12 +100,18 @@ def _register_shell(app: Flask) -> None:
 
 def _register_domains(app: Flask) -> None:
     """Let each domain package register its blueprints, CLI groups, seeders and signal handlers."""
-    import crm.domain as crm_domain
+    import crm.demo
+    import crm.imports
+    import crm.organisations
+    import crm.portal
+    import crm.projects
     import expert
     import knowledge_base
     import notifications
     import tickets
 
+    packages = (crm.organisations, crm.projects, crm.portal, crm.imports, knowledge_base, expert, tickets,
+                notifications, crm.demo)
     with app.app_context():  # lets init_app() functions reach current_app (e.g. the API registry)
-        for package in (crm_domain, knowledge_base, expert, tickets, notifications):
+        for package in packages:
             package.init_app(app)

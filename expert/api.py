@@ -6,8 +6,8 @@ from flask import Flask, url_for
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from crm.api import problem_responses, register_api_blueprint, token_required
-from crm.models import STAFF_ROLES
+from crm.core.api import problem_responses, register_api_blueprint, token_required
+from crm.core.models import STAFF_ROLES
 from expert import services
 from expert.rules import PROFILES, PROJECT_STATES
 

@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from crm.extensions import db
+from crm.core.extensions import db
 from expert import ruleset
 from expert.rules import RuleError
 

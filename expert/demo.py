@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from crm.extensions import db, utcnow
+from crm.core.extensions import db, utcnow
 from expert import RULES_FILE, ruleset
 from expert.models import Outcome, ReferentProfile, TriageDecision
 

@@ -8,10 +8,10 @@ from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from crm import registry
-from crm.extensions import db
-from crm.models import User, UserRole
-from crm.security import roles_required
+from crm.core import registry
+from crm.core.extensions import db
+from crm.core.models import User, UserRole
+from crm.core.security import roles_required
 from expert import ruleset, services
 from expert.forms import ReferentForm, RuleForm, RuleSetYamlForm, TryForm
 from expert.models import ReferentProfile, RuleSetVersion

@@ -7,8 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from crm.extensions import db, utcnow
-from crm.models import User
+from crm.core.extensions import db, utcnow
+from crm.core.models import User
 from expert import rules as rules_engine
 from expert.models import Rule, RuleSetVersion
 

@@ -15,8 +15,8 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from crm.extensions import db
-from crm.models import User
+from crm.core.extensions import db
+from crm.core.models import User
 from expert import rules as rules_engine
 from expert.models import Outcome, ReferentProfile, TriageDecision
 from expert.ruleset import compiled_rules
@@ -55,8 +55,8 @@ def requester_profiles(user: User | None) -> frozenset[str]:
     """The profile names rules test: anonymous or requester (and staff), plus the portal profiles held."""
     if user is None:
         return frozenset({"anonymous"})
-    from crm.models_projects import Partner, Project
-    from crm.scope import load_profiles
+    from crm.portal.scope import load_profiles
+    from crm.projects.models import Partner, Project
 
     names = {"requester"}
     if user.is_staff:
@@ -83,7 +83,7 @@ def project_context(reference: str | None) -> tuple[str | None, str | None]:
     """(call code, project state) of the project a ticket is about, when known."""
     if not reference:
         return None, None
-    from crm.models_projects import Project
+    from crm.projects.models import Project
 
     row = db.session.execute(
         sa.select(Project.call_code, Project.state).where(Project.reference == reference.strip())

@@ -10,7 +10,7 @@ import numpy as np
 import sqlalchemy as sa
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from crm.extensions import db
+from crm.core.extensions import db
 from expert.models import Outcome, TriageDecision
 from knowledge_base.text import stems, tokens
 

@@ -11,7 +11,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 
 def init_app(app: Flask) -> None:
     """Register this package's blueprints, CLI groups, demo seeders and signal handlers."""
-    from crm import registry
+    from crm.core import registry
     from knowledge_base import commands, demo, index, models, routes  # noqa: F401  (models: metadata)
 
     app.config.setdefault("KB_INDEX_BACKGROUND", not app.testing)

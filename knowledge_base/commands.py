@@ -11,7 +11,7 @@ import click
 import sqlalchemy as sa
 from flask import Flask
 
-from crm.extensions import db
+from crm.core.extensions import db
 from knowledge_base.cli import kb_cli
 from knowledge_base.models import Article, ArticleStatus
 from knowledge_base.services import (

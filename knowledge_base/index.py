@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from crm.extensions import db, utcnow
+from crm.core.extensions import db, utcnow
 from knowledge_base.evaluation import EvaluationInputError, LabelledQuery, load_queries
 from knowledge_base.matcher import Entry, Match, MatchIndex
 from knowledge_base.models import Article

@@ -7,9 +7,9 @@ from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from crm import registry
-from crm.extensions import db, limiter
-from crm.security import roles_required
+from crm.core import registry
+from crm.core.extensions import db, limiter
+from crm.core.security import roles_required
 from knowledge_base import services
 from knowledge_base.forms import TOPIC_LABELS, ArticleForm, HelpSearchForm
 from knowledge_base.index import search_articles, today

@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from crm.extensions import db, utcnow
-from crm.models import Role, User
+from crm.core.extensions import db, utcnow
+from crm.core.models import Role, User
 from knowledge_base.models import (
     CONTENT_FIELDS,
     LANGUAGES,

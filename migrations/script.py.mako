@@ -7,7 +7,7 @@ Create Date: ${create_date}
 """
 from alembic import op
 import sqlalchemy as sa
-import crm.extensions  # noqa: F401  (UTCDateTime)
+import crm.core.extensions  # noqa: F401  (UTCDateTime)
 ${imports if imports else ""}
 
 # revision identifiers, used by Alembic.

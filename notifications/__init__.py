@@ -7,7 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this package's blueprints, CLI groups, demo seeders and signal handlers."""
-    from crm import registry
+    from crm.core import registry
     from notifications import cli, demo, models, outbox, routes, scheduler, subscribers, surveys  # noqa: F401
 
     routes.register(app)

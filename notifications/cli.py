@@ -52,7 +52,7 @@ def retry_failed_command() -> None:
     """Put every failed e-mail back in the queue."""
     import sqlalchemy as sa
 
-    from crm.extensions import db
+    from crm.core.extensions import db
     from notifications.models import OutboxMessage, OutboxStatus
     from notifications.outbox import retry_now
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from crm.extensions import db, utcnow
+from crm.core.extensions import db, utcnow
 from notifications import surveys
 from notifications.models import OutboxMessage
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from crm.extensions import utcnow
+from crm.core.extensions import utcnow
 from notifications.services import notify_user
 from notifications.subscribers import localized
 

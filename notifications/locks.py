@@ -12,7 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
-from crm.extensions import db
+from crm.core.extensions import db
 
 
 def lock_key(name: str) -> int:

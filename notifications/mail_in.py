@@ -36,8 +36,8 @@ import sqlalchemy as sa
 from email_reply_parser import EmailReplyParser
 from flask import current_app
 
-from crm.extensions import db
-from crm.intake import InboundMail as Intake
+from crm.core.extensions import db
+from notifications.intake import InboundMail as Intake
 from notifications.models import InboundMail, InboundStatus, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -320,7 +320,7 @@ _STATUS_OF = {"created": InboundStatus.TICKET_CREATED, "replied": InboundStatus.
 
 def process_mail(raw: bytes) -> InboundMail:
     """Turn one raw message into a ticket, a reply or an ignored record; flushes, the caller commits."""
-    from crm import registry
+    from crm.core import registry
 
     parsed = parse_mail(raw)
     record = InboundMail(message_key=parsed.key, sender=parsed.sender_email, subject=parsed.subject[:300],

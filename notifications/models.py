@@ -8,8 +8,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.extensions import db, utcnow
-from crm.models import User
+from crm.core.extensions import db, utcnow
+from crm.core.models import User
 
 
 class OutboxStatus(enum.StrEnum):

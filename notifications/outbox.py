@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app, has_request_context
 
-from crm.database import dialect_insert
-from crm.extensions import db, utcnow
+from crm.core.database import dialect_insert
+from crm.core.extensions import db, utcnow
 from notifications.emails import build_message, mail_locale, new_message_id, render_email
 from notifications.models import OutboxMessage, OutboxStatus
 from notifications.smtp import PermanentError, SmtpTransport

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from crm.extensions import db, utcnow
+from crm.core.extensions import db, utcnow
 from notifications.models import InboundMail, InboundStatus, Notification, OutboxMessage, OutboxStatus
 
 

@@ -7,10 +7,10 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from crm.extensions import db, limiter
-from crm.forms import EmptyForm
-from crm.models import Role
-from crm.security import get_or_404, roles_required, staff_required
+from crm.core.extensions import db, limiter
+from crm.core.forms import EmptyForm
+from crm.core.models import Role
+from crm.core.security import get_or_404, roles_required, staff_required
 from notifications import services, surveys
 from notifications.forms import PreferencesForm, SurveyForm
 from notifications.models import (
@@ -197,7 +197,7 @@ def ticket_panel(ticket):
 
 def register(app: Flask) -> None:
     """Blueprint, menu entries and the header's unread count."""
-    from crm import registry
+    from crm.core import registry
 
     app.register_blueprint(bp)
     if hasattr(registry, "add_ticket_panel"):

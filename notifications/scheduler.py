@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 from flask import Flask, current_app
 
-from crm import registry
-from crm.extensions import db
-from crm.registry import Job
+from crm.core import registry
+from crm.core.extensions import db
+from crm.core.registry import Job
 from notifications.locks import job_lock
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def _retention():
 
 def _nightly_import():
     try:
-        from crm.imports import run_nightly_import
+        from crm.imports.services import run_nightly_import
     except ImportError:
         log.info("no nightly import available (crm.imports.run_nightly_import)")
         return None
@@ -101,7 +101,7 @@ def _nightly_import():
 
 def nightly_import_available() -> bool:
     try:
-        from crm.imports import run_nightly_import  # noqa: F401
+        from crm.imports.services import run_nightly_import  # noqa: F401
     except ImportError:
         return False
     return True

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 
-from crm.database import dialect_insert
-from crm.extensions import db, utcnow
-from crm.models import User
+from crm.core.database import dialect_insert
+from crm.core.extensions import db, utcnow
+from crm.core.models import User
 from notifications.models import DeliveryMode, Notification, NotificationPreference
 from notifications.outbox import enqueue_email
 

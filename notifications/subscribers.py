@@ -29,7 +29,7 @@ import logging
 
 from flask import current_app
 
-from crm.extensions import utcnow
+from crm.core.extensions import utcnow
 from notifications.emails import local_datetime, mail_locale
 from notifications.outbox import enqueue_email
 from notifications.services import notify_user
@@ -195,7 +195,7 @@ def connect() -> None:
     """Subscribe to the signals by name (idempotent: blinker keeps one connection per receiver)."""
     from blinker import signal
 
-    from crm import signals as crm_signals
+    from crm.portal import signals as crm_signals
     from notifications import escalations
 
     crm_signals.password_link_requested.connect(on_password_link_requested)

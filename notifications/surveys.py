@@ -12,7 +12,7 @@ from blinker import signal
 from flask import current_app
 from markupsafe import Markup
 
-from crm.extensions import db, utcnow
+from crm.core.extensions import db, utcnow
 from notifications.models import FollowUp, FollowUpStatus, Survey
 
 SCORES = (1, 2, 3, 4, 5)
@@ -141,7 +141,7 @@ DIMENSIONS = ("queue", "agent", "topic", "organisation")
 
 
 def _labels(dimension: str, keys: list) -> dict:
-    from crm.models import User
+    from crm.core.models import User
 
     queues = sa.table("queues", sa.column("id"), sa.column("name"))  # tickets' tables, read by name
     topics = sa.table("topics", sa.column("id"), sa.column("label"))
@@ -156,7 +156,7 @@ def _labels(dimension: str, keys: list) -> dict:
     if dimension == "topic":
         return dict(db.session.execute(sa.select(topics.c.id, topics.c.label).where(topics.c.id.in_(keys))).all())
     try:
-        from crm.models_orgs import Organisation
+        from crm.organisations.models import Organisation
     except ImportError:
         return {}
     name = getattr(Organisation, "name", None)

@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from crm import create_app
-from crm.config import TestConfig
-from crm.database import truncate_all
-from crm.extensions import db
+from crm.core.config import TestConfig
+from crm.core.database import truncate_all
+from crm.core.extensions import db
 
 PASSWORD = "motdepasse-de-test-1"
 
@@ -41,7 +41,7 @@ def app(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _limiter_follows_the_test_config(app):
     """Flask-Limiter keeps `enabled` on its one global object: an app built with limits on would leak here."""
-    from crm.extensions import limiter
+    from crm.core.extensions import limiter
 
     limiter.enabled = app.config["RATELIMIT_ENABLED"]
     yield
@@ -92,7 +92,7 @@ def client(app):
 @pytest.fixture
 def make_user():
     """Create a user with roles: make_user('agent') or make_user('agent', email=...)."""
-    from crm import services
+    from crm.core import services
 
     counter = {"n": 0}
 

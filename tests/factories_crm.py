@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from crm.extensions import db
-from crm.identifiers import luhn_complete
-from crm.models_orgs import ContactRole, Organisation, OrgContact, OrgKind, Person
-from crm.models_projects import Deliverable, Partner, PaymentLine, Project
+from crm.core.extensions import db
+from crm.organisations.identifiers import luhn_complete
+from crm.organisations.models import ContactRole, Organisation, OrgContact, OrgKind, Person
+from crm.projects.models import Deliverable, Partner, PaymentLine, Project
 
 _seq = itertools.count(1)
 
@@ -113,7 +113,7 @@ def portal_user(make_user, person: Person | None = None, email: str | None = Non
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory):
     """The demo export set, written once (dates relative to a fixed day)."""
-    from crm.demo_data import write_demo_export
+    from crm.demo.projects import write_demo_export
 
     return write_demo_export(tmp_path_factory.mktemp("demo-export"), today=date(2026, 11, 20))
 
@@ -121,7 +121,7 @@ def demo_dir(tmp_path_factory):
 @pytest.fixture
 def demo(demo_dir):
     """The demo export set imported in the test's transaction; returns the run."""
-    from crm.imports import import_directory
+    from crm.imports.services import import_directory
 
     return import_directory(demo_dir, trigger="test")
 

@@ -7,9 +7,9 @@ import pytest
 import sqlalchemy as sa
 from factories_crm import portal_user
 
-from crm.demo_data import DIRECTOR_EMAIL, DIRECTOR_LAB_CODE
-from crm.extensions import db
-from crm.identifiers import (
+from crm.core.extensions import db
+from crm.demo.projects import DIRECTOR_EMAIL, DIRECTOR_LAB_CODE
+from crm.organisations.identifiers import (
     IdentifierError,
     luhn_complete,
     luhn_valid,
@@ -17,8 +17,8 @@ from crm.identifiers import (
     validate_siren,
     validate_siret,
 )
-from crm.models_orgs import Interaction, Organisation, Person
-from crm.models_projects import Partner, Project
+from crm.organisations.models import Interaction, Organisation, Person
+from crm.projects.models import Partner, Project
 from tickets.models import SlaState, Ticket
 
 demo, demo_dir, tickets_wired = factories_crm.demo, factories_crm.demo_dir, factories_crm.tickets_wired

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_expert_triage import AMENDMENT, DEADLINE, create_articles
 
-from crm import services as crm_services
+from crm.core import services as crm_services
 from expert import RULES_FILE, ruleset
 from tickets.models import Ticket
 

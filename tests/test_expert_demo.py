@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm import registry
+from crm.core import registry
 from expert import services
 from expert.models import Outcome
 from tickets.models import AuthorKind, Status, Ticket

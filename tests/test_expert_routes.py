@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from test_expert_triage import AMENDMENT, DEADLINE, create_articles
 
-from crm.extensions import db
+from crm.core.extensions import db
 from expert import RULES_FILE, ruleset, services
 from expert.models import Outcome, ReferentProfile, RuleSetVersion
 from tickets import triage

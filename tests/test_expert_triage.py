@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from crm.extensions import db
+from crm.core.extensions import db
 from expert import RULES_FILE, ruleset, services, signals
 from expert.models import Outcome, ReferentProfile, RuleSetVersion, TriageDecision
 from expert.rules import RuleError

@@ -12,7 +12,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from crm.extensions import db
+from crm.core.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "crm/translations/en/LC_MESSAGES/messages.po"
@@ -94,7 +94,7 @@ def test_catalogue_holds_every_string_of_the_sources():
 
 def test_extraction_includes_label_dictionaries_menus_and_export_headers():
     catalogue = _catalogue()
-    from crm.exports import PROJECT_COLUMNS
+    from crm.portal.exports import PROJECT_COLUMNS
     from tickets.models import PRIORITY_LABELS, STATUS_LABELS
     from tickets.queries import SORTS
 

@@ -89,7 +89,7 @@ def test_version_is_checked_at_most_every_refresh_period(app):
     service = IndexService(app, background=False, refresh_seconds=60, loader=loader, clock=clock)
     assert [e.id for e in service.get().entries] == ["v1"]
     services.bump_kb_version()  # as if another worker changed the base ...
-    from crm.extensions import db
+    from crm.core.extensions import db
 
     db.session.info.pop("kb_changed")  # ... so this session did not
     clock.now += 30
@@ -148,7 +148,7 @@ def test_failed_rebuild_keeps_the_old_index(app, caplog):
 
 @pytest.mark.committed
 def test_background_rebuild_reads_committed_articles(app):
-    from crm.extensions import db
+    from crm.core.extensions import db
 
     service = IndexService(app, background=True, refresh_seconds=0)
     assert len(service.get()) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from crm.extensions import db
+from crm.core.extensions import db
 from knowledge_base import services
 from knowledge_base.models import Article, ArticleStatus
 

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from mail_servers import DovecotServer
 
-from crm.extensions import db
+from crm.core.extensions import db
 from notifications.mail_in import html_to_text, parse_mail, process_mail, strip_quotes
 from notifications.models import InboundMail, InboundStatus, OutboxMessage
 from tickets import services

@@ -12,8 +12,8 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from crm import create_app
-from crm.config import TestConfig
-from crm.extensions import db
+from crm.core.config import TestConfig
+from crm.core.extensions import db
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from mail_servers import SmtpCatcher
 
-from crm.extensions import db
+from crm.core.extensions import db
 from notifications.models import OutboxMessage, OutboxStatus
 from notifications.outbox import claim_batch, dispatch_outbox, enqueue_email
 from tickets import services

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from crm.extensions import db
+from crm.core.extensions import db
 from notifications import services as notif
 from notifications.models import DeliveryMode, Notification, OutboxMessage, OutboxStatus
 from tickets import services

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from factories_crm import make_person
 
-from crm.extensions import db
+from crm.core.extensions import db
 from notifications.models import OutboxMessage
 
 

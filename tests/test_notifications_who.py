@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from crm.extensions import db
+from crm.core.extensions import db
 from notifications import services as notif
 from notifications.models import DeliveryMode, Notification, OutboxMessage
 from tickets import services

@@ -9,12 +9,12 @@ import pytest
 import sqlalchemy as sa
 from factories_crm import make_org, make_person, portal_user
 
-from crm import signals
-from crm.demo_data import COORDINATOR_EMAIL, UNIV_SIREN
-from crm.extensions import db, utcnow
-from crm.models import User
-from crm.models_orgs import OrgKind, Person
-from crm.models_portal import PasswordToken, PortalGrant, ProfileRequest
+from crm.core.extensions import db, utcnow
+from crm.core.models import User
+from crm.demo.projects import COORDINATOR_EMAIL, UNIV_SIREN
+from crm.organisations.models import OrgKind, Person
+from crm.portal import signals
+from crm.portal.models import PasswordToken, PortalGrant, ProfileRequest
 
 demo, demo_dir = factories_crm.demo, factories_crm.demo_dir  # fixtures
 NEUTRAL = "Si cette adresse est connue de l"

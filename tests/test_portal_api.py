@@ -6,13 +6,14 @@ import factories_crm
 import sqlalchemy as sa
 from factories_crm import make_org, make_partner, make_person, make_project, portal_user
 
-from crm import services
-from crm.demo import DEMO_PASSWORD
-from crm.demo_data import DIRECTOR_EMAIL, PORTAL_ACCOUNTS, seed
-from crm.extensions import db
-from crm.models_orgs import OrgKind
-from crm.models_portal import ImportRun, PortalGrant, ProfileRequest
-from crm.models_projects import Project
+from crm.core import services
+from crm.core.extensions import db
+from crm.demo.accounts import DEMO_PASSWORD
+from crm.demo.projects import DIRECTOR_EMAIL, PORTAL_ACCOUNTS, seed
+from crm.imports.models import ImportRun
+from crm.organisations.models import OrgKind
+from crm.portal.models import PortalGrant, ProfileRequest
+from crm.projects.models import Project
 
 demo_dir = factories_crm.demo_dir  # fixture
 

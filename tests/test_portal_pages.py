@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from factories_crm import portal_user
 from openpyxl import load_workbook
 
-from crm.demo_data import DIRECTOR_EMAIL, DIRECTOR_LAB_CODE, UNIV_SIREN
-from crm.extensions import db
-from crm.models_orgs import Organisation, Person
-from crm.models_portal import PortalGrant
-from crm.models_projects import PORTAL_STATES, Deliverable, Partner, Project
+from crm.core.extensions import db
+from crm.demo.projects import DIRECTOR_EMAIL, DIRECTOR_LAB_CODE, UNIV_SIREN
+from crm.organisations.models import Organisation, Person
+from crm.portal.models import PortalGrant
+from crm.projects.models import PORTAL_STATES, Deliverable, Partner, Project
 
 demo, demo_dir = factories_crm.demo, factories_crm.demo_dir  # fixtures
 
@@ -145,7 +145,7 @@ def test_reporting_page_and_projects_csv(headquarters, client):
 
 
 def test_csv_and_xlsx_neutralise_formulas():
-    from crm.exports import PROJECT_COLUMNS, to_csv, to_xlsx
+    from crm.portal.exports import PROJECT_COLUMNS, to_csv, to_xlsx
 
     row = ["=HYPERLINK(\"http://x\")", "A", "T", "C", 2025, "É", None, None, None, None, None, None, None, "", 0]
     assert b"'=HYPERLINK" in to_csv(PROJECT_COLUMNS, [row])

@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from crm import services
-from crm.extensions import db
-from crm.models_orgs import OrgKind
-from crm.models_portal import PortalGrant
-from crm.models_projects import Project, ProjectState
-from crm.scope import load_profiles, project_scope
+from crm.core import services
+from crm.core.extensions import db
+from crm.organisations.models import OrgKind
+from crm.portal.models import PortalGrant
+from crm.portal.scope import load_profiles, project_scope
+from crm.projects.models import Project, ProjectState
 
 HIDDEN = {ProjectState.CLOSED, ProjectState.ABANDONED}
 PASSWORD = "motdepasse-de-test-1"
@@ -110,7 +110,7 @@ def build(spec: dict, accounts: list) -> tuple[dict, list[set[str]], list[set[st
 
 
 def make_person_director(person, lab) -> None:
-    from crm.models_orgs import OrgContact
+    from crm.organisations.models import OrgContact
 
     exists = db.session.scalar(sa.select(OrgContact).where(OrgContact.person_id == person.id,
                                                            OrgContact.organisation_id == lab.id))

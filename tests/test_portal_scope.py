@@ -8,11 +8,11 @@ import pytest
 import sqlalchemy as sa
 from factories_crm import make_org, make_partner, make_person, make_project, portal_user
 
-from crm.extensions import db
-from crm.models_orgs import OrgKind
-from crm.models_portal import PortalGrant
-from crm.models_projects import Partner, Project
-from crm.scope import load_profiles, partner_scope, project_scope
+from crm.core.extensions import db
+from crm.organisations.models import OrgKind
+from crm.portal.models import PortalGrant
+from crm.portal.scope import load_profiles, partner_scope, project_scope
+from crm.projects.models import Partner, Project
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from mail_servers import SmtpCatcher
 
-from crm.extensions import db
+from crm.core.extensions import db
 from notifications import scheduler
 from notifications.locks import job_lock, lock_key
 from notifications.models import Notification, OutboxMessage, OutboxStatus
@@ -82,7 +82,7 @@ def test_builtin_jobs_and_extension_point(app):
 
 @pytest.mark.committed
 def test_run_job_commits_and_rolls_back(app):
-    from crm.models import User
+    from crm.core.models import User
 
     def good():
         db.session.add(User(email="job@test.example", name="Job"))
@@ -129,7 +129,7 @@ def test_cli_commands(app, make_ticket):
 SWEEP_SCRIPT = """
 import os, time
 from crm import create_app
-from crm.config import TestConfig
+from crm.core.config import TestConfig
 config = {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
 config["SQLALCHEMY_DATABASE_URI"] = os.environ["SWEEP_DB"]
 app = create_app(config)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crm import create_app
-from crm.config import ConfigError, check_config, load_environment, normalise_database_url
+from crm.core.config import ConfigError, check_config, load_environment, normalise_database_url
 
 
 def test_healthz_reports_database_ok(client):
@@ -95,7 +95,7 @@ def test_language_switch_to_english(client):
 
 
 def test_demo_logins_lists_staff_and_portal_accounts(app):
-    from crm.demo_data import PORTAL_ACCOUNTS
+    from crm.demo.projects import PORTAL_ACCOUNTS
 
     output = app.test_cli_runner().invoke(args=["demo", "logins"]).output
     assert "agent@guichet.example" in output and "guichet-demo-2026" in output

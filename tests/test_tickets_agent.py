@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from crm.extensions import db
+from crm.core.extensions import db
 from tickets import queries, services
 from tickets.models import SlaState, Status, Ticket, Topic
 from tickets.queries import QueueFilters, list_tickets, queue_query

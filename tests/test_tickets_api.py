@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm import services as accounts
-from crm.extensions import db
+from crm.core import services as accounts
+from crm.core.extensions import db
 from tickets import services
 from tickets.models import Message, Status, Ticket
 

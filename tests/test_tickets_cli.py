@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from crm.extensions import db
+from crm.core.extensions import db
 from tickets.models import SlaMark, SlaPolicy, SlaState, Ticket, TicketEvent
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # Monday 10:00 in Paris

@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
-from crm.extensions import db
-from crm.models import User
+from crm.core.extensions import db
+from crm.core.models import User
 from tickets import services
 from tickets.models import Ticket, TicketEvent
 

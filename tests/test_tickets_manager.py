@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crm.extensions import db
+from crm.core.extensions import db
 from tickets import reports, services
 from tickets.sla_tracking import sweep_sla
 

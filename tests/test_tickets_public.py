@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from crm import create_app
-from crm.extensions import db
+from crm.core.extensions import db
 from tickets import services
 from tickets.models import Attachment, Message, Status, Ticket
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from crm.extensions import db
+from crm.core.extensions import db
 from tickets import services, signals
 from tickets.models import Message, SlaMark, SlaState, Status, Ticket, TicketEvent
 from tickets.sla_tracking import recompute_sla, sweep_sla, ticket_clocks

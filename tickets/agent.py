@@ -11,11 +11,11 @@ from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.routing import BuildError
 
-from crm import registry
-from crm.extensions import db, utcnow
-from crm.forms import EmptyForm
-from crm.models import STAFF_ROLES, User, UserRole
-from crm.security import staff_required
+from crm.core import registry
+from crm.core.extensions import db, utcnow
+from crm.core.forms import EmptyForm
+from crm.core.models import STAFF_ROLES, User, UserRole
+from crm.core.security import staff_required
 from tickets import queries, services
 from tickets.attachments import AttachmentError
 from tickets.forms import AgentReplyForm, AssignForm, MergeForm, NoteForm, QueueFilterForm, UpdateForm

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from flask import Flask, g
 from flask_smorest import Blueprint, abort
 
-from crm.api import problem_responses, register_api_blueprint, token_required
-from crm.extensions import db
-from crm.models import STAFF_ROLES, User
+from crm.core.api import problem_responses, register_api_blueprint, token_required
+from crm.core.extensions import db
+from crm.core.models import STAFF_ROLES, User
 from tickets import queries, services
 from tickets.models import Channel, Priority, Queue, Status, Ticket, Topic
 from tickets.schemas import (

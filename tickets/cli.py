@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup
 
-from crm.extensions import db, utcnow
+from crm.core.extensions import db, utcnow
 from tickets.models import ACTIVE_STATUSES, Ticket
 
 sla_cli = AppGroup("sla", help="Délais de traitement (SLA).")

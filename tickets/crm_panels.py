@@ -6,9 +6,9 @@ import sqlalchemy as sa
 from flask import Blueprint, Flask, render_template
 from markupsafe import Markup
 
-from crm import registry
-from crm.extensions import db
-from crm.org_services import organisation_family_ids
+from crm.core import registry
+from crm.core.extensions import db
+from crm.organisations.services import organisation_family_ids
 from tickets.models import ACTIVE_STATUSES, SLA_STATE_LABELS, SlaState, Ticket
 
 RECENT = 10

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from crm.extensions import db, utcnow
+from crm.core.extensions import db, utcnow
 from tickets import services
 from tickets.models import CannedResponse, Priority, Queue, QueueMember, SlaCalendar, SlaPolicy, Status, Topic
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from blinker import signal
 from flask import Flask, current_app
 
-from crm.extensions import db, utcnow
+from crm.core.extensions import db, utcnow
 from tickets import signals
 from tickets.models import ACTIVE_STATUSES, Attachment, Message, SlaMark, Status, Ticket
 
@@ -95,7 +95,7 @@ def _sla_sweep():
 
 def register(app: Flask) -> None:
     """Register the jobs and connect the receivers (idempotent)."""
-    from crm import registry
+    from crm.core import registry
 
     zone = app.config["BABEL_DEFAULT_TIMEZONE"]
     registry.add_job(app, "sla_sweep", _sla_sweep, {"trigger": "interval", "minutes": 1})

@@ -11,8 +11,8 @@ import re
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from crm.extensions import db
-from crm.intake import InboundMail, IntakeResult
+from crm.core.extensions import db
+from notifications.intake import InboundMail, IntakeResult
 from tickets.attachments import AttachmentError, IncomingFile, check_files
 from tickets.models import Channel, Message, Ticket
 from tickets.services import TicketError, add_requester_reply, create_ticket, ticket_by_reference
@@ -62,7 +62,7 @@ def find_ticket(mail: InboundMail) -> Ticket | None:
 
 def intake_mail(mail: InboundMail) -> IntakeResult:
     """Add the message to the ticket it answers, or open a new request; flushes, the caller commits."""
-    from crm.services import user_by_email
+    from crm.core.services import user_by_email
 
     attachments, notes = checked_attachments(mail.attachments)
     text = mail.text
@@ -90,6 +90,6 @@ def intake_mail(mail: InboundMail) -> IntakeResult:
 
 def register(app: Flask) -> None:
     """Offer the handler to the mail side."""
-    from crm import registry
+    from crm.core import registry
 
     registry.set_mail_intake(app, intake_mail)

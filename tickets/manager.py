@@ -11,9 +11,9 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SubmitField
 from wtforms.validators import DataRequired, ValidationError
 
-from crm import registry
-from crm.extensions import utcnow
-from crm.security import roles_required
+from crm.core import registry
+from crm.core.extensions import utcnow
+from crm.core.security import roles_required
 from tickets import reports
 from tickets.models import STATUS_LABELS, Status
 from tickets.sla import format_business_duration

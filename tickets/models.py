@@ -8,10 +8,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.extensions import db, utcnow
-from crm.models import User
-from crm.models_orgs import Organisation
-from crm.models_projects import Project
+from crm.core.extensions import db, utcnow
+from crm.core.models import User
+from crm.organisations.models import Organisation
+from crm.projects.models import Project
 
 
 class Status(enum.StrEnum):

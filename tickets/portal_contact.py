@@ -12,9 +12,9 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from crm.extensions import db, limiter
-from crm.models_projects import Partner, Project
-from crm.scope import partner_scope, profiles_of, project_in_scope_or_404
+from crm.core.extensions import db, limiter
+from crm.portal.scope import partner_scope, profiles_of, project_in_scope_or_404
+from crm.projects.models import Partner, Project
 from tickets import services
 from tickets.models import Channel
 

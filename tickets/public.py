@@ -20,8 +20,8 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from crm import registry
-from crm.extensions import db, limiter
+from crm.core import registry
+from crm.core.extensions import db, limiter
 from tickets import queries, services
 from tickets.attachments import AttachmentError, IncomingFile, stored_path
 from tickets.forms import RequesterReplyForm, RequestForm

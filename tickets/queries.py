@@ -13,7 +13,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from crm.extensions import db, utcnow
+from crm.core.extensions import db, utcnow
 from tickets.models import ACTIVE_STATUSES, Priority, SlaState, Status, Ticket
 
 PER_PAGE = 50

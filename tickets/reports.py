@@ -10,7 +10,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from crm.extensions import db, utcnow
+from crm.core.extensions import db, utcnow
 from tickets.models import Queue, SlaState, Ticket
 from tickets.sla_tracking import TARGETS
 

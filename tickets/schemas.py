@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from crm.api import ProblemSchema  # noqa: F401  (re-exported: moved to the shell)
+from crm.core.api import ProblemSchema  # noqa: F401  (re-exported: moved to the shell)
 from tickets.models import Message, Priority, Status, Ticket
 from tickets.queries import SLA_FILTERS
 from tickets.sla_tracking import TARGETS, SlaView

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from crm.database import dialect_insert
-from crm.extensions import db, utcnow
-from crm.models import User
+from crm.core.database import dialect_insert
+from crm.core.extensions import db, utcnow
+from crm.core.models import User
 from tickets import signals
 from tickets.attachments import IncomingFile, check_files, store_file
 from tickets.models import (

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm.attributes import set_committed_value
 
-from crm.database import dialect_insert
-from crm.extensions import db, utcnow
+from crm.core.database import dialect_insert
+from crm.core.extensions import db, utcnow
 from tickets import signals
 from tickets.models import (
     PAUSED_STATUSES,

@@ -7,8 +7,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import Flask
 
-from crm.extensions import db, utcnow
-from crm.models import User
+from crm.core.extensions import db, utcnow
+from crm.core.models import User
 from expert import services as expert
 from expert import signals as expert_signals
 from expert.demo import outcome_fates, waiting_auto_answers

@@ -10,9 +10,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
-from crm import registry
-from crm.extensions import db
-from crm.security import roles_required
+from crm.core import registry
+from crm.core.extensions import db
+from crm.core.security import roles_required
 from expert import services as expert
 from expert import stats
 from expert.models import OUTCOME_LABELS

@@ -9,7 +9,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from crm import create_app
-from crm.extensions import db
+from crm.core.extensions import db
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from crm import services as crm_services
-from crm.extensions import db
+from crm.core import services as crm_services
+from crm.core.extensions import db
 
 pytestmark = [pytest.mark.e2e, pytest.mark.committed]
 E2E_PASSWORD = "motdepasse-e2e-1"

@@ -1,0 +1,104 @@
+"""Log in, log out, choose the language, manage one's API tokens."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from crm.core import services
+from crm.core.extensions import db, limiter, login_manager
+from crm.core.forms import ApiTokenForm, EmptyForm, LanguageForm, LoginForm
+from crm.core.models import ApiToken, User
+
+bp = Blueprint("auth", __name__)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.active else None
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only follow relative redirect targets on this site."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return default
+
+
+def _login_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN"]
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("views.home"))
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is None:
+            flash(_("Adresse électronique ou mot de passe incorrect."), "error")
+            return render_template("crm/login.html", form=form), 200
+        session.clear()
+        login_user(user)
+        return redirect(safe_next(form.next.data, url_for("views.home")))
+    return render_template("crm/login.html", form=form)
+
+
+@bp.post("/deconnexion")
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash(_("Vous êtes déconnecté."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/langue")
+def set_language():
+    form = LanguageForm()
+    if form.validate_on_submit():
+        session["lang"] = form.lang.data
+        if current_user.is_authenticated:
+            current_user.locale = form.lang.data
+    return redirect(safe_next(form.next.data or request.referrer and urlsplit(request.referrer).path,
+                              url_for("views.home")))
+
+
+@bp.route("/compte/jetons", methods=["GET", "POST"])
+@login_required
+def api_tokens():
+    form = ApiTokenForm()
+    clear = None
+    if form.validate_on_submit():
+        _token, clear = services.create_api_token(current_user, form.name.data)
+        flash(_("Jeton créé. Copiez-le maintenant : il ne sera plus affiché."), "success")
+    tokens = db.session.scalars(
+        sa.select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.created_at.desc())
+    ).all()
+    return render_template("crm/api_tokens.html", form=form, tokens=tokens, clear=clear,
+                           revoke_form=EmptyForm())
+
+
+@bp.post("/compte/jetons/<int:token_id>/revoquer")
+@login_required
+def revoke_api_token(token_id: int):
+    token = db.session.scalar(
+        sa.select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == current_user.id)
+    )
+    if token is None:
+        from flask import abort
+
+        abort(404)
+    if EmptyForm().validate_on_submit():
+        services.revoke_api_token(token)
+        flash(_("Jeton révoqué."), "success")
+    return redirect(url_for("auth.api_tokens"))

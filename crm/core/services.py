@@ -1,0 +1,119 @@
+"""Account services: passwords (argon2), users, API tokens. They flush; the caller commits."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from crm.core.extensions import db, utcnow
+from crm.core.models import ApiToken, Role, User, UserRole
+
+_hasher = PasswordHasher()
+# Verified against when the e-mail is unknown, so that both paths cost the same time.
+_DUMMY_HASH = _hasher.hash("guichet-dummy-password")
+
+MIN_PASSWORD_LENGTH = 12
+
+
+class AccountError(ValueError):
+    """An account operation was refused; the message is shown to the user."""
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with argon2id."""
+    return _hasher.hash(password)
+
+
+def check_password_strength(password: str) -> None:
+    """Refuse passwords that are too short."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"Le mot de passe doit comporter au moins {MIN_PASSWORD_LENGTH} caractères.")
+
+
+def normalise_email(email: str) -> str:
+    """Lower-case and strip an e-mail address."""
+    return email.strip().lower()
+
+
+def user_by_email(email: str) -> User | None:
+    """The user with this e-mail address, if any."""
+    return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+
+
+def create_user(email: str, name: str, roles: list[str] | tuple[str, ...], password: str | None = None,
+                locale: str = "fr") -> User:
+    """Create an account with roles; the e-mail must be new."""
+    email = normalise_email(email)
+    unknown = set(roles) - {r.value for r in Role}
+    if unknown:
+        raise AccountError(f"Rôle inconnu : {', '.join(sorted(unknown))}.")
+    if user_by_email(email) is not None:
+        raise AccountError(f"Un compte existe déjà pour {email}.")
+    user = User(email=email, name=name.strip(), locale=locale)
+    if password is not None:
+        check_password_strength(password)
+        user.password_hash = hash_password(password)
+    user.roles = [UserRole(role=str(r)) for r in dict.fromkeys(roles)]
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Replace the user's password."""
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with these credentials, else None; constant work for unknown e-mails."""
+    user = user_by_email(email)
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.password_hash or not user.active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(user: User, name: str, *, valid_for: timedelta | None = None) -> tuple[ApiToken, str]:
+    """Create a token for the user; the clear value is returned once and never stored."""
+    clear = "gch_" + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, name=name, prefix=clear[:12], token_hash=_digest(clear),
+                     expires_at=(utcnow() + valid_for) if valid_for else None)
+    db.session.add(token)
+    db.session.flush()
+    return token, clear
+
+
+def authenticate_api_token(clear: str, *, now: datetime | None = None) -> User | None:
+    """The active user owning this unrevoked, unexpired token, else None."""
+    now = now or utcnow()
+    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _digest(clear)))
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    if not token.user.active:
+        return None
+    token.last_used_at = now
+    return token.user
+
+
+def revoke_api_token(token: ApiToken) -> None:
+    """Revoke a token at once."""
+    token.revoked_at = utcnow()

@@ -1,0 +1,266 @@
+"""The nightly import of the business systems' files: idempotent bulk upserts by business key.
+
+`import_directory()` reads one file per entity (CSV or JSON lines, see docs/import-format.md), refuses
+bad lines one by one (file, line, reason) without touching the others, upserts the rest in batches
+keyed by business key, and records an `ImportRun`. It only flushes: the caller commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask
+
+from crm.core.database import dialect_insert
+from crm.core.extensions import db, utcnow
+from crm.imports import signals
+from crm.imports.entities import ENTITIES, EntitySpec, ImportContext
+from crm.imports.models import ImportRejection, ImportRun, ImportStatus
+from crm.imports.parsing import FileError, RowError, read_rows
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 2000
+COUNTERS = ("created", "updated", "unchanged", "rejected", "deleted")
+
+
+def row_hash(values: dict) -> str:
+    """A digest of a line's parsed values: equal digests mean nothing to update."""
+    canonical = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
+
+
+def entity_files(directory: Path, name: str) -> list[Path]:
+    """The files of an entity in the directory: NAME.csv and/or NAME.jsonl."""
+    return [p for p in (directory / f"{name}.csv", directory / f"{name}.jsonl") if p.is_file()]
+
+
+def _upsert_statement(spec: EntitySpec, columns: list[str]):
+    """INSERT … ON CONFLICT (business key) DO UPDATE, for PostgreSQL and SQLite alike."""
+    table = spec.model.__table__
+    statement = dialect_insert(table)
+    updated = [c for c in columns if c not in spec.key and c != "created_at"]
+    return statement.on_conflict_do_update(index_elements=list(spec.key),
+                                           set_={c: statement.excluded[c] for c in updated})
+
+
+class _EntityRun:
+    """The import of one entity's files: existing rows, claimed unique values, pending batch, counts."""
+
+    def __init__(self, spec: EntitySpec, ctx: ImportContext, counts: dict, now):
+        self.spec, self.ctx, self.counts, self.now = spec, ctx, counts, now
+        table = spec.model.__table__
+        selected = [table.c[k] for k in spec.key] + [table.c.id, table.c.row_hash] + [
+            table.c[u] for u in spec.unique]
+        self.existing: dict[tuple, tuple[int, str]] = {}
+        self.claims: dict[str, dict] = {u: {} for u in spec.unique}
+        self.owned: dict[str, dict] = {u: {} for u in spec.unique}
+        n = len(spec.key)
+        for row in db.session.execute(sa.select(*selected)):
+            key = tuple(row[:n])
+            self.existing[key] = (row[n], row[n + 1])
+            for u, value in zip(spec.unique, row[n + 2:], strict=True):
+                if value is not None:
+                    self.claims[u][value] = key
+                    self.owned[u][key] = value
+        self.seen: dict[tuple, int] = {}
+        self.batch: list[tuple[int, str, dict]] = []
+        self.changed: list[tuple[int, dict]] = []
+        self.statement = None
+        self.timestamps = "updated_at" in table.c
+
+    def add(self, line: int, values: dict) -> None:
+        """Classify one parsed line and queue it for writing."""
+        key = tuple(values[k] for k in self.spec.key)
+        if key in self.seen:
+            raise RowError(f"clé en double dans le fichier (déjà vue ligne {self.seen[key]})")
+        for u in self.spec.unique:
+            value = values.get(u)
+            owner = self.claims[u].get(value) if value is not None else None
+            if owner is not None and owner != key:
+                raise RowError(f"« {u} » {value} déjà attribué à une autre ligne ({', '.join(map(str, owner))})")
+        self.seen[key] = line
+        for u in self.spec.unique:
+            old = self.owned[u].get(key)
+            if old is not None and self.claims[u].get(old) == key:
+                del self.claims[u][old]
+            if values.get(u) is not None:
+                self.claims[u][values[u]] = key
+                self.owned[u][key] = values[u]
+        digest = row_hash(values)
+        previous = self.existing.get(key)
+        if previous is not None and previous[1] == digest:
+            self.counts["unchanged"] += 1
+            return
+        status = "created" if previous is None else "updated"
+        record = {k: v for k, v in values.items() if not k.startswith("_")}
+        record["row_hash"] = digest
+        if self.timestamps:
+            record.update(created_at=self.now, updated_at=self.now)
+        self.batch.append((line, status, record))
+        self.changed.append((line, values))
+        if len(self.batch) >= BATCH_SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the pending batch; if the database refuses it, retry line by line and reject the culprits."""
+        if not self.batch:
+            return
+        if self.statement is None:
+            self.statement = _upsert_statement(self.spec, list(self.batch[0][2]))
+        try:
+            with db.session.begin_nested():
+                db.session.execute(self.statement, [record for _l, _s, record in self.batch])
+            for _line, status, _record in self.batch:
+                self.counts[status] += 1
+        except sa.exc.DBAPIError:
+            for line, status, record in self.batch:
+                try:
+                    with db.session.begin_nested():
+                        db.session.execute(self.statement, [record])
+                    self.counts[status] += 1
+                except sa.exc.DBAPIError as error:
+                    self.ctx.reject(line, "refusée par la base de données : " + str(error.orig).splitlines()[0])
+                    self.counts["rejected"] += 1
+                    self.changed = [(n, v) for n, v in self.changed if n != line]
+        self.batch = []
+
+    def stale_ids(self, keep: set[int] = frozenset()) -> list[int]:
+        """Rows of the parents mentioned in the file that the file no longer lists."""
+        if self.spec.parent is None:
+            return []
+        position = self.spec.key.index(self.spec.parent)
+        parents = {key[position] for key in self.seen}
+        return [row_id for key, (row_id, _h) in self.existing.items()
+                if key[position] in parents and key not in self.seen and row_id not in keep]
+
+
+def _import_entity(spec: EntitySpec, files: list[Path], ctx: ImportContext, counts: dict, now) -> _EntityRun:
+    run = _EntityRun(spec, ctx, counts, now)
+    if spec.name == "organisations":  # parents may be defined further down the same file
+        ctx.org_codes_in_file = {str(row.get("code", "")).strip() for path in files
+                                 for _n, row in _safe_rows(path, spec)}
+    for path in files:
+        ctx.file = path.name
+        try:
+            for line, row in read_rows(path, spec.required):
+                try:
+                    if "__error__" in row:
+                        raise RowError(row["__error__"])
+                    run.add(line, spec.parse(row, ctx))
+                except RowError as error:
+                    ctx.reject(line, str(error))
+                    counts["rejected"] += 1
+        except (FileError, UnicodeDecodeError) as error:
+            ctx.reject(1, f"fichier illisible : {error}")
+            counts["rejected"] += 1
+        run.flush()
+    if spec.after is not None and run.changed:
+        spec.after(ctx, run.changed)
+    ctx.load(spec.name)
+    return run
+
+
+def _safe_rows(path: Path, spec: EntitySpec):
+    try:
+        yield from read_rows(path, spec.required)
+    except (FileError, UnicodeDecodeError):
+        return
+
+
+def _delete(spec: EntitySpec, ids: list[int], counts: dict) -> None:
+    table = spec.model.__table__
+    for start in range(0, len(ids), 500):
+        db.session.execute(table.delete().where(table.c.id.in_(ids[start:start + 500])))
+    counts["deleted"] += len(ids)
+
+
+def import_directory(directory: str | Path, *, trigger: str = "cli", actor=None) -> ImportRun:
+    """Import every entity file found in the directory and return the recorded run (flushed only)."""
+    directory = Path(directory)
+    started, now = time.perf_counter(), utcnow()
+    run = ImportRun(source=str(directory), trigger=trigger, started_at=now)
+    db.session.add(run)
+    db.session.flush()
+    if not directory.is_dir():
+        raise FileNotFoundError(f"dossier d'import introuvable : {directory}")
+    ctx = ImportContext()
+    for name in ("organisations", "people", "projects", "partners"):
+        ctx.load(name)
+    counts = {spec.name: dict.fromkeys(COUNTERS, 0) for spec in ENTITIES}
+    runs: dict[str, _EntityRun] = {}
+    for spec in ENTITIES:
+        files = entity_files(directory, spec.name)
+        if files:
+            runs[spec.name] = _import_entity(spec, files, ctx, counts[spec.name], now)
+    # Children the file no longer lists go, in reverse order; a partner still named by a line stays.
+    for spec in reversed(ENTITIES):
+        if spec.name in runs and spec.parent is not None:
+            keep: set[int] = set()
+            if spec.name == "partners":
+                keep = _partners_still_referenced(runs.get("payment_lines"))
+            _delete(spec, runs[spec.name].stale_ids(keep), counts[spec.name])
+    _finish(run, ctx, counts, time.perf_counter() - started)
+    return run
+
+
+def _partners_still_referenced(payment_run: _EntityRun | None) -> set[int]:
+    """Partners that a payment line of this run names: they are never deleted."""
+    if payment_run is None:
+        return set()
+    return {key[0] for key in payment_run.seen}
+
+
+def _finish(run: ImportRun, ctx: ImportContext, counts: dict, seconds: float) -> None:
+    if ctx.rejections:
+        db.session.execute(sa.insert(ImportRejection), [
+            {"run_id": run.id, "file": file[:255], "line": line, "reason": reason}
+            for file, line, reason in ctx.rejections])
+    totals: dict[str, int] = defaultdict(int)
+    for entity in counts.values():
+        for counter, value in entity.items():
+            totals[counter] += value
+    for counter in COUNTERS:
+        setattr(run, counter, totals[counter])
+    run.counts = {name: entity for name, entity in counts.items() if any(entity.values())}
+    run.status = ImportStatus.SUCCEEDED
+    run.finished_at = utcnow()
+    run.duration_seconds = round(seconds, 3)
+    db.session.flush()
+
+
+def record_failed_run(directory: str, trigger: str, error: BaseException) -> ImportRun:
+    """Record a run that could not complete (after the caller rolled back its work)."""
+    now = utcnow()
+    run = ImportRun(source=str(directory), trigger=trigger, status=ImportStatus.FAILED, started_at=now,
+                    finished_at=now, error=f"{type(error).__name__}: {error}"[:2000])
+    db.session.add(run)
+    db.session.flush()
+    return run
+
+
+def run_nightly_import(app: Flask) -> ImportRun | None:
+    """The scheduled job: import IMPORT_DIR, commit, or roll back and record the failure."""
+    with app.app_context():
+        directory = app.config.get("IMPORT_DIR")
+        if not directory:
+            log.info("nightly import skipped: IMPORT_DIR is not set")
+            return None
+        try:
+            run = import_directory(directory, trigger="nightly")
+            db.session.commit()
+        except Exception as error:
+            db.session.rollback()
+            log.exception("nightly import of %s failed", directory)
+            run = record_failed_run(directory, "nightly", error)
+            db.session.commit()
+        log.info("nightly import %s: %s created, %s updated, %s unchanged, %s rejected", run.status,
+                 run.created, run.updated, run.unchanged, run.rejected)
+        signals.import_finished.send(app, run=run)
+        return run

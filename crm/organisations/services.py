@@ -1,0 +1,73 @@
+"""Organisations seen by the agency: family (sub-entities, laboratories), projects, contacts, notes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from crm.core.extensions import db
+from crm.core.models import User
+from crm.organisations.models import Interaction, Organisation, OrgContact, Person, laboratory_supervisors
+from crm.projects.models import Partner, Project
+
+
+def organisation_family_ids(org_id: int) -> list[int]:
+    """The organisation, its sub-entities at every level, and the laboratories they supervise."""
+    ids, frontier = {org_id}, {org_id}
+    while frontier:
+        children = set(db.session.scalars(
+            sa.select(Organisation.id).where(Organisation.parent_id.in_(frontier))).all()) - ids
+        ids |= children
+        frontier = children
+    labs = set(db.session.scalars(sa.select(laboratory_supervisors.c.laboratory_id).where(
+        laboratory_supervisors.c.organisation_id.in_(ids))).all())
+    return sorted(ids | labs)
+
+
+def search_organisations(text: str) -> sa.Select:
+    """Organisations whose name, code, SIREN, SIRET or RNSR matches."""
+    query = sa.select(Organisation)
+    text = (text or "").strip()
+    if text:
+        compact = text.replace(" ", "").upper()
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(sa.or_(Organisation.name.ilike(f"%{escaped}%", escape="\\"),
+                                   Organisation.code == text, Organisation.siren == compact,
+                                   Organisation.siret == compact, Organisation.rnsr == compact))
+    return query.order_by(Organisation.name)
+
+
+def projects_of_organisations(ids: list[int]) -> sa.Select:
+    """Every project (all states) with a partner establishment or laboratory among the ids."""
+    partners = sa.select(Partner.project_id).where(
+        sa.or_(Partner.organisation_id.in_(ids), Partner.laboratory_id.in_(ids)))
+    return sa.select(Project).where(Project.id.in_(partners)).order_by(Project.call_year.desc().nulls_last(),
+                                                                        Project.reference)
+
+
+def contacts_of_organisations(ids: list[int]) -> list[OrgContact]:
+    """The roles people hold in these organisations."""
+    return db.session.scalars(
+        sa.select(OrgContact).join(Person).where(OrgContact.organisation_id.in_(ids))
+        .options(sa.orm.joinedload(OrgContact.person), sa.orm.joinedload(OrgContact.organisation))
+        .order_by(Person.last_name, Person.first_name)
+    ).all()
+
+
+def interactions_of(org_id: int, limit: int = 50) -> list[Interaction]:
+    """The latest notes agents recorded about this organisation."""
+    return db.session.scalars(
+        sa.select(Interaction).where(Interaction.organisation_id == org_id)
+        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc()).limit(limit)
+    ).all()
+
+
+def record_interaction(org: Organisation, *, author: User, kind: str, occurred_at: datetime, subject: str,
+                       body: str = "") -> Interaction:
+    """Record a call, a meeting, an exchange or a note about an organisation."""
+    note = Interaction(organisation_id=org.id, author_id=author.id, kind=kind, occurred_at=occurred_at,
+                       subject=subject.strip(), body=body.strip())
+    db.session.add(note)
+    db.session.flush()
+    return note

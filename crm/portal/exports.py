@@ -1,0 +1,152 @@
+"""Portal reports as Excel (.xlsx, typed cells, date and euro formats) and CSV, limited to the scope."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+
+from crm.core.extensions import db
+from crm.portal.queries import ZERO, payment_totals, scoped_deliverables
+from crm.portal.scope import Profiles, project_scope
+from crm.projects.models import PROJECT_STATE_LABELS, Deliverable, Project
+
+DATE_FORMAT = "DD/MM/YYYY"
+EURO_FORMAT = '#,##0.00\\ "€"'
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class ExportColumn:
+    header: str
+    kind: str = "text"  # text, int, date, euro, bool
+    width: int = 16
+
+
+PROJECT_COLUMNS = [
+    ExportColumn("Référence", width=20), ExportColumn("Acronyme"), ExportColumn("Titre", width=50),
+    ExportColumn("Appel", width=14), ExportColumn("Édition", "int", 9), ExportColumn("État", width=20),
+    ExportColumn("N° de décision", width=18), ExportColumn("Aide accordée", "euro", 16),
+    ExportColumn("Versé", "euro", 16), ExportColumn("Reste à verser", "euro", 16), ExportColumn("Début", "date", 12),
+    ExportColumn("Fin scientifique", "date", 14), ExportColumn("Durée (mois)", "int", 12),
+    ExportColumn("Coordinateur", width=24),
+    ExportColumn("Partenaires", "int", 12),
+]
+DELIVERABLE_COLUMNS = [
+    ExportColumn("Référence du projet", width=20), ExportColumn("Acronyme"),
+    ExportColumn("Fin scientifique", "date", 14), ExportColumn("N° de décision", width=18),
+    ExportColumn("État du projet", width=20), ExportColumn("Livrable", width=8),
+    ExportColumn("Livrable attendu", width=40), ExportColumn("Échéance", "date", 12),
+    ExportColumn("Remis le", "date", 12), ExportColumn("Conditionne un versement", "bool", 12),
+    ExportColumn("Situation", width=18),
+]
+
+
+def deliverable_status(deliverable: Deliverable, today: date) -> str:
+    """Submitted, submitted late, late or upcoming (in French, for reports)."""
+    if deliverable.submitted_on is not None:
+        return "Remis en retard" if deliverable.submitted_on > deliverable.due_date else "Remis"
+    return "En retard" if deliverable.due_date < today else "À venir"
+
+
+def project_rows(profiles: Profiles) -> list[list]:
+    """One row per project in scope, amounts over the partners the user sees."""
+    projects = db.session.scalars(
+        sa.select(Project).where(project_scope(profiles)).order_by(Project.reference)
+        .options(sa.orm.selectinload(Project.partners), sa.orm.joinedload(Project.coordinator))
+    ).all()
+    totals = payment_totals(profiles)
+    rows = []
+    for p in projects:
+        paid, rest = totals.get(p.id, (ZERO, ZERO))
+        rows.append([p.reference, p.acronym, p.title, p.call_code, p.call_year, PROJECT_STATE_LABELS.get(p.state),
+                     p.decision_number, p.aid_granted, paid, rest, p.start_date, p.scientific_end_date,
+                     p.duration_months, p.coordinator.full_name if p.coordinator else "", len(p.partners)])
+    return rows
+
+
+def deliverable_rows(profiles: Profiles, today: date) -> list[list]:
+    """One row per deliverable of the projects in scope."""
+    rows = []
+    query = scoped_deliverables(profiles).order_by(Project.reference, Deliverable.due_date, Deliverable.code)
+    for d, p in db.session.execute(query).all():
+        rows.append([p.reference, p.acronym, p.scientific_end_date, p.decision_number,
+                     PROJECT_STATE_LABELS.get(p.state), d.code, d.title, d.due_date, d.submitted_on,
+                     d.conditions_payment, deliverable_status(d, today)])
+    return rows
+
+
+def to_xlsx(title: str, columns: list[ExportColumn], rows: Iterable[list]) -> bytes:
+    """A real workbook: typed cells (numbers, dates, booleans), euro and date formats, frozen header."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title[:31])
+    sheet.freeze_panes = "A2"
+    for index, column in enumerate(columns, start=1):
+        sheet.column_dimensions[_letter(index)].width = column.width
+    bold = Font(bold=True)
+    header = []
+    for column in columns:
+        cell = WriteOnlyCell(sheet, value=column.header)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    for row in rows:
+        cells = []
+        for column, value in zip(columns, row, strict=True):
+            cell = WriteOnlyCell(sheet, value=_xlsx_value(column, value))
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"  # text that looks like a formula stays text
+            if column.kind == "date":
+                cell.number_format = DATE_FORMAT
+            elif column.kind == "euro":
+                cell.number_format = EURO_FORMAT
+            cells.append(cell)
+        sheet.append(cells)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index)
+
+
+def _xlsx_value(column: ExportColumn, value):
+    if value is None or value == "":
+        return None
+    if column.kind == "euro" and isinstance(value, Decimal):
+        return float(value)  # Excel stores numbers as doubles; the cell format shows 2 decimals
+    return value
+
+
+def to_csv(columns: list[ExportColumn], rows: Iterable[list]) -> bytes:
+    """CSV for French spreadsheets: UTF-8 with BOM, ';' separated, decimal comma, dates DD/MM/YYYY."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow([c.header for c in columns])
+    for row in rows:
+        writer.writerow([_csv_value(c, v) for c, v in zip(columns, row, strict=True)])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _csv_value(column: ExportColumn, value) -> str:
+    if value is None:
+        return ""
+    if column.kind == "date" and isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    if column.kind == "euro":
+        return f"{Decimal(value):.2f}".replace(".", ",")
+    if column.kind == "bool":
+        return "oui" if value else "non"
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text  # no formula injection

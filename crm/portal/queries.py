@@ -1,0 +1,144 @@
+"""Named queries of the portal; each one starts from the scope filter of crm/portal/scope.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from crm.core.extensions import db
+from crm.organisations.models import Organisation
+from crm.portal.scope import Profiles, partner_scope, project_scope
+from crm.projects.models import PORTAL_STATES, Deliverable, Partner, PaymentLine, Project
+
+ZERO = Decimal("0.00")
+
+
+@dataclass
+class ProjectCriteria:
+    """Multi-criteria search: every field is optional."""
+
+    call_code: str | None = None
+    acronym: str | None = None
+    reference: str | None = None
+    state: str | None = None
+    partner: str | None = None
+    start_from: date | None = None
+    end_before: date | None = None
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_projects(profiles: Profiles, criteria: ProjectCriteria) -> sa.Select:
+    """The projects in scope matching the criteria, most recent call first."""
+    query = sa.select(Project).where(project_scope(profiles))
+    if criteria.call_code:
+        query = query.where(Project.call_code == criteria.call_code)
+    if criteria.acronym:
+        query = query.where(Project.acronym.ilike(_like(criteria.acronym), escape="\\"))
+    if criteria.reference:
+        query = query.where(Project.reference.ilike(_like(criteria.reference), escape="\\"))
+    if criteria.state:
+        query = query.where(Project.state == criteria.state)
+    if criteria.start_from:
+        query = query.where(Project.start_date >= criteria.start_from)
+    if criteria.end_before:
+        query = query.where(Project.scientific_end_date <= criteria.end_before)
+    if criteria.partner:
+        lab = sa.orm.aliased(Organisation)
+        pattern = _like(criteria.partner)
+        matching = (
+            sa.select(Partner.project_id)
+            .join(Organisation, Organisation.id == Partner.organisation_id)
+            .outerjoin(lab, lab.id == Partner.laboratory_id)
+            .where(sa.or_(Organisation.name.ilike(pattern, escape="\\"), lab.name.ilike(pattern, escape="\\"),
+                          Organisation.siret == criteria.partner.replace(" ", ""),
+                          lab.rnsr == criteria.partner.strip().upper()))
+        )
+        query = query.where(Project.id.in_(matching))
+    return query.order_by(Project.call_year.desc().nulls_last(), Project.reference)
+
+
+def calls_in_scope(profiles: Profiles) -> list[tuple[str, str]]:
+    """(code, name) of the calls of the projects in scope, for the search form."""
+    rows = db.session.execute(
+        sa.select(Project.call_code, sa.func.max(Project.call_name)).where(project_scope(profiles))
+        .group_by(Project.call_code).order_by(Project.call_code)
+    ).all()
+    return [(code, name or code) for code, name in rows]
+
+
+def projects_by_state(profiles: Profiles) -> dict[str, int]:
+    """How many projects in scope are in each portal state."""
+    rows = db.session.execute(
+        sa.select(Project.state, sa.func.count()).where(project_scope(profiles)).group_by(Project.state)
+    ).all()
+    counts = {str(state): 0 for state in PORTAL_STATES}
+    counts.update({state: n for state, n in rows})
+    return counts
+
+
+def scoped_deliverables(profiles: Profiles) -> sa.Select:
+    """Deliverables of the projects in scope, with their project."""
+    return (sa.select(Deliverable, Project).join(Project, Project.id == Deliverable.project_id)
+            .where(project_scope(profiles)))
+
+
+def late_deliverables(profiles: Profiles, today: date) -> sa.Select:
+    """Deliverables in scope not submitted and past due, oldest first."""
+    return scoped_deliverables(profiles).where(Deliverable.overdue(today)).order_by(
+        Deliverable.due_date, Project.reference, Deliverable.code)
+
+
+def submitted_deliverables(profiles: Profiles) -> sa.Select:
+    """Deliverables in scope already submitted, latest first."""
+    return scoped_deliverables(profiles).where(Deliverable.submitted_on.is_not(None)).order_by(
+        Deliverable.submitted_on.desc(), Project.reference, Deliverable.code)
+
+
+def count(query: sa.Select) -> int:
+    """The number of rows a query returns."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+
+
+def payment_totals(profiles: Profiles, project_ids: list[int] | None = None) -> dict[int, tuple[Decimal, Decimal]]:
+    """Per project in scope: (paid, remaining) over the payment lines of the partners the user sees."""
+    query = (
+        sa.select(Partner.project_id, sa.func.coalesce(sa.func.sum(PaymentLine.paid_amount), 0),
+                  sa.func.coalesce(sa.func.sum(PaymentLine.amount - PaymentLine.paid_amount), 0))
+        .join(PaymentLine, PaymentLine.partner_id == Partner.id)
+        .join(Project, Project.id == Partner.project_id)
+        .where(project_scope(profiles), partner_scope(profiles))
+        .group_by(Partner.project_id)
+    )
+    if project_ids is not None:
+        query = query.where(Partner.project_id.in_(project_ids))
+    return {pid: (Decimal(paid), Decimal(rest)) for pid, paid, rest in db.session.execute(query).all()}
+
+
+def visible_partners(profiles: Profiles, project: Project) -> set[int]:
+    """Ids of the project's partners whose payment schedule the user sees."""
+    return set(db.session.scalars(
+        sa.select(Partner.id).where(Partner.project_id == project.id, partner_scope(profiles))).all())
+
+
+def indicators(profiles: Profiles, today: date) -> dict:
+    """The activity figures: projects by state, late and submitted deliverables, amounts."""
+    by_state = projects_by_state(profiles)
+    aid = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Project.aid_granted), 0))
+                            .where(project_scope(profiles)))
+    totals = payment_totals(profiles)
+    return {
+        "projects": sum(by_state.values()),
+        "by_state": by_state,
+        "late_deliverables": count(late_deliverables(profiles, today)),
+        "submitted_deliverables": count(submitted_deliverables(profiles)),
+        "aid_granted": Decimal(aid),
+        "paid": sum((paid for paid, _r in totals.values()), ZERO),
+        "remaining": sum((rest for _p, rest in totals.values()), ZERO),
+    }

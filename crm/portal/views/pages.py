@@ -1,0 +1,162 @@
+"""The project-tracking portal: search, project sheet, activity, reporting and exports, accounts."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from crm.core.extensions import db, limiter
+from crm.core.i18n import paris_today
+from crm.core.services import AccountError
+from crm.portal import exports
+from crm.portal import queries as portal_queries
+from crm.portal import services as portal_accounts
+from crm.portal.forms import ProfileRequestForm, ProjectSearchForm, RegistrationForm, SetPasswordForm
+from crm.portal.models import GRANTED_PROFILES, PROFILE_LABELS, PortalGrant, ProfileRequest
+from crm.portal.scope import profiles_of, project_in_scope_or_404
+from crm.projects.models import PROJECT_STATE_LABELS
+
+bp = Blueprint("portal", __name__, url_prefix="/portail")
+
+PER_PAGE = 20
+EXPORTS = {
+    "projets": ("Projets", exports.PROJECT_COLUMNS),
+    "livrables": ("Livrables", exports.DELIVERABLE_COLUMNS),
+}
+
+
+def _public_limit() -> str:
+    return current_app.config["RATELIMIT_PUBLIC_FORM"]
+
+
+@bp.get("/")
+@login_required
+def projects():
+    """Multi-criteria search of the projects in the user's scope."""
+    profiles = profiles_of(current_user)
+    form = ProjectSearchForm(request.args)
+    form.call.choices = [("", _("Tous"))] + portal_queries.calls_in_scope(profiles)
+    criteria = portal_queries.ProjectCriteria()
+    if form.validate():
+        criteria = portal_queries.ProjectCriteria(
+            call_code=form.call.data or None, acronym=form.acronym.data, reference=form.reference.data,
+            state=form.state.data or None, partner=form.partner.data, start_from=form.start_from.data,
+            end_before=form.end_before.data)
+    page = db.paginate(portal_queries.search_projects(profiles, criteria), page=request.args.get("page", 1, int),
+                       per_page=PER_PAGE, error_out=False)
+    totals = portal_queries.payment_totals(profiles, [p.id for p in page.items])
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("crm/portal/projects.html", form=form, page=page, totals=totals, args=args,
+                           has_scope=not profiles.is_empty)
+
+
+@bp.get("/projets/<reference>")
+@login_required
+def project(reference: str):
+    """The project sheet, 404 when the project is outside the user's scope."""
+    profiles = profiles_of(current_user)
+    item = project_in_scope_or_404(profiles, reference)
+    visible = portal_queries.visible_partners(profiles, item)
+    paid, remaining = portal_queries.payment_totals(profiles, [item.id]).get(
+        item.id, (portal_queries.ZERO, portal_queries.ZERO))
+    contact_url = (url_for("portal_contact.report", reference=item.reference)
+                   if "portal_contact.report" in current_app.view_functions else None)
+    return render_template("crm/portal/project.html", project=item, visible=visible, paid=paid,
+                           remaining=remaining, today=paris_today(), staff_view=False, contact_url=contact_url)
+
+
+@bp.get("/activite")
+@login_required
+def activity():
+    """Projects in progress by state, late deliverables, submitted deliverables."""
+    profiles = profiles_of(current_user)
+    today = paris_today()
+    figures = portal_queries.indicators(profiles, today)
+    late = db.session.execute(portal_queries.late_deliverables(profiles, today).limit(200)).all()
+    submitted = db.session.execute(portal_queries.submitted_deliverables(profiles).limit(50)).all()
+    return render_template("crm/portal/activity.html", figures=figures, late=late, submitted=submitted,
+                           today=today, state_labels=PROJECT_STATE_LABELS)
+
+
+@bp.get("/bilan")
+@login_required
+def reporting():
+    """The summaries of projects and deliverables, with their exports."""
+    profiles = profiles_of(current_user)
+    today = paris_today()
+    return render_template("crm/portal/reporting.html", figures=portal_queries.indicators(profiles, today),
+                           project_rows=exports.project_rows(profiles)[:500],
+                           columns=exports.PROJECT_COLUMNS, today=today)
+
+
+@bp.get("/bilan/<name>.<fmt>")
+@login_required
+def export(name: str, fmt: str):
+    """Download a summary as .xlsx or .csv, limited to the user's scope."""
+    if name not in EXPORTS or fmt not in ("xlsx", "csv"):
+        abort(404)
+    profiles = profiles_of(current_user)
+    title, columns = EXPORTS[name]
+    rows = exports.project_rows(profiles) if name == "projets" else exports.deliverable_rows(profiles, paris_today())
+    stamp = paris_today().isoformat()
+    if fmt == "xlsx":
+        body, mimetype = exports.to_xlsx(title, columns, rows), exports.XLSX_MIMETYPE
+    else:
+        body, mimetype = exports.to_csv(columns, rows), "text/csv; charset=utf-8"
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="guichet-{name}-{stamp}.{fmt}"',
+        "Cache-Control": "no-store"})
+
+
+@bp.route("/profils", methods=["GET", "POST"])
+@login_required
+def profiles():
+    """The user's profiles, and a request for an establishment profile."""
+    form = ProfileRequestForm()
+    if form.validate_on_submit():
+        try:
+            portal_accounts.request_profile(current_user, form.kind.data, form.identifier.data, form.message.data)
+        except AccountError as error:
+            form.identifier.errors.append(str(error))
+        else:
+            flash(_("Votre demande a été transmise à un administrateur."), "success")
+            return redirect(url_for("portal.profiles"))
+    grants = db.session.scalars(db.select(PortalGrant).where(PortalGrant.user_id == current_user.id)
+                                .order_by(PortalGrant.kind, PortalGrant.identifier)).all()
+    requests_ = db.session.scalars(db.select(ProfileRequest).where(ProfileRequest.user_id == current_user.id)
+                                   .order_by(ProfileRequest.created_at.desc())).all()
+    return render_template("crm/portal/profiles.html", form=form, grants=grants, requests=requests_,
+                           profiles=profiles_of(current_user), labels=PROFILE_LABELS, granted=GRANTED_PROFILES)
+
+
+@bp.route("/inscription", methods=["GET", "POST"])
+@limiter.limit(_public_limit, methods=["POST"])
+def register():
+    """Ask for a set-password link; the same neutral answer whatever the e-mail."""
+    form = RegistrationForm()
+    if form.validate_on_submit():
+        portal_accounts.request_password_link(form.email.data)
+        flash(_("Si cette adresse est connue de l'agence, un lien pour choisir votre mot de passe vient de "
+                "vous être envoyé. Il est valable 24 heures et ne sert qu'une fois."), "info")
+        return redirect(url_for("portal.register"))
+    return render_template("crm/portal/register.html", form=form)
+
+
+@bp.route("/mot-de-passe/<token>", methods=["GET", "POST"])
+@limiter.limit(_public_limit, methods=["POST"])
+def set_password(token: str):
+    """Choose a password through a single-use, expiring link."""
+    link = portal_accounts.valid_password_token(token)
+    if link is None:
+        return render_template("crm/portal/link_invalid.html"), 410
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            portal_accounts.set_password_with_token(link, form.password.data)
+        except AccountError as error:
+            form.password.errors.append(str(error))
+        else:
+            flash(_("Votre mot de passe est enregistré : vous pouvez vous connecter."), "success")
+            return redirect(url_for("auth.login"))
+    return render_template("crm/portal/set_password.html", form=form)
