@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from crm.core.extensions import db, utcnow
+from crm.core.extensions import UTCDateTime, db, utcnow
 from notifications import surveys
 from notifications.models import OutboxMessage
 
@@ -25,8 +25,8 @@ def seed_demo_notifications(context: dict) -> None:
     rng = random.Random(7)  # noqa: S311 - demo data
     now = utcnow()
     tickets = sa.table("tickets", *(sa.column(name) for name in (  # read by table name
-        "id", "status", "queue_id", "assignee_id", "topic_id", "organisation_id", "requester_locale",
-        "resolved_at")))
+        "id", "status", "queue_id", "assignee_id", "topic_id", "organisation_id", "requester_locale")),
+        sa.column("resolved_at", UTCDateTime()))
     resolved = db.session.execute(
         sa.select(tickets).where(tickets.c.status.in_(("resolved", "closed"))).order_by(tickets.c.id)
     ).all()
