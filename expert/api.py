@@ -112,6 +112,6 @@ def triage(data):
                                  profile=data["profile"], project_state=data["project_state"])
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Register the expert API blueprint under /api/v1."""
     register_api_blueprint(bp)

@@ -44,5 +44,5 @@ def export_command(path: Path | None) -> None:
         click.echo(f"Règles écrites dans {path}.")
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     app.cli.add_command(expert_cli)

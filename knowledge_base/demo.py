@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from knowledge_base import DATA_DIR
-from knowledge_base.commands import import_articles, read_kb_lines
+from pathlib import Path
 
+from knowledge_base.transfer import import_articles, read_kb_lines
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
 DEMO_KB = DATA_DIR / "demo_kb.jsonl"
 DEMO_QUERIES = DATA_DIR / "demo_queries.jsonl"
 

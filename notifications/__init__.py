@@ -8,13 +8,13 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register this package's blueprints, CLI groups, demo seeders and signal handlers."""
     from crm.core import registry
-    from notifications import cli, demo, models, outbox, routes, scheduler, subscribers, surveys  # noqa: F401
+    from notifications import cli, demo, models, outbox, scheduler, subscribers, surveys, views  # noqa: F401
 
-    routes.register(app)
-    cli.register(app)
-    subscribers.connect()
-    outbox.install_kick()
-    scheduler.register_builtin_jobs(app)
+    views.init_app(app)
+    cli.init_app(app)
+    subscribers.init_app(app)
+    outbox.init_app(app)
+    scheduler.init_app(app)
     if hasattr(registry, "add_org_panel"):
         registry.add_org_panel(app, 60, surveys.organisation_panel)
     else:  # the CRM's 360° view reads this list

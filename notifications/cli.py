@@ -35,7 +35,7 @@ def fetch_command() -> None:
     if not current_app.config.get("IMAP_HOST"):
         raise click.ClickException("IMAP_HOST n'est pas configuré (GUICHET_IMAP_HOST).")
     if "mail_fetch" not in jobs.jobs_of(current_app):
-        jobs.register_builtin_jobs(current_app)
+        jobs.init_app(current_app)
     _run("mail_fetch")
 
 
@@ -96,7 +96,7 @@ def scheduler_command(list_only: bool, run_once: str | None) -> None:
         scheduler.shutdown(wait=False)
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Add the command groups to `guichet`."""
     app.cli.add_command(mail_cli)
     app.cli.add_command(outbox_cli)

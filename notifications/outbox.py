@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app, has_request_context
+from flask import Flask, current_app, has_request_context
 
 from crm.core.database import dialect_insert
 from crm.core.extensions import db, utcnow
@@ -247,7 +247,7 @@ def _after_rollback(session) -> None:
     session.info.pop("outbox_kick", None)
 
 
-def install_kick() -> None:
+def init_app(app: Flask) -> None:
     """Listen to commits and rollbacks of every session (idempotent)."""
     if not sa.event.contains(sa.orm.Session, "after_commit", _after_commit):
         sa.event.listen(sa.orm.Session, "after_commit", _after_commit)

@@ -107,7 +107,7 @@ def nightly_import_available() -> bool:
     return True
 
 
-def register_builtin_jobs(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """The jobs this package runs (mail fetch only when IMAP is configured); others register through crm.registry."""
     config = app.config
     zone = config["BABEL_DEFAULT_TIMEZONE"]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from flask import current_app
+from flask import Flask, current_app
 
 from crm.core.extensions import utcnow
 from notifications.emails import local_datetime, mail_locale
@@ -191,7 +191,7 @@ RECEIVERS = {
 }
 
 
-def connect() -> None:
+def init_app(app: Flask) -> None:
     """Subscribe to the signals by name (idempotent: blinker keeps one connection per receiver)."""
     from blinker import signal
 

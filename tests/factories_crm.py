@@ -129,7 +129,7 @@ def demo(demo_dir):
 @pytest.fixture
 def tickets_wired(app):
     """Make sure the tickets' portal contact form and 360° panel are registered (the integrator wires them)."""
-    from tickets import crm_panels, portal_contact
+    from tickets.views import crm_panels, portal_contact
 
     missing = [m for m, endpoint in ((portal_contact, "portal_contact.report"),
                                      (crm_panels, "tickets_crm_panels")) if endpoint not in app.view_functions
@@ -139,7 +139,7 @@ def tickets_wired(app):
         app._got_first_request = False  # registering late is safe here: tests only add routes
         try:
             for module in missing:
-                module.register(app)
+                module.init_app(app)
         finally:
             app._got_first_request = started
     return app

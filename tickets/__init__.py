@@ -8,33 +8,14 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register this package's blueprints, CLI groups, demo seeders and signal handlers."""
     from crm.core import registry
-    from tickets import (  # noqa: F401  (models: metadata)
-        agent,
-        api,
-        cli,
-        crm_panels,
-        demo,
-        jobs,
-        mail_intake,
-        manager,
-        models,
-        portal_contact,
-        public,
-        triage,
-        triage_views,
-    )
+    from tickets import api, cli, demo, jobs, mail_intake, models, triage, views  # noqa: F401  (models: metadata)
 
-    public.register(app)
-    portal_contact.register(app)
-    crm_panels.register(app)
-    agent.register(app)
-    manager.register(app)
-    api.register(app)
-    cli.register(app)
-    triage_views.register(app)
-    triage.register_providers(app)
-    jobs.register(app)
-    mail_intake.register(app)
+    views.init_app(app)
+    api.init_app(app)
+    cli.init_app(app)
+    triage.init_app(app)
+    jobs.init_app(app)
+    mail_intake.init_app(app)
     registry.add_seeder(app, 25, "module expert : référents et règles", triage.seed_expert)
     registry.add_seeder(app, 30, "files, thèmes, délais et demandes", demo.seed_demo_tickets)
     registry.add_seeder(app, 35, "module expert : suites des réponses automatiques", triage.seed_outcomes)

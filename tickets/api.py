@@ -198,6 +198,6 @@ def claim(reference: str):
     return ticket
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Register the tickets API blueprint under /api/v1."""
     register_api_blueprint(bp)

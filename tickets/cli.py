@@ -78,6 +78,6 @@ def recompute_command(batch_size: int, now: datetime | None) -> None:
     click.echo(f"Délais recalculés : {total} demande(s) active(s), {changed} modifiée(s).")
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Register the `sla` command group."""
     app.cli.add_command(sla_cli)

@@ -93,7 +93,7 @@ def _sla_sweep():
     return sweep_sla()
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Register the jobs and connect the receivers (idempotent)."""
     from crm.core import registry
 

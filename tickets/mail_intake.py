@@ -88,7 +88,7 @@ def intake_mail(mail: InboundMail) -> IntakeResult:
     return IntakeResult("created", ticket_id=ticket.id, reference=ticket.reference)
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Offer the handler to the mail side."""
     from crm.core import registry
 

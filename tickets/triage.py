@@ -59,7 +59,7 @@ def active_loads(user_ids: list[int] | None = None) -> dict[int, int]:
     return {user_id: n for user_id, n in db.session.execute(query.group_by(Ticket.assignee_id))}
 
 
-def register_providers(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Give the expert module the facts it shows and checks (labels, choices, loads)."""
     expert.add_provider(app, "labels", labels)
     expert.add_provider(app, "topics", topic_choices)

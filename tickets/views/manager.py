@@ -19,7 +19,7 @@ from tickets.models import STATUS_LABELS, Status
 from tickets.sla import format_business_duration
 from tickets.sla_tracking import TARGET_LABELS, TARGETS
 
-bp = Blueprint("tickets_manager", __name__, url_prefix="/responsable", template_folder="templates")
+bp = Blueprint("tickets_manager", __name__, url_prefix="/responsable", template_folder="../templates")
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -112,7 +112,7 @@ def sla():
     return render_template("tickets/manager_sla.html", **context)
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Register the manager pages and their menu entry."""
     app.register_blueprint(bp)
     registry.add_menu(app, 20, "Délais (SLA)", "tickets_manager.sla",

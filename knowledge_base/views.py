@@ -23,7 +23,7 @@ MAX_SUGGESTIONS = 5
 
 
 def _suggestions_limit() -> str:
-    return current_app.config.get("RATELIMIT_KB_SUGGESTIONS", "60 per minute")
+    return current_app.config["RATELIMIT_KB_SUGGESTIONS"]
 
 
 # -- public pages ------------------------------------------------------------------------------
@@ -229,7 +229,7 @@ def _help_card(_user) -> dict:
             "url": url_for("kb.help_home")}
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Register the blueprints, the menu entries and the home card."""
     app.register_blueprint(public)
     app.register_blueprint(staff)

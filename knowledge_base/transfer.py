@@ -1,4 +1,4 @@
-"""`guichet kb import` and `guichet kb export` (JSON lines), added to the matcher's `kb` group."""
+"""The knowledge base as JSON lines (the format of `kb evaluate`): read, import and export records."""
 
 from __future__ import annotations
 
@@ -7,13 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-import click
-import sqlalchemy as sa
-from flask import Flask
-
-from crm.core.extensions import db
-from knowledge_base.cli import kb_cli
-from knowledge_base.models import Article, ArticleStatus
+from knowledge_base.models import Article
 from knowledge_base.services import (
     ArticleError,
     article_by_external_id,
@@ -136,55 +130,3 @@ def import_articles(lines: list[ImportedLine], author=None) -> ImportReport:
         else:
             unchanged += 1
     return ImportReport(created, updated, unchanged)
-
-
-@kb_cli.command("import")
-@click.argument("path", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--status", "default_status", type=click.Choice([s.value for s in ArticleStatus]),
-              default=ArticleStatus.PUBLISHED.value, show_default=True,
-              help="Statut des lignes qui n'en précisent pas.")
-def import_command(path: str, default_status: str) -> None:
-    """Importe ou met à jour (par identifiant) les articles d'un fichier JSON lines ; tout ou rien."""
-    try:
-        with click.open_file(path, encoding="utf-8") as handle:
-            lines = read_kb_lines(handle, default_status)
-    except OSError as error:
-        click.echo(f"Erreur : {path} : {error.strerror or error}", err=True)
-        raise SystemExit(2) from None
-    except ImportFileError as error:
-        for number, message in error.errors:
-            click.echo(f"{path}:{number}: {message}" if number else f"{path}: {message}", err=True)
-        click.echo(f"Fichier refusé : {len(error.errors)} erreur(s), aucun article importé.", err=True)
-        raise SystemExit(2) from None
-    try:
-        report = import_articles(lines)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    click.echo(f"Articles créés : {report.created}, mis à jour : {report.updated}, "
-               f"inchangés : {report.unchanged}.")
-
-
-@kb_cli.command("export")
-@click.argument("path", type=click.Path(dir_okay=False, writable=True, allow_dash=True))
-@click.option("--status", "statuses", multiple=True, type=click.Choice([s.value for s in ArticleStatus]),
-              help="N'exporter que ces statuts (répétable ; par défaut tous).")
-def export_command(path: str, statuses: tuple[str, ...]) -> None:
-    """Écrit les articles dans un fichier JSON lines (même format que l'import)."""
-    query = sa.select(Article).order_by(Article.external_id)
-    if statuses:
-        query = query.where(Article.status.in_(statuses))
-    count = 0
-    with click.open_file(path, "w", encoding="utf-8") as handle:
-        for article in db.session.scalars(query):
-            handle.write(json.dumps(article_record(article), ensure_ascii=False) + "\n")
-            count += 1
-    if path != "-":
-        click.echo(f"{count} article(s) exporté(s) dans {path}.")
-
-
-def register(app: Flask) -> None:
-    """Add the `kb` command group to the application (once)."""
-    if "kb" not in app.cli.commands:
-        app.cli.add_command(kb_cli)

@@ -31,10 +31,10 @@ from tickets.models import (
     Ticket,
     Topic,
 )
-from tickets.public import incoming_files, send_attachment
 from tickets.sla_tracking import TARGET_LABELS, TARGETS, ticket_clocks
+from tickets.views.public import incoming_files, send_attachment
 
-bp = Blueprint("tickets_agent", __name__, url_prefix="/agent", template_folder="templates")
+bp = Blueprint("tickets_agent", __name__, url_prefix="/agent", template_folder="../templates")
 
 ACTIVE, ALL = "actives", "toutes"
 
@@ -437,7 +437,7 @@ def _home(user) -> str | None:
     return url_for("tickets_agent.queue") if user.is_staff else None
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Register the agent pages, the menu entry, the staff home page and the side-panel template global."""
     app.register_blueprint(bp)
     app.add_template_global(ticket_side_panels, "ticket_side_panels")

@@ -13,14 +13,14 @@ from markupsafe import Markup
 from crm.core import registry
 from crm.core.extensions import db
 from crm.core.security import roles_required
+from expert import queries as stats
 from expert import services as expert
-from expert import stats
 from expert.models import OUTCOME_LABELS
 from tickets import triage
-from tickets.manager import DEFAULT_DAYS, PeriodForm, _today
 from tickets.models import Status, Ticket
-from tickets.public import load_requester_ticket
 from tickets.services import TicketError
+from tickets.views.manager import DEFAULT_DAYS, PeriodForm, _today
+from tickets.views.public import load_requester_ticket
 
 bp = Blueprint("tickets_triage", __name__)
 
@@ -110,7 +110,7 @@ def ticket_panel(ticket) -> Markup | None:
         outcome_labels=OUTCOME_LABELS, answer_text=expert.markdown_to_text))
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Register the blueprint, the figures menu entry, the ticket panel and the follow-page helper."""
     app.register_blueprint(bp)
     registry.add_menu(app, 30, "Module expert", "tickets_triage.stats_page",

@@ -195,7 +195,7 @@ def ticket_panel(ticket):
                                   surveys=answered))
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Blueprint, menu entries and the header's unread count."""
     from crm.core import registry
 

@@ -27,7 +27,7 @@ from tickets.attachments import AttachmentError, IncomingFile, stored_path
 from tickets.forms import RequesterReplyForm, RequestForm
 from tickets.models import Attachment, Status, Ticket, Topic
 
-bp = Blueprint("tickets_public", __name__, template_folder="templates", static_folder="static",
+bp = Blueprint("tickets_public", __name__, template_folder="../templates", static_folder="../static",
                static_url_path="/static/tickets")
 
 #: Session keys: tickets opened by their secret link, and the confirmation shown once after submitting.
@@ -240,7 +240,7 @@ def _my_requests_card(user):
             "url": url_for("tickets_public.my_requests")}
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Register the requester pages, their menu entries and home-page cards."""
     app.register_blueprint(bp)
     registry.add_menu(app, 5, "Poser une question", "tickets_public.new_request",

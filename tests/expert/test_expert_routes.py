@@ -193,7 +193,7 @@ def test_request_form_includes_the_suggestions_script(client, reference_data):
 
 
 def test_gaps_are_grouped_by_weak_article_then_by_similarity():
-    from expert.stats import group_gaps
+    from expert.queries import group_gaps
 
     near = [{"article_id": 7, "title": "Quand le solde est-il versé ?", "confidence": 0.6}]
     far = [{"article_id": 7, "title": "Quand le solde est-il versé ?", "confidence": 0.1}]

@@ -22,7 +22,7 @@ from notifications.outbox import dispatch_outbox
 from tickets import services
 from tickets.models import SlaMark
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_lock_keys_are_stable_and_distinct():

@@ -13,7 +13,7 @@ from tickets.models import ACTIVE_STATUSES, SLA_STATE_LABELS, SlaState, Ticket
 
 RECENT = 10
 
-bp = Blueprint("tickets_crm_panels", __name__, template_folder="templates")
+bp = Blueprint("tickets_crm_panels", __name__, template_folder="../templates")
 
 
 def sla_summary(ids: list[int]) -> dict:
@@ -51,7 +51,7 @@ def tickets_panel(organisation) -> Markup | None:
                                   recent=recent, sla_labels=SLA_STATE_LABELS))
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Add the requests panel to the 360° view (called by tickets.init_app)."""
     app.register_blueprint(bp)
     registry.add_org_panel(app, 50, tickets_panel)

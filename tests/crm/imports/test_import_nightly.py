@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from crm.core.extensions import db
+from crm.imports import signals
 from crm.imports.models import ImportRejection, ImportRun, ImportStatus
 from crm.imports.services import import_directory, run_nightly_import
 from crm.organisations.models import Organisation, OrgContact, Person
-from crm.imports import signals
 from crm.projects.models import Deliverable, ModificationRequest, Partner, PaymentLine, Project
 
 demo, demo_dir = factories_crm.demo, factories_crm.demo_dir  # fixtures

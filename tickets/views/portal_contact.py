@@ -18,7 +18,7 @@ from crm.projects.models import Partner, Project
 from tickets import services
 from tickets.models import Channel
 
-bp = Blueprint("portal_contact", __name__, template_folder="templates")
+bp = Blueprint("portal_contact", __name__, template_folder="../templates")
 
 #: reason → (label, topic slug used for routing when that topic exists)
 REASONS = {
@@ -83,6 +83,6 @@ def report(reference: str):
     return render_template("tickets/portal_contact.html", form=form, project=project), 422 if form.errors else 200
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Register the portal contact form (called by tickets.init_app)."""
     app.register_blueprint(bp)

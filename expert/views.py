@@ -207,7 +207,7 @@ def _split(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Register the blueprint and the rules menu entry."""
     app.register_blueprint(bp)
     registry.add_menu(app, 31, "Règles de tri", "expert.rules_list",

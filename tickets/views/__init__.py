@@ -1,0 +1,13 @@
+"""The pages of the tickets package, one module per audience: requesters, agents, managers, triage."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register every blueprint of the tickets pages, with their menus and home pages."""
+    from tickets.views import agent, crm_panels, manager, portal_contact, public, triage
+
+    for module in (public, portal_contact, crm_panels, agent, manager, triage):
+        module.init_app(app)
