@@ -198,11 +198,12 @@ class TicketPageSchema(Schema):
 
 
 def _clock_document(clock, recorded_state: str) -> dict:
+    target, elapsed = int(clock.target.total_seconds()), int(clock.elapsed.total_seconds())
     return {
-        "target_seconds": int(clock.target.total_seconds()),
+        "target_seconds": target,
         "due_at": clock.due_at, "warn_at": clock.warn_at, "state": clock.state, "recorded_state": recorded_state,
-        "elapsed_seconds": int(clock.elapsed.total_seconds()),
-        "remaining_seconds": int(clock.remaining.total_seconds()),
+        "elapsed_seconds": elapsed,
+        "remaining_seconds": max(target - elapsed, 0),  # whole seconds that add up to the target
         "paused": clock.paused, "stopped_at": clock.stopped_at, "reason": clock.reason(),
         "paused_intervals": [{"start": a, "end": b} for a, b in clock.paused_intervals],
     }
