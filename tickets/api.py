@@ -12,6 +12,7 @@ from flask_smorest import Blueprint, abort
 from crm.core.api import problem_responses, register_api_blueprint, token_required
 from crm.core.extensions import db
 from crm.core.models import STAFF_ROLES, User
+from crm.core.services import is_own_email
 from tickets import queries, services
 from tickets.models import Channel, Priority, Queue, Status, Ticket, Topic
 from tickets.schemas import (
@@ -43,15 +44,11 @@ def _is_staff(user: User) -> bool:
     return user.has_role(*STAFF_ROLES)
 
 
-def _owns(user: User, ticket: Ticket) -> bool:
-    return ticket.requester_id == user.id or ticket.requester_email == user.email
-
-
 def _load(reference: str) -> Ticket:
     """The ticket the caller may see, or 404 (also for other requesters' tickets)."""
     ticket = services.ticket_by_reference(reference) if REFERENCE_RE.match(reference) else None
     user = g.api_user
-    if ticket is None or not (_is_staff(user) or _owns(user, ticket)):
+    if ticket is None or not (_is_staff(user) or queries.requester_owns(user, ticket)):
         abort(404, message="Demande introuvable.")
     return ticket
 
@@ -77,7 +74,7 @@ def create_ticket(data: dict):
     if staff and not data["requester_email"]:
         _field_error("requester_email", "L'adresse du demandeur est obligatoire.")
     if not staff:
-        if data["requester_email"] and data["requester_email"].strip().lower() != user.email:
+        if data["requester_email"] and not is_own_email(user, data["requester_email"]):
             _field_error("requester_email", "Un demandeur ne peut déposer une demande qu'en son nom.")
         if data["priority"] != Priority.NORMAL:
             _field_error("priority", "La priorité est fixée par l'équipe.")

@@ -14,6 +14,8 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from crm.core.extensions import db, utcnow
+from crm.core.models import User
+from crm.core.services import is_own_email
 from tickets.models import ACTIVE_STATUSES, Priority, SlaState, Status, Ticket
 
 PER_PAGE = 50
@@ -236,6 +238,11 @@ def list_tickets(filters: QueueFilters | None = None, *, page: int = 1, per_page
     total = count_tickets(filters) if count else None
     return TicketPage(items=list(rows[:per_page]), page=page, per_page=per_page,
                       has_next=len(rows) > per_page, total=total)
+
+
+def requester_owns(user: User, ticket: Ticket) -> bool:
+    """Whether the ticket is the user's: filed from their account or in their address (any case)."""
+    return ticket.requester_id == user.id or is_own_email(user, ticket.requester_email)
 
 
 def requester_tickets(*, user_id: int, email: str, limit: int = 200) -> list[Ticket]:

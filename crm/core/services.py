@@ -40,6 +40,11 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def is_own_email(user: User, email: str | None) -> bool:
+    """Whether the address is the user's own, whatever its case and surrounding spaces."""
+    return bool(email) and normalise_email(email) == normalise_email(user.email)
+
+
 def user_by_email(email: str) -> User | None:
     """The user with this e-mail address, if any."""
     return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))

@@ -82,6 +82,20 @@ def test_requester_token_files_in_own_name_only(api):
     assert "priority" in _problem(response, 422)["errors"]["json"]
 
 
+@pytest.mark.parametrize("stored, given", [("julie.fontaine@labo.example", "Julie.Fontaine@labo.example"),
+                                           ("Julie.Fontaine@labo.example", "julie.fontaine@labo.example")])
+def test_requester_files_in_own_name_whatever_the_case_as_on_the_web_form(api, stored, given):
+    julie = api.requester
+    julie.email = stored  # an address kept as written (an older account), or typed with capitals
+    db.session.commit()
+    response = api.call("POST", "/tickets", "requester", json={"subject": "S", "body": "B", "requester_email": given})
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["requester_email"] == "julie.fontaine@labo.example"
+    assert services.ticket_by_reference(body["reference"]).requester_id == julie.id
+    assert api.call("GET", f"/tickets/{body['reference']}", "requester").status_code == 200
+
+
 def test_validation_errors_are_field_problems(api):
     response = api.call("POST", "/tickets", json={"subject": 12, "priority": "immédiate", "extra": 1})
     errors = _problem(response, 422)["errors"]["json"]

@@ -22,6 +22,7 @@ from flask_login import current_user, login_required
 
 from crm.core import registry
 from crm.core.extensions import db, limiter
+from crm.core.services import is_own_email
 from tickets import queries, services
 from tickets.attachments import AttachmentError, IncomingFile, stored_path
 from tickets.forms import RequesterReplyForm, RequestForm
@@ -66,7 +67,7 @@ def requester_may_see(ticket: Ticket) -> bool:
     if ticket.id in session.get(ACCESS_SESSION_KEY, []):
         return True
     if current_user.is_authenticated:
-        return ticket.requester_id == current_user.id or ticket.requester_email == current_user.email.lower()
+        return queries.requester_owns(current_user, ticket)
     return False
 
 
@@ -104,7 +105,7 @@ def new_request():
         flash(_("Votre demande n'a pas pu être envoyée. Veuillez réessayer."), "error")
         return _render_request_form(form, files)
     user = current_user if current_user.is_authenticated else None
-    owner = user if user is not None and user.email.lower() == form.email.data.lower() else None
+    owner = user if user is not None and is_own_email(user, form.email.data) else None
     try:
         ticket, key = services.create_ticket(
             subject=form.subject.data, body=form.message.data, requester_email=form.email.data,
