@@ -1,11 +1,17 @@
-"""Permission helpers for views: role checks that answer 403, object loaders that answer 404."""
+"""Security helpers: secret-token digests, role checks that answer 403, object loaders that answer 404."""
 
 from __future__ import annotations
 
+import hashlib
 from functools import wraps
 
 from flask import abort
 from flask_login import current_user, login_required
+
+
+def token_digest(clear: str) -> str:
+    """The SHA-256 hex digest stored in place of a secret token (API token, link key)."""
+    return hashlib.sha256(clear.encode()).hexdigest()
 
 
 def roles_required(*roles: str):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 
@@ -12,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from crm.core.extensions import db, utcnow
 from crm.core.models import ApiToken, Role, User, UserRole
+from crm.core.security import token_digest
 
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so that both paths cost the same time.
@@ -91,14 +91,10 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def create_api_token(user: User, name: str, *, valid_for: timedelta | None = None) -> tuple[ApiToken, str]:
     """Create a token for the user; the clear value is returned once and never stored."""
     clear = "gch_" + secrets.token_urlsafe(32)
-    token = ApiToken(user=user, name=name, prefix=clear[:12], token_hash=_digest(clear),
+    token = ApiToken(user=user, name=name, prefix=clear[:12], token_hash=token_digest(clear),
                      expires_at=(utcnow() + valid_for) if valid_for else None)
     db.session.add(token)
     db.session.flush()
@@ -108,7 +104,7 @@ def create_api_token(user: User, name: str, *, valid_for: timedelta | None = Non
 def authenticate_api_token(clear: str, *, now: datetime | None = None) -> User | None:
     """The active user owning this unrevoked, unexpired token, else None."""
     now = now or utcnow()
-    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _digest(clear)))
+    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == token_digest(clear)))
     if token is None or token.revoked_at is not None:
         return None
     if token.expires_at is not None and token.expires_at <= now:
