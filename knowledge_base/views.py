@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm.core import registry
+from crm.core.database import LIKE_ESCAPE, like_pattern
 from crm.core.extensions import db, limiter
 from crm.core.security import roles_required
 from knowledge_base import services
@@ -106,8 +107,9 @@ def index():
     if topic in TOPIC_LABELS:
         statement = statement.where(Article.topic == topic)
     if text:
-        pattern = f"%{text}%"
-        statement = statement.where(sa.or_(Article.question.ilike(pattern), Article.external_id.ilike(pattern)))
+        pattern = like_pattern(text)
+        statement = statement.where(sa.or_(Article.question.ilike(pattern, escape=LIKE_ESCAPE),
+                                           Article.external_id.ilike(pattern, escape=LIKE_ESCAPE)))
     page = db.paginate(statement, per_page=25, error_out=False)
     return render_template("knowledge_base/admin_list.html", page=page, status=status, topic=topic, text=text,
                            topics=TOPIC_LABELS, statuses=STATUS_LABELS,

@@ -1,4 +1,4 @@
-"""Database helpers shared by every package: SQLite set-up, dialect checks, table truncation."""
+"""Database helpers shared by every package: SQLite set-up, dialect checks, LIKE patterns, table truncation."""
 
 from __future__ import annotations
 
@@ -30,6 +30,16 @@ def enable_sqlite_pragmas(app: Flask) -> None:
 def is_postgresql() -> bool:
     """True when the bound database is PostgreSQL."""
     return db.engine.dialect.name == "postgresql"
+
+
+#: The escape character of the patterns like_pattern() builds: pass it as `escape=` to like() / ilike().
+LIKE_ESCAPE = "\\"
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching text anywhere, its %, _ and backslash taken literally (escape=LIKE_ESCAPE)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def truncate_all() -> None:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from crm.core.database import LIKE_ESCAPE, like_pattern
 from crm.core.extensions import db
 from crm.core.models import User
 from crm.organisations.models import Interaction, Organisation, OrgContact, Person, laboratory_supervisors
@@ -31,8 +32,7 @@ def search_organisations(text: str) -> sa.Select:
     text = (text or "").strip()
     if text:
         compact = text.replace(" ", "").upper()
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(sa.or_(Organisation.name.ilike(f"%{escaped}%", escape="\\"),
+        query = query.where(sa.or_(Organisation.name.ilike(like_pattern(text), escape=LIKE_ESCAPE),
                                    Organisation.code == text, Organisation.siren == compact,
                                    Organisation.siret == compact, Organisation.rnsr == compact))
     return query.order_by(Organisation.name)

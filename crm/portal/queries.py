@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from crm.core.database import LIKE_ESCAPE, like_pattern
 from crm.core.extensions import db
 from crm.organisations.models import Organisation
 from crm.portal.scope import Profiles, partner_scope, project_scope
@@ -29,20 +30,15 @@ class ProjectCriteria:
     end_before: date | None = None
 
 
-def _like(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def search_projects(profiles: Profiles, criteria: ProjectCriteria) -> sa.Select:
     """The projects in scope matching the criteria, most recent call first."""
     query = sa.select(Project).where(project_scope(profiles))
     if criteria.call_code:
         query = query.where(Project.call_code == criteria.call_code)
     if criteria.acronym:
-        query = query.where(Project.acronym.ilike(_like(criteria.acronym), escape="\\"))
+        query = query.where(Project.acronym.ilike(like_pattern(criteria.acronym), escape=LIKE_ESCAPE))
     if criteria.reference:
-        query = query.where(Project.reference.ilike(_like(criteria.reference), escape="\\"))
+        query = query.where(Project.reference.ilike(like_pattern(criteria.reference), escape=LIKE_ESCAPE))
     if criteria.state:
         query = query.where(Project.state == criteria.state)
     if criteria.start_from:
@@ -51,12 +47,13 @@ def search_projects(profiles: Profiles, criteria: ProjectCriteria) -> sa.Select:
         query = query.where(Project.scientific_end_date <= criteria.end_before)
     if criteria.partner:
         lab = sa.orm.aliased(Organisation)
-        pattern = _like(criteria.partner)
+        pattern = like_pattern(criteria.partner)
         matching = (
             sa.select(Partner.project_id)
             .join(Organisation, Organisation.id == Partner.organisation_id)
             .outerjoin(lab, lab.id == Partner.laboratory_id)
-            .where(sa.or_(Organisation.name.ilike(pattern, escape="\\"), lab.name.ilike(pattern, escape="\\"),
+            .where(sa.or_(Organisation.name.ilike(pattern, escape=LIKE_ESCAPE),
+                          lab.name.ilike(pattern, escape=LIKE_ESCAPE),
                           Organisation.siret == criteria.partner.replace(" ", ""),
                           lab.rnsr == criteria.partner.strip().upper()))
         )

@@ -126,3 +126,6 @@ def test_staff_list_filters(client, make_user, login):
     assert PORTAL["question"] in page and DEADLINE["question"] not in page
     page = client.get("/gestion/articles", query_string={"q": "date limite"}).get_data(as_text=True)
     assert DEADLINE["question"] in page and PORTAL["question"] not in page
+    for wildcard in ("%", "_"):  # taken literally, not as LIKE wildcards
+        page = client.get("/gestion/articles", query_string={"q": wildcard}).get_data(as_text=True)
+        assert DEADLINE["question"] not in page and PORTAL["question"] not in page
