@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, render_template, request
 
 from crm.core.extensions import db
 from crm.core.models import Role
 from crm.core.security import get_or_404, roles_required
-from crm.imports.models import ImportRejection, ImportRun
+from crm.imports import queries
+from crm.imports.models import ImportRun
 
 bp = Blueprint("crm_imports", __name__, url_prefix="/crm/admin")
 
@@ -17,8 +17,7 @@ bp = Blueprint("crm_imports", __name__, url_prefix="/crm/admin")
 @roles_required(Role.ADMIN)
 def runs():
     """The latest import runs with their counts."""
-    page = db.paginate(sa.select(ImportRun).order_by(ImportRun.started_at.desc(), ImportRun.id.desc()),
-                       page=request.args.get("page", 1, int), per_page=30, error_out=False)
+    page = db.paginate(queries.import_runs(), page=request.args.get("page", 1, int), per_page=30, error_out=False)
     return render_template("crm/orgs/imports.html", page=page)
 
 
@@ -27,7 +26,6 @@ def runs():
 def run(run_id: int):
     """One run: counts per entity and every rejected line (file, line, reason)."""
     run = get_or_404(ImportRun, run_id)
-    page = db.paginate(sa.select(ImportRejection).where(ImportRejection.run_id == run.id)
-                       .order_by(ImportRejection.id), page=request.args.get("page", 1, int), per_page=100,
+    page = db.paginate(queries.run_rejections(run), page=request.args.get("page", 1, int), per_page=100,
                        error_out=False)
     return render_template("crm/orgs/import_run.html", run=run, page=page)

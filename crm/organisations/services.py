@@ -26,6 +26,12 @@ def organisation_family_ids(org_id: int) -> list[int]:
     return sorted(ids | labs)
 
 
+def related_organisations(org: Organisation, family: list[int]) -> list[Organisation]:
+    """The other organisations of the family, by kind then name."""
+    return db.session.scalars(sa.select(Organisation).where(Organisation.id.in_(family), Organisation.id != org.id)
+                              .order_by(Organisation.kind, Organisation.name)).all()
+
+
 def search_organisations(text: str) -> sa.Select:
     """Organisations whose name, code, SIREN, SIRET or RNSR matches."""
     query = sa.select(Organisation)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -38,9 +37,7 @@ def view(org_id: int):
     """The 360° view: identity, sub-entities and laboratories, contacts, projects, requests, notes."""
     org = get_or_404(Organisation, org_id)
     family = org_services.organisation_family_ids(org.id)
-    related = db.session.scalars(sa.select(Organisation).where(Organisation.id.in_(family),
-                                                               Organisation.id != org.id)
-                                 .order_by(Organisation.kind, Organisation.name)).all()
+    related = org_services.related_organisations(org, family)
     projects = db.session.scalars(org_services.projects_of_organisations(family).limit(200)).all()
     panels = [html for html in (panel(org) for _order, panel in org_panels(current_app)) if html]
     return render_template(

@@ -10,8 +10,8 @@ from crm.core.api import token_required
 from crm.core.extensions import db
 from crm.core.i18n import paris_today
 from crm.portal.queries import ZERO, ProjectCriteria, indicators, payment_totals, search_projects, visible_partners
-from crm.portal.scope import profiles_of, project_scope
-from crm.projects.models import PORTAL_STATES, Project
+from crm.portal.scope import profiles_of, project_in_scope
+from crm.projects.models import PORTAL_STATES
 
 bp = Blueprint("portal_api", __name__, url_prefix="/portal",
                description="Portail de suivi des projets : projets et indicateurs de votre périmètre.")
@@ -151,7 +151,7 @@ def list_projects(args: dict):
 def get_project(reference: str):
     """Lire la fiche d'un projet de votre périmètre (404 sinon)."""
     profiles = profiles_of(g.api_user)
-    project = db.session.scalar(db.select(Project).where(Project.reference == reference, project_scope(profiles)))
+    project = project_in_scope(profiles, reference)
     if project is None:
         abort(404, message="Projet introuvable dans votre périmètre.")
     paid, remaining = payment_totals(profiles, [project.id]).get(project.id, (ZERO, ZERO))

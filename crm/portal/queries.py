@@ -1,4 +1,4 @@
-"""Named queries of the portal; each one starts from the scope filter of crm/portal/scope.py."""
+"""Named queries of the portal; those on projects start from the scope filter of crm/portal/scope.py."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import sqlalchemy as sa
 
 from crm.core.database import LIKE_ESCAPE, like_pattern
 from crm.core.extensions import db
+from crm.core.models import User
 from crm.organisations.models import Organisation
+from crm.portal.models import PortalGrant, ProfileRequest, RequestState
 from crm.portal.scope import Profiles, partner_scope, project_scope
-from crm.projects.models import PORTAL_STATES, Deliverable, Partner, PaymentLine, Project
-
-ZERO = Decimal("0.00")
+from crm.projects import queries as project_queries
+from crm.projects.models import PORTAL_STATES, Deliverable, Partner, Project
+from crm.projects.queries import ZERO
 
 
 @dataclass
@@ -105,17 +107,7 @@ def count(query: sa.Select) -> int:
 
 def payment_totals(profiles: Profiles, project_ids: list[int] | None = None) -> dict[int, tuple[Decimal, Decimal]]:
     """Per project in scope: (paid, remaining) over the payment lines of the partners the user sees."""
-    query = (
-        sa.select(Partner.project_id, sa.func.coalesce(sa.func.sum(PaymentLine.paid_amount), 0),
-                  sa.func.coalesce(sa.func.sum(PaymentLine.amount - PaymentLine.paid_amount), 0))
-        .join(PaymentLine, PaymentLine.partner_id == Partner.id)
-        .join(Project, Project.id == Partner.project_id)
-        .where(project_scope(profiles), partner_scope(profiles))
-        .group_by(Partner.project_id)
-    )
-    if project_ids is not None:
-        query = query.where(Partner.project_id.in_(project_ids))
-    return {pid: (Decimal(paid), Decimal(rest)) for pid, paid, rest in db.session.execute(query).all()}
+    return project_queries.payment_totals(project_scope(profiles), partner_scope(profiles), project_ids=project_ids)
 
 
 def visible_partners(profiles: Profiles, project: Project) -> set[int]:
@@ -139,3 +131,26 @@ def indicators(profiles: Profiles, today: date) -> dict:
         "paid": sum((paid for paid, _r in totals.values()), ZERO),
         "remaining": sum((rest for _p, rest in totals.values()), ZERO),
     }
+
+
+def user_grants(user: User) -> list[PortalGrant]:
+    """The establishment profiles granted to the user, by kind and identifier."""
+    return db.session.scalars(sa.select(PortalGrant).where(PortalGrant.user_id == user.id)
+                              .order_by(PortalGrant.kind, PortalGrant.identifier)).all()
+
+
+def user_profile_requests(user: User) -> list[ProfileRequest]:
+    """The user's profile requests, latest first."""
+    return db.session.scalars(sa.select(ProfileRequest).where(ProfileRequest.user_id == user.id)
+                              .order_by(ProfileRequest.created_at.desc())).all()
+
+
+def pending_profile_requests() -> list[ProfileRequest]:
+    """Profile requests awaiting an administrator's decision, oldest first."""
+    return db.session.scalars(sa.select(ProfileRequest).where(ProfileRequest.state == RequestState.PENDING)
+                              .order_by(ProfileRequest.created_at)).all()
+
+
+def granted_profiles() -> sa.Select:
+    """Every granted profile, latest first (to paginate)."""
+    return sa.select(PortalGrant).order_by(PortalGrant.granted_at.desc())

@@ -126,11 +126,14 @@ def visible_projects(profiles: Profiles) -> sa.Select:
     return sa.select(Project).where(project_scope(profiles))
 
 
+def project_in_scope(profiles: Profiles, reference: str) -> Project | None:
+    """The project with this reference if the profiles reach it, else None."""
+    return db.session.scalar(sa.select(Project).where(Project.reference == reference, project_scope(profiles)))
+
+
 def project_in_scope_or_404(profiles: Profiles, reference: str) -> Project:
     """The project with this reference if the profiles reach it, else 404 (never 403: no existence leak)."""
-    project = db.session.scalar(
-        sa.select(Project).where(Project.reference == reference, project_scope(profiles))
-    )
+    project = project_in_scope(profiles, reference)
     if project is None:
         abort(404)
     return project

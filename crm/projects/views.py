@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-import sqlalchemy as sa
 from flask import Blueprint, abort, redirect, render_template, url_for
 
-from crm.core.extensions import db
 from crm.core.i18n import paris_today
 from crm.core.security import get_or_404, staff_required
+from crm.projects import queries
 from crm.projects.models import Project
-
-ZERO = Decimal("0.00")
 
 bp = Blueprint("crm_projects", __name__, url_prefix="/crm/projets")
 
@@ -22,9 +17,7 @@ bp = Blueprint("crm_projects", __name__, url_prefix="/crm/projets")
 def view_project(project_id: int):
     """The project sheet as agents see it: every partner, every state, links to the 360° views."""
     item = get_or_404(Project, project_id)
-    lines = [line for partner in item.partners for line in partner.payment_lines]
-    paid = sum((line.paid_amount for line in lines), ZERO)
-    remaining = sum((line.remaining for line in lines), ZERO)
+    paid, remaining = queries.project_payment_totals(item)
     visible = {partner.id for partner in item.partners}
     return render_template("crm/portal/project.html", project=item, visible=visible, paid=paid,
                            remaining=remaining, today=paris_today(), staff_view=True, contact_url=None)
@@ -34,7 +27,7 @@ def view_project(project_id: int):
 @staff_required
 def project_by_reference(reference: str):
     """Reach a project sheet from its reference (as written on a request)."""
-    item = db.session.scalar(sa.select(Project).where(Project.reference == reference.strip()))
+    item = queries.project_by_reference(reference)
     if item is None:
         abort(404)
     return redirect(url_for("crm_projects.view", project_id=item.id))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -12,9 +11,10 @@ from crm.core.extensions import db
 from crm.core.forms import EmptyForm
 from crm.core.models import Role
 from crm.core.security import get_or_404, roles_required
+from crm.portal import queries as portal_queries
 from crm.portal import services as portal_accounts
 from crm.portal.forms import GrantProfileForm
-from crm.portal.models import PortalGrant, ProfileRequest, RequestState
+from crm.portal.models import PortalGrant, ProfileRequest
 
 bp = Blueprint("crm_admin", __name__, url_prefix="/crm/admin")
 
@@ -36,12 +36,10 @@ def grants():
             else:
                 flash(_("Profil attribué."), "success")
                 return redirect(url_for("crm_admin.grants"))
-    pending = db.session.scalars(sa.select(ProfileRequest).where(ProfileRequest.state == RequestState.PENDING)
-                                 .order_by(ProfileRequest.created_at)).all()
-    page = db.paginate(sa.select(PortalGrant).order_by(PortalGrant.granted_at.desc()),
-                       page=request.args.get("page", 1, int), per_page=50, error_out=False)
-    return render_template("crm/orgs/grants.html", form=form, pending=pending, page=page,
-                           button=EmptyForm()), 400 if form.errors else 200
+    page = db.paginate(portal_queries.granted_profiles(), page=request.args.get("page", 1, int), per_page=50,
+                       error_out=False)
+    return render_template("crm/orgs/grants.html", form=form, pending=portal_queries.pending_profile_requests(),
+                           page=page, button=EmptyForm()), 400 if form.errors else 200
 
 
 @bp.post("/profils/demandes/<int:request_id>/<decision>")

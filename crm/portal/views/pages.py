@@ -13,7 +13,7 @@ from crm.portal import exports
 from crm.portal import queries as portal_queries
 from crm.portal import services as portal_accounts
 from crm.portal.forms import ProfileRequestForm, ProjectSearchForm, RegistrationForm, SetPasswordForm
-from crm.portal.models import GRANTED_PROFILES, PROFILE_LABELS, PortalGrant, ProfileRequest
+from crm.portal.models import GRANTED_PROFILES, PROFILE_LABELS
 from crm.portal.scope import profiles_of, project_in_scope_or_404
 from crm.projects.models import PROJECT_STATE_LABELS
 
@@ -122,11 +122,8 @@ def profiles():
         else:
             flash(_("Votre demande a été transmise à un administrateur."), "success")
             return redirect(url_for("portal.profiles"))
-    grants = db.session.scalars(db.select(PortalGrant).where(PortalGrant.user_id == current_user.id)
-                                .order_by(PortalGrant.kind, PortalGrant.identifier)).all()
-    requests_ = db.session.scalars(db.select(ProfileRequest).where(ProfileRequest.user_id == current_user.id)
-                                   .order_by(ProfileRequest.created_at.desc())).all()
-    return render_template("crm/portal/profiles.html", form=form, grants=grants, requests=requests_,
+    return render_template("crm/portal/profiles.html", form=form, grants=portal_queries.user_grants(current_user),
+                           requests=portal_queries.user_profile_requests(current_user),
                            profiles=profiles_of(current_user), labels=PROFILE_LABELS, granted=GRANTED_PROFILES)
 
 
