@@ -14,9 +14,9 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from crm.core.extensions import db, utcnow
-from crm.core.models import User
+from crm.core.models import STAFF_ROLES, User, UserRole
 from crm.core.services import is_own_email
-from tickets.models import ACTIVE_STATUSES, Priority, SlaState, Status, Ticket
+from tickets.models import ACTIVE_STATUSES, CannedResponse, Priority, Queue, SlaState, Status, Ticket, Topic
 
 PER_PAGE = 50
 #: The queue shows "more than COUNT_CAP" rather than counting every matching row.
@@ -254,3 +254,31 @@ def requester_tickets(*, user_id: int, email: str, limit: int = 200) -> list[Tic
         .limit(limit)
     )
     return list(db.session.scalars(query).unique())
+
+
+def staff_members() -> list[User]:
+    """Active staff accounts, by name."""
+    return list(db.session.scalars(
+        sa.select(User).join(UserRole).where(UserRole.role.in_([str(r) for r in STAFF_ROLES]),
+                                             User.active.is_(True))
+        .order_by(User.name).distinct().limit(500)
+    ))
+
+
+def active_queues() -> list[Queue]:
+    """The queues in use, by name."""
+    return list(db.session.scalars(sa.select(Queue).where(Queue.active.is_(True)).order_by(Queue.name)))
+
+
+def all_topics() -> list[Topic]:
+    """Every topic, in the order of the lists."""
+    return list(db.session.scalars(sa.select(Topic).order_by(Topic.position, Topic.label)))
+
+
+def canned_responses(ticket: Ticket) -> list[CannedResponse]:
+    """Saved replies of the ticket's queue, then the global ones."""
+    return list(db.session.scalars(
+        sa.select(CannedResponse)
+        .where(sa.or_(CannedResponse.queue_id == ticket.queue_id, CannedResponse.queue_id.is_(None)))
+        .order_by(CannedResponse.queue_id.is_(None), CannedResponse.title)
+    ))

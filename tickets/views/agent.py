@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -14,7 +13,7 @@ from werkzeug.routing import BuildError
 from crm.core import registry
 from crm.core.extensions import db, utcnow
 from crm.core.forms import EmptyForm
-from crm.core.models import STAFF_ROLES, User, UserRole
+from crm.core.models import User
 from crm.core.security import staff_required
 from tickets import queries, services
 from tickets.attachments import AttachmentError
@@ -25,7 +24,6 @@ from tickets.models import (
     SLA_STATE_LABELS,
     STATUS_LABELS,
     Attachment,
-    CannedResponse,
     Queue,
     Status,
     Ticket,
@@ -48,19 +46,6 @@ def _staff_only():
 # --- the queue -----------------------------------------------------------------------------------------
 
 
-def staff_members() -> list[User]:
-    """Active staff accounts, by name."""
-    return list(db.session.scalars(
-        sa.select(User).join(UserRole).where(UserRole.role.in_([str(r) for r in STAFF_ROLES]),
-                                             User.active.is_(True))
-        .order_by(User.name).distinct().limit(500)
-    ))
-
-
-def _queues() -> list[Queue]:
-    return list(db.session.scalars(sa.select(Queue).where(Queue.active.is_(True)).order_by(Queue.name)))
-
-
 def _filter_form(staff: list[User], queues: list[Queue]) -> QueueFilterForm:
     form = QueueFilterForm(request.args)
     form.file.choices = [("", _("Toutes les files"))] + [(str(q.id), q.name) for q in queues]
@@ -68,9 +53,7 @@ def _filter_form(staff: list[User], queues: list[Queue]) -> QueueFilterForm:
         (s.value, _(label)) for s, label in STATUS_LABELS.items()
     ]
     form.priorite.choices = [("", _("Toutes"))] + [(p.value, _(label)) for p, label in PRIORITY_LABELS.items()]
-    form.theme.choices = [("", _("Tous les thèmes"))] + [
-        (str(t.id), t.label) for t in db.session.scalars(sa.select(Topic).order_by(Topic.position, Topic.label))
-    ]
+    form.theme.choices = [("", _("Tous les thèmes"))] + [(str(t.id), t.label) for t in queries.all_topics()]
     form.attribution.choices = [
         (queries.ASSIGNEE_ANY, _("Tout le monde")), (queries.ASSIGNEE_ME, _("Moi")),
         (queries.ASSIGNEE_NONE, _("Personne (non attribuées)")),
@@ -105,7 +88,7 @@ def filters_from(form: QueueFilterForm) -> queries.QueueFilters:
 @bp.get("/file")
 def queue():
     """The queue: filters, default sort by the next SLA due time, 50 per page, an estimated count."""
-    staff, queues = staff_members(), _queues()
+    staff, queues = queries.staff_members(), queries.active_queues()
     form = _filter_form(staff, queues)
     filters = filters_from(form)
     page_number = request.args.get("page", 1, type=int) or 1
@@ -142,19 +125,10 @@ def load_ticket(reference: str) -> Ticket:
     return ticket
 
 
-def canned_responses(ticket: Ticket) -> list[CannedResponse]:
-    """Saved replies of the ticket's queue, then the global ones."""
-    return list(db.session.scalars(
-        sa.select(CannedResponse)
-        .where(sa.or_(CannedResponse.queue_id == ticket.queue_id, CannedResponse.queue_id.is_(None)))
-        .order_by(CannedResponse.queue_id.is_(None), CannedResponse.title)
-    ))
-
-
 def _forms(ticket: Ticket, given: dict) -> dict:
     """Every form of the ticket page, with choices; forms passed in keep what the agent typed."""
-    staff = staff_members()
-    canned = canned_responses(ticket)
+    staff = queries.staff_members()
+    canned = queries.canned_responses(ticket)
     forms = {
         "reply_form": given.get("reply_form") or AgentReplyForm(formdata=None),
         "note_form": given.get("note_form") or NoteForm(formdata=None),
@@ -169,10 +143,8 @@ def _forms(ticket: Ticket, given: dict) -> dict:
         (str(c.id), c.title + ("" if c.queue_id else " " + _("(toutes files)"))) for c in canned
     ]
     forms["assign_form"].assignee.choices = [("", _("Personne"))] + [(str(u.id), u.name) for u in staff]
-    forms["update_form"].topic.choices = [("", _("Sans thème"))] + [
-        (str(t.id), t.label) for t in db.session.scalars(sa.select(Topic).order_by(Topic.position, Topic.label))
-    ]
-    forms["update_form"].queue.choices = [(str(q.id), q.name) for q in _queues()]
+    forms["update_form"].topic.choices = [("", _("Sans thème"))] + [(str(t.id), t.label) for t in queries.all_topics()]
+    forms["update_form"].queue.choices = [(str(q.id), q.name) for q in queries.active_queues()]
     forms["canned"] = canned
     forms["canned_bodies"] = {str(c.id): c.body for c in canned}
     return forms
@@ -313,7 +285,7 @@ def claim(reference: str):
 @bp.post("/demandes/<reference>/attribuer")
 def assign(reference: str):
     form = AssignForm()
-    form.assignee.choices = [("", "")] + [(str(u.id), u.name) for u in staff_members()]
+    form.assignee.choices = [("", "")] + [(str(u.id), u.name) for u in queries.staff_members()]
 
     def action(ticket):
         assignee = db.session.get(User, int(form.assignee.data)) if form.assignee.data else None
@@ -328,7 +300,7 @@ def reply(reference: str):
     """Send a public reply, or (button "Insérer") put a saved reply into the text without sending."""
     form = AgentReplyForm()
     ticket = load_ticket(reference)
-    canned = {str(c.id): c for c in canned_responses(ticket)}
+    canned = {str(c.id): c for c in queries.canned_responses(ticket)}
     form.canned.choices = [("", "")] + [(key, c.title) for key, c in canned.items()]
     if form.insert.data:
         chosen = canned.get(form.canned.data or "")
@@ -362,8 +334,8 @@ def note(reference: str):
 @bp.post("/demandes/<reference>/modifier")
 def update(reference: str):
     form = UpdateForm()
-    form.topic.choices = [("", "")] + [(str(t.id), t.label) for t in db.session.scalars(sa.select(Topic))]
-    form.queue.choices = [(str(q.id), q.name) for q in _queues()]
+    form.topic.choices = [("", "")] + [(str(t.id), t.label) for t in queries.all_topics()]
+    form.queue.choices = [(str(q.id), q.name) for q in queries.active_queues()]
 
     def action(ticket):
         topic = db.session.get(Topic, int(form.topic.data)) if form.topic.data else None
