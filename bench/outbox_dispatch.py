@@ -41,15 +41,22 @@ def main() -> None:
             db.create_all()
             from notifications.outbox import dispatch_outbox, enqueue_email
             from tickets.demo import seed_reference_data
-            from tickets.services import create_ticket
+            from tickets.workflow import create_ticket
 
             seed_reference_data()
             ticket, _key = create_ticket(subject="Banc d'essai", body="Question", requester_email="a@b.example")
             db.session.commit()
             started = time.perf_counter()
             for i in range(args.messages):
-                enqueue_email(dedup_key=f"bench:{i}", kind="ack", recipient=f"r{i}@bench.example", template="ack",
-                              ticket=ticket, link="http://localhost/x", due="lundi")
+                enqueue_email(
+                    dedup_key=f"bench:{i}",
+                    kind="ack",
+                    recipient=f"r{i}@bench.example",
+                    template="tickets/mail/ack",
+                    ticket=ticket,
+                    link="http://localhost/x",
+                    due="lundi",
+                )
             db.session.commit()
             enqueued = time.perf_counter() - started
             started = time.perf_counter()
@@ -60,8 +67,10 @@ def main() -> None:
     finally:
         smtp.stop()
     backend = url.split(":", 1)[0]
-    print(f"| {backend} | {args.messages} | {args.messages / enqueued:.0f} msg/s | "
-          f"{(args.messages + 1) / dispatched:.0f} msg/s |")
+    print(
+        f"| {backend} | {args.messages} | {args.messages / enqueued:.0f} msg/s | "
+        f"{(args.messages + 1) / dispatched:.0f} msg/s |"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""Notifications: outbox, e-mail out and in, in-app notifications, scheduled jobs."""
+"""Notifications: a generic messaging service that knows users, not tickets.
+
+The outbox, e-mail out (SMTP) and in (IMAP, handed to the registered intake), in-app notifications,
+preferences and digests, the scheduler and its locks. Each domain writes its own e-mails through it.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register this package's blueprints, CLI groups, demo seeders and signal handlers."""
-    from crm.core import registry
-    from notifications import cli, demo, models, outbox, scheduler, subscribers, surveys, views  # noqa: F401
+    """Register this package's pages, commands, and scheduled jobs (with the outbox's after-commit dispatch)."""
+    from notifications import cli, models, scheduler, views  # noqa: F401  (models: metadata)
 
     views.init_app(app)
     cli.init_app(app)
-    subscribers.init_app(app)
-    outbox.init_app(app)
     scheduler.init_app(app)
-    if hasattr(registry, "add_org_panel"):
-        registry.add_org_panel(app, 60, surveys.organisation_panel)
-    else:  # the CRM's 360° view reads this list
-        app.extensions.setdefault("guichet.org_panels", []).append((60, surveys.organisation_panel))
-    registry.add_seeder(app, 70, "notifications et enquêtes de satisfaction", demo.seed_demo_notifications)

@@ -23,15 +23,15 @@ def mail_locale(locale: str | None) -> str:
 
 
 def render_email(name: str, locale: str, **context) -> tuple[str, str, str]:
-    """(subject, text, html) of template notifications/mail/<name>.<locale>.{txt,html} in that locale."""
+    """(subject, text, html) of templates <name>.<locale>.txt and .html (e.g. "tickets/mail/ack") in that locale."""
     locale = mail_locale(locale)
     env = current_app.jinja_env
     context = {"config": current_app.config, "locale": locale, **context}
     with force_locale(locale):
-        text_template = env.get_template(f"notifications/mail/{name}.{locale}.txt")
+        text_template = env.get_template(f"{name}.{locale}.txt")
         subject = "".join(text_template.blocks["subject"](text_template.new_context(context)))
         text = "".join(text_template.blocks["body"](text_template.new_context(context)))
-        html = env.get_template(f"notifications/mail/{name}.{locale}.html").render(context)
+        html = env.get_template(f"{name}.{locale}.html").render(context)
     return " ".join(subject.split()), text.strip() + "\n", html
 
 

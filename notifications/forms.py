@@ -1,11 +1,11 @@
-"""Forms: notification preferences and the satisfaction survey."""
+"""Forms: notification preferences."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import RadioField
+from wtforms.validators import DataRequired
 
 from notifications.models import DeliveryMode
 
@@ -17,12 +17,3 @@ class PreferencesForm(FlaskForm):
                  (DeliveryMode.DIGEST.value, _l("Un récapitulatif par jour"))],
         validators=[DataRequired()],
     )
-
-
-class SurveyForm(FlaskForm):
-    score = RadioField(
-        _l("Votre note (1 : pas du tout satisfait, 5 : très satisfait)"),
-        choices=[(str(n), str(n)) for n in range(1, 6)],
-        validators=[DataRequired(message=_l("Choisissez une note de 1 à 5."))],
-    )
-    comment = TextAreaField(_l("Commentaire (facultatif)"), validators=[Optional(), Length(max=2000)])

@@ -1,4 +1,8 @@
-"""Outbox messages, in-app notifications, preferences, incoming mail records, satisfaction surveys."""
+"""Outbox messages, in-app notifications, preferences, incoming mail records.
+
+The ``ticket_id`` columns hold the conversation a message belongs to; their foreign keys are declared by the
+tickets package (tickets.models), which sits above this one.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ class OutboxMessage(db.Model):
     #: Unique per logical message: a retry or a second dispatcher never sends it twice.
     dedup_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
     kind: Mapped[str] = mapped_column(sa.String(40))
-    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(index=True)
     recipient: Mapped[str] = mapped_column(sa.String(254))
     recipient_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     locale: Mapped[str] = mapped_column(sa.String(5), default="fr")
@@ -89,7 +93,7 @@ class Notification(db.Model):
     dedup_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(sa.String(40))
-    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int | None]
     title: Mapped[str] = mapped_column(sa.String(300))
     body: Mapped[str] = mapped_column(sa.Text, default="")
     url: Mapped[str] = mapped_column(sa.String(500), default="")
@@ -135,7 +139,7 @@ class InboundMail(db.Model):
     subject: Mapped[str] = mapped_column(sa.String(300), default="")
     size: Mapped[int] = mapped_column(default=0)
     status: Mapped[str] = mapped_column(sa.String(20))
-    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id", ondelete="SET NULL"))
+    ticket_id: Mapped[int | None]
     detail: Mapped[str] = mapped_column(sa.Text, default="")
     folder: Mapped[str] = mapped_column(sa.String(120), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -145,56 +149,3 @@ class InboundMail(db.Model):
     @property
     def status_label(self) -> str:
         return INBOUND_STATUS_LABELS.get(self.status, self.status)
-
-
-class Survey(db.Model):
-    """A satisfaction survey sent when a ticket is resolved; its link is single-use and expires."""
-
-    __tablename__ = "satisfaction_surveys"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
-    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    # Snapshot of who and what is rated, for reports that do not move when the ticket changes later.
-    queue_id: Mapped[int | None] = mapped_column(sa.ForeignKey("queues.id", ondelete="SET NULL"))
-    agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
-    topic_id: Mapped[int | None] = mapped_column(sa.ForeignKey("topics.id", ondelete="SET NULL"))
-    organisation_id: Mapped[int | None] = mapped_column(index=True)
-    locale: Mapped[str] = mapped_column(sa.String(5), default="fr")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime]
-    answered_at: Mapped[datetime | None]
-    score: Mapped[int | None]
-    comment: Mapped[str] = mapped_column(sa.Text, default="")
-
-    #: The tickets model, named by its class name only (no dependency on the tickets package).
-    ticket = relationship("Ticket")
-    agent: Mapped[User | None] = relationship()
-
-    __table_args__ = (
-        sa.CheckConstraint("score IS NULL OR (score >= 1 AND score <= 5)", name="score_range"),
-        sa.Index("ix_satisfaction_surveys_answered", "answered_at"),
-    )
-
-
-class FollowUpStatus(enum.StrEnum):
-    OPEN = "open"
-    DONE = "done"
-
-
-class FollowUp(db.Model):
-    """A task for the queue manager opened by a low satisfaction score."""
-
-    __tablename__ = "satisfaction_followups"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    survey_id: Mapped[int] = mapped_column(sa.ForeignKey("satisfaction_surveys.id", ondelete="CASCADE"),
-                                           unique=True)
-    manager_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    status: Mapped[str] = mapped_column(sa.String(10), default=FollowUpStatus.OPEN)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    done_at: Mapped[datetime | None]
-    done_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
-
-    survey: Mapped[Survey] = relationship()
-    manager: Mapped[User | None] = relationship(foreign_keys=[manager_id])

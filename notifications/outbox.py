@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import Flask, current_app, has_request_context
+from flask import current_app
 
 from crm.core.database import dialect_insert
 from crm.core.extensions import db, utcnow
@@ -28,27 +27,12 @@ from notifications.smtp import PermanentError, SmtpTransport
 log = logging.getLogger(__name__)
 
 
-#: The tickets package's messages, read by table name (no dependency on the tickets package).
-_MESSAGES = sa.table("ticket_messages", sa.column("id"), sa.column("ticket_id"), sa.column("author_kind"),
-                     sa.column("email_message_id"), sa.column("created_at"))
-
-
-def thread_headers(ticket, recipient: str) -> tuple[str | None, str]:
-    """(In-Reply-To, References) so every mail about a ticket threads on the first one the recipient got."""
-    ids: list[str] = []
-    if recipient == ticket.requester_email:
-        messages = _MESSAGES.c
-        inbound = db.session.scalar(
-            sa.select(messages.email_message_id)
-            .where(messages.ticket_id == ticket.id, messages.author_kind == "requester",
-                   messages.email_message_id.is_not(None))
-            .order_by(messages.created_at, messages.id).limit(1)
-        )
-        if inbound:
-            ids.append(inbound)
+def thread_headers(thread_id: int, recipient: str, known: list[str] | tuple[str, ...] = ()) -> tuple[str | None, str]:
+    """(In-Reply-To, References): the caller's known Message-IDs, then the first mail of the thread to recipient."""
+    ids = [i for i in known if i]
     first_out = db.session.scalar(
         sa.select(OutboxMessage.message_id)
-        .where(OutboxMessage.ticket_id == ticket.id, OutboxMessage.recipient == recipient)
+        .where(OutboxMessage.ticket_id == thread_id, OutboxMessage.recipient == recipient)
         .order_by(OutboxMessage.id).limit(1)
     )
     if first_out and first_out not in ids:
@@ -57,9 +41,16 @@ def thread_headers(ticket, recipient: str) -> tuple[str | None, str]:
 
 
 def enqueue_email(*, dedup_key: str, kind: str, recipient: str, template: str, locale: str | None = "fr",
-                  ticket=None, user=None, not_before: datetime | None = None, message_id: str | None = None,
-                  **context) -> OutboxMessage | None:
-    """Write an e-mail to the outbox in the current transaction; None when its dedup key already exists."""
+                  user=None, thread_id: int | None = None, subject_prefix: str = "",
+                  thread_refs: list[str] | tuple[str, ...] = (), not_before: datetime | None = None,
+                  message_id: str | None = None, **context) -> OutboxMessage | None:
+    """Write an e-mail to the outbox in the current transaction; None when its dedup key already exists.
+
+    ``template`` is the path of the templates without locale and extension ("tickets/mail/ack"); a mail of a
+    thread (``thread_id``, e.g. a ticket) is prefixed with ``subject_prefix`` and threaded on ``thread_refs``
+    (Message-IDs the caller knows, e.g. the requester's own e-mail) and on the first mail of the thread to the
+    same recipient.
+    """
     recipient = (recipient or "").strip()
     if not recipient:
         return None
@@ -67,16 +58,16 @@ def enqueue_email(*, dedup_key: str, kind: str, recipient: str, template: str, l
     if db.session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)):
         return None
     locale = mail_locale(locale)
-    subject, text, html = render_email(template, locale, ticket=ticket, user=user, **context)
+    subject, text, html = render_email(template, locale, user=user, **context)
     in_reply_to, references = (None, "")
-    if ticket is not None:
-        subject = f"[{ticket.reference}] {subject}"
-        in_reply_to, references = thread_headers(ticket, recipient)
+    if thread_id is not None:
+        subject = f"{subject_prefix}{subject}"
+        in_reply_to, references = thread_headers(thread_id, recipient, thread_refs)
     table = OutboxMessage.__table__
     now = utcnow()
     statement = (
         dialect_insert(table).values(
-            dedup_key=dedup_key, kind=kind, ticket_id=ticket.id if ticket is not None else None,
+            dedup_key=dedup_key, kind=kind, ticket_id=thread_id,
             recipient=recipient, recipient_user_id=user.id if user is not None else None, locale=locale,
             subject=subject[:300], body_text=text, body_html=html, message_id=message_id or new_message_id(),
             in_reply_to=in_reply_to, references=references, status=OutboxStatus.PENDING, attempts=0,
@@ -214,41 +205,3 @@ def retry_now(row: OutboxMessage) -> None:
         row.attempts = 0
         row.next_attempt_at = utcnow()
         row.last_error = ""
-
-
-# -- best-effort kick after a request commits -----------------------------------------------------
-
-_kick_lock = threading.Lock()
-
-
-def _kick(app) -> None:
-    from notifications.scheduler import run_job
-
-    try:
-        run_job(app, "outbox_dispatch")
-    except Exception:  # noqa: BLE001, S110 - logged by run_job; the scheduler retries
-        pass
-    finally:
-        _kick_lock.release()
-
-
-def _after_commit(session) -> None:
-    """Start one background dispatch when a web request committed outbox rows (the scheduler is the backstop)."""
-    if not session.info.pop("outbox_kick", False) or not has_request_context():
-        return
-    app = current_app._get_current_object()
-    if app.testing or not app.config.get("OUTBOX_KICK_AFTER_COMMIT"):
-        return
-    if _kick_lock.acquire(blocking=False):
-        threading.Thread(target=_kick, args=(app,), daemon=True, name="outbox-kick").start()
-
-
-def _after_rollback(session) -> None:
-    session.info.pop("outbox_kick", None)
-
-
-def init_app(app: Flask) -> None:
-    """Listen to commits and rollbacks of every session (idempotent)."""
-    if not sa.event.contains(sa.orm.Session, "after_commit", _after_commit):
-        sa.event.listen(sa.orm.Session, "after_commit", _after_commit)
-        sa.event.listen(sa.orm.Session, "after_rollback", _after_rollback)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 
-from flask import Flask, current_app
+import sqlalchemy as sa
+from flask import Flask, current_app, has_request_context
 
 from crm.core import registry
 from crm.core.extensions import db
@@ -58,7 +60,7 @@ def _safe_run(app: Flask, job_id: str) -> None:
         run_job(app, job_id)
 
 
-def _time(value: str) -> tuple[int, int]:
+def parse_time(value: str) -> tuple[int, int]:
     hour, _sep, minute = value.partition(":")
     return int(hour), int(minute or 0)
 
@@ -90,35 +92,16 @@ def _retention():
     return purge_old_data()
 
 
-def _nightly_import():
-    try:
-        from crm.imports.services import run_nightly_import
-    except ImportError:
-        log.info("no nightly import available (crm.imports.run_nightly_import)")
-        return None
-    return run_nightly_import(current_app._get_current_object())
-
-
-def nightly_import_available() -> bool:
-    try:
-        from crm.imports.services import run_nightly_import  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def init_app(app: Flask) -> None:
     """The jobs this package runs (mail fetch only when IMAP is configured); others register through crm.registry."""
     config = app.config
     zone = config["BABEL_DEFAULT_TIMEZONE"]
+    install_outbox_kick()
     add_job(app, "outbox_dispatch", _outbox_dispatch,
             {"trigger": "interval", "seconds": config["OUTBOX_DISPATCH_SECONDS"]})
-    hour, minute = _time(config["DIGEST_TIME"])
+    hour, minute = parse_time(config["DIGEST_TIME"])
     add_job(app, "digest", _digest, {"trigger": "cron", "hour": hour, "minute": minute, "timezone": zone})
     add_job(app, "data_retention", _retention, {"trigger": "cron", "hour": 3, "minute": 15, "timezone": zone})
-    hour, minute = _time(config["IMPORT_TIME"])
-    add_job(app, "nightly_import", _nightly_import,
-            {"trigger": "cron", "hour": hour, "minute": minute, "timezone": zone})
     if config.get("IMAP_HOST"):
         add_job(app, "mail_fetch", _mail_fetch, {"trigger": "interval", "seconds": config["MAIL_FETCH_SECONDS"]})
 
@@ -136,3 +119,39 @@ def build_scheduler(app: Flask, *, blocking: bool = True):
         scheduler.add_job(_safe_run, kind, args=(app, job.id), id=job.id, name=job.id, max_instances=1,
                           coalesce=True, misfire_grace_time=60, replace_existing=True, **trigger)
     return scheduler
+
+
+# -- best-effort kick after a request commits -----------------------------------------------------
+
+_kick_lock = threading.Lock()
+
+
+def _kick(app) -> None:
+    try:
+        run_job(app, "outbox_dispatch")
+    except Exception:  # noqa: BLE001, S110 - logged by run_job; the scheduler retries
+        pass
+    finally:
+        _kick_lock.release()
+
+
+def _after_commit(session) -> None:
+    """Start one background dispatch when a web request committed outbox rows (the scheduler is the backstop)."""
+    if not session.info.pop("outbox_kick", False) or not has_request_context():
+        return
+    app = current_app._get_current_object()
+    if app.testing or not app.config.get("OUTBOX_KICK_AFTER_COMMIT"):
+        return
+    if _kick_lock.acquire(blocking=False):
+        threading.Thread(target=_kick, args=(app,), daemon=True, name="outbox-kick").start()
+
+
+def _after_rollback(session) -> None:
+    session.info.pop("outbox_kick", None)
+
+
+def install_outbox_kick() -> None:
+    """Listen to commits and rollbacks of every session (idempotent)."""
+    if not sa.event.contains(sa.orm.Session, "after_commit", _after_commit):
+        sa.event.listen(sa.orm.Session, "after_commit", _after_commit)
+        sa.event.listen(sa.orm.Session, "after_rollback", _after_rollback)

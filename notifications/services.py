@@ -34,14 +34,17 @@ def set_delivery_mode(user: User, mode: str) -> None:
 
 
 def notification_link(notification: Notification) -> str:
-    """The absolute link of a notification: it marks it read and opens its ticket."""
+    """The absolute link of a notification: it marks it read and opens what it is about."""
     return f"{current_app.config['BASE_URL'].rstrip('/')}/notifications/{notification.id}"
 
 
-def notify_user(user: User | None, *, kind: str, dedup_key: str, title: str, body: str = "", ticket=None,
-                urgent: bool = False, not_before: datetime | None = None) -> Notification | None:
+def notify_user(user: User | None, *, kind: str, dedup_key: str, title: str, body: str = "", url: str = "",
+                thread_id: int | None = None, subject_prefix: str = "", urgent: bool = False,
+                not_before: datetime | None = None, **context) -> Notification | None:
     """Notify a staff member in the app, and by e-mail now (urgent or immediate choice) or in the digest.
 
+    ``url`` is the page the notification opens (a path of this application); ``thread_id`` and
+    ``subject_prefix`` thread the e-mail (see enqueue_email); ``context`` goes to the e-mail template.
     Idempotent: a second call with the same dedup key does nothing and returns None.
     """
     if user is None or not user.active:
@@ -50,8 +53,8 @@ def notify_user(user: User | None, *, kind: str, dedup_key: str, title: str, bod
     now = utcnow()
     row_id = db.session.execute(
         dialect_insert(table).values(
-            dedup_key=dedup_key[:255], user_id=user.id, kind=kind, ticket_id=ticket.id if ticket else None,
-            title=title[:300], body=body, url="", urgent=urgent, digest_pending=False, created_at=now,
+            dedup_key=dedup_key[:255], user_id=user.id, kind=kind, ticket_id=thread_id,
+            title=title[:300], body=body, url=url[:500], urgent=urgent, digest_pending=False, created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["dedup_key"])
         .returning(table.c.id)
@@ -60,9 +63,10 @@ def notify_user(user: User | None, *, kind: str, dedup_key: str, title: str, bod
         return None
     notification = db.session.get(Notification, row_id)
     if urgent or delivery_mode(user) == DeliveryMode.IMMEDIATE:
-        enqueue_email(dedup_key=f"notice:{dedup_key}", kind=kind, recipient=user.email, template="staff_notice",
-                      locale=user.locale, ticket=ticket, user=user, not_before=not_before, title=title, body=body,
-                      link=notification_link(notification), urgent=urgent)
+        enqueue_email(dedup_key=f"notice:{dedup_key}", kind=kind, recipient=user.email,
+                      template="notifications/mail/staff_notice", locale=user.locale, user=user, thread_id=thread_id,
+                      subject_prefix=subject_prefix, not_before=not_before, title=title, body=body,
+                      link=notification_link(notification), urgent=urgent, **context)
     else:
         notification.digest_pending = True
     return notification
@@ -115,7 +119,7 @@ def send_digests(now: datetime | None = None) -> int:
         if user is not None and user.active and items:
             row = enqueue_email(
                 dedup_key=f"digest:{user_id}:{local_day.isoformat()}:{items[-1].id}", kind="digest",
-                recipient=user.email, template="digest", locale=user.locale, user=user,
+                recipient=user.email, template="notifications/mail/digest", locale=user.locale, user=user,
                 items=[(n, notification_link(n)) for n in items], day=local_day,
             )
             written += row is not None

@@ -1,4 +1,4 @@
-"""Web pages: notifications and preferences (staff), outbox and incoming mail (admin), survey, satisfaction."""
+"""Web pages: notifications and preferences (staff), outbox and incoming mail (admin)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from crm.core.extensions import db, limiter
+from crm.core.auth import safe_next
+from crm.core.extensions import db
 from crm.core.forms import EmptyForm
 from crm.core.models import Role
 from crm.core.security import get_or_404, roles_required, staff_required
-from notifications import services, surveys
-from notifications.forms import PreferencesForm, SurveyForm
+from notifications import services
+from notifications.forms import PreferencesForm
 from notifications.models import (
     OUTBOX_STATUS_LABELS,
-    FollowUp,
     InboundMail,
     InboundStatus,
     Notification,
@@ -27,16 +27,6 @@ from notifications.outbox import retry_now
 bp = Blueprint("notifications", __name__, template_folder="templates")
 
 PAGE_SIZE = 30
-
-
-def staff_ticket_url(ticket_id: int | None) -> str:
-    """The staff page of a ticket (home when the ticket is gone)."""
-    tickets = sa.table("tickets", sa.column("id"), sa.column("reference"))  # read by name, not imported
-    reference = db.session.scalar(sa.select(tickets.c.reference).where(tickets.c.id == ticket_id)) \
-        if ticket_id else None
-    if reference is None:
-        return url_for("views.home")
-    return url_for("tickets_agent.ticket", reference=reference)
 
 
 # -- staff ----------------------------------------------------------------------------------------
@@ -53,12 +43,12 @@ def index():
 @bp.get("/notifications/<int:notification_id>")
 @staff_required
 def open_notification(notification_id: int):
-    """Mark a notification read and open its ticket."""
+    """Mark a notification read and open what it is about (home when it names no page)."""
     notification = get_or_404(Notification, notification_id)
     if notification.user_id != current_user.id:
         abort(404)
     services.mark_read(current_user, notification.id)
-    return redirect(staff_ticket_url(notification.ticket_id))
+    return redirect(safe_next(notification.url, url_for("views.home")))
 
 
 @bp.post("/notifications/lues")
@@ -126,85 +116,12 @@ def inbound():
     return render_template("notifications/inbound.html", page=page)
 
 
-# -- satisfaction ---------------------------------------------------------------------------------
-
-
-@bp.route("/enquete/<token>", methods=["GET", "POST"])
-@limiter.limit("20 per minute")
-def survey(token: str):
-    """The satisfaction survey: no login, the link is single-use and expires."""
-    record = surveys.survey_by_token(token)
-    if record is None:
-        abort(404)
-    state = surveys.survey_state(record)
-    if state != "open":
-        return render_template("notifications/survey_closed.html", state=state), 410 if state == "expired" else 200
-    form = SurveyForm()
-    if request.method == "GET" and request.args.get("note") in {"1", "2", "3", "4", "5"}:
-        form.score.data = request.args["note"]
-    if form.validate_on_submit():
-        try:
-            surveys.answer_survey(record, int(form.score.data), form.comment.data or "")
-        except surveys.SurveyError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-            return render_template("notifications/survey_closed.html", state="answered"), 409
-        return render_template("notifications/survey_thanks.html")
-    return render_template("notifications/survey.html", form=form, ticket=record.ticket), \
-        422 if form.errors else 200
-
-
-@bp.get("/responsable/satisfaction")
-@roles_required(Role.MANAGER)
-def satisfaction():
-    """Satisfaction per queue, agent, topic and establishment, and the open follow-ups."""
-    reports = {dimension: surveys.satisfaction_report(dimension) for dimension in surveys.DIMENSIONS}
-    return render_template("notifications/satisfaction.html", reports=reports,
-                           follow_ups=surveys.open_follow_ups(current_user), form=EmptyForm())
-
-
-@bp.post("/responsable/satisfaction/suivis/<int:follow_up_id>/traite")
-@roles_required(Role.MANAGER)
-def close_follow_up(follow_up_id: int):
-    """Mark a follow-up done."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    follow_up = get_or_404(FollowUp, follow_up_id)
-    if follow_up.manager_id not in (None, current_user.id) and not current_user.has_role(Role.ADMIN):
-        abort(404)
-    surveys.close_follow_up(follow_up, current_user)
-    flash(_("Suivi marqué comme traité."), "success")
-    return redirect(url_for(".satisfaction"))
-
-
-def ticket_panel(ticket):
-    """Side panel of the agent's ticket page: e-mails sent about the ticket and the satisfaction answer."""
-    from markupsafe import Markup
-
-    from notifications.models import Survey
-
-    mails = db.session.scalars(
-        sa.select(OutboxMessage).where(OutboxMessage.ticket_id == ticket.id).order_by(OutboxMessage.id)
-    ).all()
-    answered = db.session.scalars(
-        sa.select(Survey).where(Survey.ticket_id == ticket.id, Survey.answered_at.is_not(None)).order_by(Survey.id)
-    ).all()
-    if not mails and not answered:
-        return None
-    return Markup(render_template("notifications/_ticket_panel.html", mails=mails,  # noqa: S704
-                                  surveys=answered))
-
-
 def init_app(app: Flask) -> None:
     """Blueprint, menu entries and the header's unread count."""
     from crm.core import registry
 
     app.register_blueprint(bp)
-    if hasattr(registry, "add_ticket_panel"):
-        registry.add_ticket_panel(app, 70, ticket_panel)
     registry.add_menu(app, 80, "Notifications", "notifications.index", lambda u: u.is_authenticated and u.is_staff)
-    registry.add_menu(app, 85, "Satisfaction", "notifications.satisfaction",
-                      lambda u: u.is_authenticated and u.has_role(Role.MANAGER))
     registry.add_menu(app, 95, "Envois", "notifications.outbox",
                       lambda u: u.is_authenticated and u.has_role(Role.ADMIN))
 

@@ -137,13 +137,13 @@ def reference_data(make_user):
 @pytest.fixture
 def make_ticket(reference_data):
     """Create a ticket through the real service: make_ticket(subject=..., topic=..., created_at=...)."""
-    from tickets import services
+    from tickets import workflow
 
     def _make(**overrides):
         data = {"subject": "Question sur le dépôt", "body": "Bonjour, comment déposer ma proposition ?",
                 "requester_email": "demandeur@labo.example", "requester_name": "Jeanne Demandeur"}
         data.update(overrides)
-        ticket, key = services.create_ticket(**data)
+        ticket, key = workflow.create_ticket(**data)
         ticket.access_key = key  # the clear key, for tests only
         return ticket
 

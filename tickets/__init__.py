@@ -8,14 +8,16 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register this package's blueprints, CLI groups, demo seeders and signal handlers."""
     from crm.core import registry
-    from tickets import api, cli, demo, jobs, mail_intake, models, triage, views  # noqa: F401  (models: metadata)
+    from tickets import api, cli, demo, jobs, mail_intake, models, subscribers, triage, views  # noqa: F401
 
     views.init_app(app)
     api.init_app(app)
     cli.init_app(app)
     triage.init_app(app)
+    subscribers.init_app(app)
     jobs.init_app(app)
     mail_intake.init_app(app)
-    registry.add_seeder(app, 25, "module expert : référents et règles", triage.seed_expert)
+    registry.add_seeder(app, 25, "module expert : référents et règles", demo.seed_expert)
     registry.add_seeder(app, 30, "files, thèmes, délais et demandes", demo.seed_demo_tickets)
-    registry.add_seeder(app, 35, "module expert : suites des réponses automatiques", triage.seed_outcomes)
+    registry.add_seeder(app, 35, "module expert : suites des réponses automatiques", demo.seed_outcomes)
+    registry.add_seeder(app, 70, "enquêtes de satisfaction", demo.seed_demo_surveys)

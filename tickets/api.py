@@ -13,7 +13,7 @@ from crm.core.api import problem_responses, register_api_blueprint, token_requir
 from crm.core.extensions import db
 from crm.core.models import STAFF_ROLES, User
 from crm.core.services import is_own_email
-from tickets import queries, services
+from tickets import queries, services, workflow
 from tickets.models import Channel, Priority, Queue, Status, Ticket, Topic
 from tickets.schemas import (
     MAX_PER_PAGE,
@@ -79,7 +79,7 @@ def create_ticket(data: dict):
         if data["priority"] != Priority.NORMAL:
             _field_error("priority", "La priorité est fixée par l'équipe.")
     try:
-        ticket, _key = services.create_ticket(
+        ticket, _key = workflow.create_ticket(
             subject=data["subject"], body=data["body"], requester=None if staff else user,
             requester_email=data["requester_email"] if staff else user.email,
             requester_name=data["requester_name"], topic=data["topic"], priority=data["priority"],
@@ -156,7 +156,7 @@ def reply(data: dict, reference: str):
         if not _is_staff(user):
             if data["internal"] or data["status"]:
                 abort(403, message="Les notes internes et les changements de statut sont réservés à l'équipe.")
-            return services.add_requester_reply(ticket, body=data["body"], author=user, channel=Channel.API)
+            return workflow.add_requester_reply(ticket, body=data["body"], author=user, channel=Channel.API)
         if data["internal"]:
             return services.add_internal_note(ticket, author=user, body=data["body"])
         return services.reply_to_ticket(ticket, author=user, body=data["body"], next_status=data["status"],

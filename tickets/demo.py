@@ -8,8 +8,22 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from crm.core.extensions import db, utcnow
-from tickets import services
-from tickets.models import CannedResponse, Priority, Queue, QueueMember, SlaCalendar, SlaPolicy, Status, Topic
+from expert.demo import outcome_fates, waiting_auto_answers
+from expert.demo import seed as seed_expert_data
+from notifications.models import OutboxMessage
+from tickets import services, surveys, triage, workflow
+from tickets.models import (
+    CannedResponse,
+    Priority,
+    Queue,
+    QueueMember,
+    SlaCalendar,
+    SlaPolicy,
+    Status,
+    Survey,
+    Ticket,
+    Topic,
+)
 
 OFFICE_HOURS = {day: [("09:00", "12:30"), ("13:30", "17:30")] for day in ("mon", "tue", "wed", "thu", "fri")}
 ALWAYS = {day: [("00:00", "24:00")] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
@@ -154,7 +168,7 @@ def seed_demo_tickets(context: dict) -> None:
         requester = rng.choice(requesters) if requesters and rng.random() < 0.6 else None
         email = requester.email if requester else f"demandeur{i}@etablissement-exemple.fr"
         organisation = rng.choice(organisations) if organisations and rng.random() < 0.7 else None
-        ticket, _key = services.create_ticket(
+        ticket, _key = workflow.create_ticket(
             subject=subject, body=body, requester_email=email,
             requester_name=requester.name if requester else f"Demandeur {i}", requester=requester,
             topic=topic, priority=rng.choices(list(Priority), weights=[10, 70, 15, 5])[0],
@@ -195,3 +209,50 @@ def _play_history(ticket, rng: random.Random, agents: list, created: datetime, n
     if fate > 0.9 and now - at > timedelta(days=7):
         services.change_status(ticket, Status.CLOSED, by=agent, now=now)
 
+
+COMMENTS = {
+    5: ["Réponse rapide et très claire, merci !", "Parfait, exactement ce qu'il me fallait."],
+    4: ["Bonne réponse, un peu tardive.", ""],
+    3: ["Correct, mais j'ai dû relancer.", ""],
+    2: ["Réponse incomplète, il manque la procédure.", ""],
+    1: ["Aucune réponse utile après deux semaines.", ""],
+}
+
+
+def seed_demo_surveys(context: dict) -> None:
+    """Answer surveys of the resolved demo tickets; the demo outbox starts empty (nothing to send)."""
+    rng = random.Random(7)  # noqa: S311 - demo data
+    now = utcnow()
+    resolved = db.session.scalars(
+        sa.select(Ticket).where(Ticket.status.in_((Status.RESOLVED, Status.CLOSED))).order_by(Ticket.id)
+    ).all()
+    for ticket in resolved:
+        survey = db.session.scalar(sa.select(Survey).where(Survey.ticket_id == ticket.id).order_by(Survey.id).limit(1))
+        if survey is None:
+            survey, _token = surveys.create_survey(ticket, now=ticket.resolved_at or now)
+        if rng.random() < 0.6 and survey.answered_at is None:
+            score = rng.choices([5, 4, 3, 2, 1], weights=[45, 30, 12, 8, 5])[0]
+            answered = min((ticket.resolved_at or now) + timedelta(hours=rng.randint(1, 48)), now)
+            survey.expires_at = max(survey.expires_at, answered + timedelta(days=1))
+            surveys.answer_survey(survey, score, rng.choice(COMMENTS[score]), now=answered)
+    # Demo tickets were created in bulk: do not mail the fictitious requesters when the scheduler starts.
+    db.session.execute(sa.delete(OutboxMessage))
+    db.session.flush()
+
+
+def seed_expert(context: dict) -> None:
+    """The expert module's référents and rules, once the queues they belong to exist."""
+    queues = seed_reference_data(context.get("users"))["queues"]
+    seed_expert_data(context, groups={slug: queue.id for slug, queue in queues.items()})
+
+
+def seed_outcomes(context: dict) -> None:
+    """Let demo requesters answer most automatic answers: confirmed, or an advisor asked for."""
+    waiting = [d for d in waiting_auto_answers() if d.ticket.status == Status.AUTO_ANSWERED]
+    for decision, fate, at in outcome_fates(waiting):
+        ticket = decision.ticket
+        if fate == "confirm":
+            triage.confirm_answer(ticket, by=ticket.requester, now=at)
+        else:
+            triage.ask_advisor(ticket, by=ticket.requester, now=at)
+    db.session.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, MultipleFileField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import EmailField, MultipleFileField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from tickets.models import PRIORITY_LABELS, Status
@@ -105,3 +105,12 @@ class MergeForm(FlaskForm):
                          validators=[DataRequired(), Length(max=20)],
                          description=_l("Par exemple DEM-2026-000123"))
     submit = SubmitField(_l("Fusionner comme doublon"))
+
+
+class SurveyForm(FlaskForm):
+    score = RadioField(
+        _l("Votre note (1 : pas du tout satisfait, 5 : très satisfait)"),
+        choices=[(str(n), str(n)) for n in range(1, 6)],
+        validators=[DataRequired(message=_l("Choisissez une note de 1 à 5."))],
+    )
+    comment = TextAreaField(_l("Commentaire (facultatif)"), validators=[Optional(), Length(max=2000)])

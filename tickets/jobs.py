@@ -1,7 +1,7 @@
 """Scheduled jobs of the tickets package (registered through crm.registry) and its reactions to other packages.
 
 Jobs: ``sla_sweep`` (tickets.sla_tracking.sweep_sla), ``unassigned_check`` (signal ``tickets.unassigned-too-long``)
-and ``attachment_retention``. Signals received by name: ``notifications.survey-answered``.
+and ``attachment_retention``. Signals received by name: ``tickets_surveys.survey-answered``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from blinker import signal
 from flask import Flask, current_app
 
 from crm.core.extensions import db, utcnow
@@ -80,13 +79,6 @@ def attachment_retention(now: datetime | None = None) -> dict[str, int]:
     return {"attachments": purge_attachments((now or utcnow()) - timedelta(days=days))}
 
 
-def on_survey_answered(ticket, score: int | None = None, at: datetime | None = None, **_kw) -> None:
-    """A satisfaction answer goes to the ticket's audit trail."""
-    from tickets.services import record_event
-
-    record_event(ticket, "satisfaction", None, at=at, score=score)
-
-
 def _sla_sweep():
     from tickets.sla_tracking import sweep_sla
 
@@ -94,7 +86,7 @@ def _sla_sweep():
 
 
 def init_app(app: Flask) -> None:
-    """Register the jobs and connect the receivers (idempotent)."""
+    """Register the jobs (idempotent)."""
     from crm.core import registry
 
     zone = app.config["BABEL_DEFAULT_TIMEZONE"]
@@ -102,4 +94,3 @@ def init_app(app: Flask) -> None:
     registry.add_job(app, "unassigned_check", check_unassigned, {"trigger": "interval", "minutes": 5})
     registry.add_job(app, "attachment_retention", attachment_retention,
                      {"trigger": "cron", "hour": 3, "minute": 20, "timezone": zone})
-    signal("notifications.survey-answered").connect(on_survey_answered)

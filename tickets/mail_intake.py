@@ -15,7 +15,8 @@ from crm.core.extensions import db
 from notifications.intake import InboundMail, IntakeResult
 from tickets.attachments import AttachmentError, IncomingFile, check_files
 from tickets.models import Channel, Message, Ticket
-from tickets.services import TicketError, add_requester_reply, create_ticket, ticket_by_reference
+from tickets.services import TicketError, ticket_by_reference
+from tickets.workflow import add_requester_reply, create_ticket
 
 REFERENCE_RE = re.compile(r"\bDEM-\d{4}-\d{6}\b", re.IGNORECASE)
 

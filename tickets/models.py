@@ -12,6 +12,7 @@ from crm.core.extensions import db, utcnow
 from crm.core.models import User
 from crm.organisations.models import Organisation
 from crm.projects.models import Project
+from notifications.models import InboundMail, Notification, OutboxMessage
 
 
 class Status(enum.StrEnum):
@@ -388,3 +389,68 @@ class ReferenceCounter(db.Model):
 
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(default=0)
+
+
+# -- the notifications tables point at their ticket: the foreign keys are declared here, above them ----------
+
+OutboxMessage.__table__.append_constraint(
+    sa.ForeignKeyConstraint([OutboxMessage.__table__.c.ticket_id], [Ticket.__table__.c.id], ondelete="SET NULL"))
+Notification.__table__.append_constraint(
+    sa.ForeignKeyConstraint([Notification.__table__.c.ticket_id], [Ticket.__table__.c.id], ondelete="CASCADE"))
+InboundMail.__table__.append_constraint(
+    sa.ForeignKeyConstraint([InboundMail.__table__.c.ticket_id], [Ticket.__table__.c.id], ondelete="SET NULL"))
+
+
+# -- satisfaction surveys ---------------------------------------------------------------------------------
+
+
+class Survey(db.Model):
+    """A satisfaction survey sent when a ticket is resolved; its link is single-use and expires."""
+
+    __tablename__ = "satisfaction_surveys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey(Ticket.id, ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # Snapshot of who and what is rated, for reports that do not move when the ticket changes later.
+    queue_id: Mapped[int | None] = mapped_column(sa.ForeignKey(Queue.id, ondelete="SET NULL"))
+    agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    topic_id: Mapped[int | None] = mapped_column(sa.ForeignKey(Topic.id, ondelete="SET NULL"))
+    organisation_id: Mapped[int | None] = mapped_column(index=True)
+    locale: Mapped[str] = mapped_column(sa.String(5), default="fr")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    score: Mapped[int | None]
+    comment: Mapped[str] = mapped_column(sa.Text, default="")
+
+    ticket: Mapped[Ticket] = relationship()
+    agent: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("score IS NULL OR (score >= 1 AND score <= 5)", name="score_range"),
+        sa.Index("ix_satisfaction_surveys_answered", "answered_at"),
+    )
+
+
+class FollowUpStatus(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"
+
+
+class FollowUp(db.Model):
+    """A task for the queue manager opened by a low satisfaction score."""
+
+    __tablename__ = "satisfaction_followups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(sa.ForeignKey("satisfaction_surveys.id", ondelete="CASCADE"),
+                                           unique=True)
+    manager_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(10), default=FollowUpStatus.OPEN)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
+    done_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    survey: Mapped[Survey] = relationship()
+    manager: Mapped[User | None] = relationship(foreign_keys=[manager_id])

@@ -104,14 +104,14 @@ def _attach(message: Message, files: list[IncomingFile]) -> None:
         )
 
 
-def create_ticket(*, subject: str, body: str, requester_email: str, requester_name: str = "",
+def open_ticket(*, subject: str, body: str, requester_email: str, requester_name: str = "",
                   requester: User | None = None, topic: str | None = None, priority: str = Priority.NORMAL,
                   channel: str = Channel.WEB, project_reference: str | None = None,
                   organisation_id: int | None = None, project_id: int | None = None,
                   service_tier: str | None = None, attachments=(), actor: User | None = None,
                   locale: str = "fr", queue: Queue | None = None, created_at: datetime | None = None,
-                  email_message_id: str | None = None) -> tuple[Ticket, str]:
-    """Open a ticket with its first message; triage, choose the SLA policy; return it and its access key."""
+                  email_message_id: str | None = None) -> tuple[Ticket, Message, str]:
+    """The ticket, its first message and its "created" event; tickets.workflow triages and times it."""
     subject, body = subject.strip(), body.strip()
     if not subject or not body:
         raise TicketError("L'objet et le message sont obligatoires.")
@@ -131,9 +131,9 @@ def create_ticket(*, subject: str, body: str, requester_email: str, requester_na
         requester_locale=locale, project_reference=(project_reference or "").strip() or None,
         service_tier=service_tier, access_key_hash=hash_key(key), created_at=now, updated_at=now,
     )
-    if organisation_id is not None and hasattr(Ticket, "organisation_id"):
+    if organisation_id is not None:
         ticket.organisation_id = organisation_id
-    if project_id is not None and hasattr(Ticket, "project_id"):
+    if project_id is not None:
         ticket.project_id = project_id
     message = Message(ticket=ticket, author=requester, author_kind=AuthorKind.REQUESTER,
                       author_name=ticket.requester_name or ticket.requester_email, body=body,
@@ -143,15 +143,7 @@ def create_ticket(*, subject: str, body: str, requester_email: str, requester_na
     db.session.flush()
     record_event(ticket, "created", actor or requester, at=now, channel=channel, queue=ticket.queue.slug,
                  priority=priority, topic=topic_row.slug if topic_row else None)
-    signals.ticket_submitted.send(ticket, message=message)
-    from tickets import triage  # the expert module decides, tickets.triage applies; before the SLA policy
-
-    triage.triage_ticket(ticket, message)
-    apply_sla_policy(ticket, now=now)
-    db.session.flush()
-    signals.ticket_created.send(ticket, message=message, access_key=key)
-    triage.announce_auto_answer(ticket, access_key=key)
-    return ticket, key
+    return ticket, message, key
 
 
 def apply_sla_policy(ticket: Ticket, *, by: User | None = None, now: datetime | None = None) -> None:
@@ -181,7 +173,6 @@ def _set_status(ticket: Ticket, status: str, by: User | None, now: datetime, **e
         ticket.resolved_at = None
         ticket.closed_at = None
     record_event(ticket, "status", by, at=now, before=before, after=status, **extra)
-    signals.status_changed.send(ticket, before=before, after=status, by=by)
     if status == Status.RESOLVED:
         signals.ticket_resolved.send(ticket, by=by)
 
@@ -255,10 +246,10 @@ def reply_to_ticket(ticket: Ticket, *, author: User, body: str, attachments=(), 
     return message
 
 
-def add_requester_reply(ticket: Ticket, *, body: str, author: User | None = None, attachments=(),
-                        now: datetime | None = None, channel: str = Channel.WEB,
-                        email_message_id: str | None = None) -> Message:
-    """The requester answers: waiting tickets resume, resolved ones reopen within the window."""
+def record_requester_reply(ticket: Ticket, *, body: str, author: User | None = None, attachments=(),
+                           now: datetime | None = None, channel: str = Channel.WEB,
+                           email_message_id: str | None = None) -> Message:
+    """The requester's message: waiting tickets resume, resolved ones reopen within the window."""
     now = now or utcnow()
     body = body.strip()
     if not body:
@@ -276,10 +267,6 @@ def add_requester_reply(ticket: Ticket, *, body: str, author: User | None = None
     ticket.updated_at = now
     db.session.flush()
     recompute_sla(ticket, now)
-    from tickets import triage
-
-    triage.on_requester_reply(ticket, message)  # writing back after an automatic answer asks for an advisor
-    signals.requester_replied.send(ticket, message=message)
     return message
 
 
@@ -294,7 +281,6 @@ def add_internal_note(ticket: Ticket, *, author: User, body: str, now: datetime 
     db.session.add(message)
     record_event(ticket, "note", author, at=now)
     db.session.flush()
-    signals.note_added.send(ticket, message=message)
     return message
 
 

@@ -165,14 +165,13 @@ def recompute_sla(ticket: Ticket, now: datetime | None = None) -> SlaView:
     return view
 
 
-#: Used when a policy's escalation JSON leaves a step out (notifications reads the same keys for messages).
+#: Used when a policy's escalation JSON leaves a step out (tickets.escalations reads the same settings).
 DEFAULT_ESCALATION = {
     "warn_assignee": True,
     "notify_manager_on_breach": True,
     "raise_priority_on_breach": False,
     "reassign_to_queue_on_breach": False,
 }
-_NEXT_PRIORITY = {"low": "normal", "normal": "high", "high": "urgent"}
 
 
 def escalation_settings(ticket: Ticket) -> dict:
@@ -192,16 +191,6 @@ def next_open_instant(ticket: Ticket, now: datetime) -> datetime:
         return business_calendar(policy.calendar).next_open(now)
     except ValueError:  # a calendar that never opens: do not hold the warning forever
         return now
-
-
-def apply_breach_actions(ticket: Ticket, settings: dict, now: datetime) -> None:
-    """The policy's actions at breach (after the messages): raise the priority, put back in the queue."""
-    from tickets.services import assign_ticket, update_ticket
-
-    if settings.get("raise_priority_on_breach") and ticket.priority in _NEXT_PRIORITY:
-        update_ticket(ticket, by=None, priority=_NEXT_PRIORITY[ticket.priority], now=now)
-    if settings.get("reassign_to_queue_on_breach") and ticket.assignee is not None:
-        assign_ticket(ticket, None, by=None, now=now)
 
 
 @dataclass
@@ -265,8 +254,6 @@ def sweep_sla(now: datetime | None = None, *, batch: int = 500) -> SweepResult:
                         settings = escalation_settings(ticket)
                         signal.send(ticket, target=target, now=now, notify_at=next_open_instant(ticket, now),
                                     escalation=settings)
-                        if kind == SlaState.BREACHED:
-                            apply_breach_actions(ticket, settings, now)
                 if kind == SlaState.AT_RISK:
                     result.at_risk += len(recorded)
                 else:

@@ -11,8 +11,6 @@ from crm.core.extensions import db, utcnow
 from crm.core.models import User
 from expert import services as expert
 from expert import signals as expert_signals
-from expert.demo import outcome_fates, waiting_auto_answers
-from expert.demo import seed as seed_expert_data
 from expert.models import Outcome, TriageDecision
 from tickets import services
 from tickets.models import (
@@ -168,7 +166,6 @@ def confirm_answer(ticket: Ticket, *, by: User | None, now: datetime | None = No
     services.record_event(ticket, "auto_answer_confirmed", by, at=now)
     services.resolve_ticket(ticket, by=by, now=now)
     expert.record_outcome(decision, Outcome.DEFLECTED, now=now)
-    expert_signals.answer_confirmed.send(ticket, decision=decision)
     return decision
 
 
@@ -198,26 +195,3 @@ def on_requester_reply(ticket: Ticket, message: Message | None = None) -> None:
     if ticket.status == Status.AUTO_ANSWERED:
         ask_advisor(ticket, by=message.author if message is not None else None,
                     now=message.created_at if message is not None else None)
-
-
-# --- Demo data --------------------------------------------------------------------------------------------
-
-
-def seed_expert(context: dict) -> None:
-    """The expert module's référents and rules, once the queues they belong to exist."""
-    from tickets.demo import seed_reference_data
-
-    queues = seed_reference_data(context.get("users"))["queues"]
-    seed_expert_data(context, groups={slug: queue.id for slug, queue in queues.items()})
-
-
-def seed_outcomes(context: dict) -> None:
-    """Let demo requesters answer most automatic answers: confirmed, or an advisor asked for."""
-    waiting = [d for d in waiting_auto_answers() if d.ticket.status == Status.AUTO_ANSWERED]
-    for decision, fate, at in outcome_fates(waiting):
-        ticket = decision.ticket
-        if fate == "confirm":
-            confirm_answer(ticket, by=ticket.requester, now=at)
-        else:
-            ask_advisor(ticket, by=ticket.requester, now=at)
-    db.session.flush()

@@ -1,4 +1,4 @@
-"""Home page (dispatch by role) and health check."""
+"""Home page (dispatch by role), health check, and links built outside requests."""
 
 from __future__ import annotations
 
@@ -9,6 +9,16 @@ from flask_login import current_user
 from crm.core.extensions import db
 
 bp = Blueprint("views", __name__)
+
+
+def path_for(endpoint: str, **values) -> str:
+    """The path of an endpoint, inside a request or not (jobs and e-mails build links outside requests)."""
+    return current_app.url_map.bind("localhost").build(endpoint, values)
+
+
+def external_url(endpoint: str, **values) -> str:
+    """The absolute address of an endpoint on the public base URL (GUICHET_BASE_URL), for e-mails."""
+    return current_app.config["BASE_URL"].rstrip("/") + path_for(endpoint, **values)
 
 
 @bp.get("/")

@@ -15,14 +15,17 @@ from collections import defaultdict
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 
 from crm.core.database import dialect_insert
 from crm.core.extensions import db, utcnow
+from crm.core.models import Role, User, UserRole
+from crm.core.views import path_for
 from crm.imports import signals
 from crm.imports.entities import ENTITIES, EntitySpec, ImportContext
 from crm.imports.models import ImportRejection, ImportRun, ImportStatus
 from crm.imports.parsing import FileError, RowError, read_rows
+from notifications.services import notify_user
 
 log = logging.getLogger(__name__)
 
@@ -264,3 +267,22 @@ def run_nightly_import(app: Flask) -> ImportRun | None:
                  run.created, run.updated, run.unchanged, run.rejected)
         signals.import_finished.send(app, run=run)
         return run
+
+
+def nightly_import_job() -> ImportRun | None:
+    """The scheduler's entry point (it runs jobs in an application context)."""
+    return run_nightly_import(current_app._get_current_object())
+
+
+def on_import_finished(_app, run: ImportRun, **_kw) -> None:
+    """Tell the administrators, in the app and by e-mail, that a nightly import failed."""
+    if run.status != ImportStatus.FAILED:
+        return
+    admins = db.session.scalars(sa.select(User).join(UserRole).where(UserRole.role == Role.ADMIN,
+                                                                     User.active.is_(True))).all()
+    for admin in admins:
+        title = (f"The import of the business systems' files failed (run {run.id})"
+                 if (admin.locale or "fr").startswith("en") else f"Échec de l'import des données (exécution {run.id})")
+        notify_user(admin, kind="import_failed", dedup_key=f"import_failed:{run.id}:{admin.id}", urgent=True,
+                    title=title, body=run.error[:500],
+                    url=path_for("crm_imports.run", run_id=run.id))

@@ -28,12 +28,13 @@ def init_app(app: Flask) -> None:
     from crm.core import registry
     from crm.core.api import register_api_blueprint
     from crm.core.models import Role
-    from crm.portal import api, models  # noqa: F401  (models: metadata)
+    from crm.portal import api, emails, models  # noqa: F401  (models: metadata)
     from crm.portal.views import admin, pages
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
     register_api_blueprint(api.bp)
+    emails.init_app(app)
     registry.add_menu(app, 30, "Mes projets", "portal.projects", _portal_user)
     registry.add_menu(app, 81, "Profils du portail", "crm_admin.grants",
                       lambda u: getattr(u, "is_authenticated", False) and u.has_role(Role.ADMIN))

@@ -185,10 +185,10 @@ def test_asking_for_an_advisor_routes_and_keeps_the_sla_from_submission(kb, demo
 
 
 def test_writing_back_after_an_automatic_answer_asks_for_an_advisor(kb, demo_rules, make_ticket):
-    from tickets import services as ticket_services
+    from tickets import workflow
 
     ticket = make_ticket(created_at=MONDAY_10H, **DEADLINE)
-    ticket_services.add_requester_reply(ticket, body="Merci, mais mon cas est particulier.",
+    workflow.add_requester_reply(ticket, body="Merci, mais mon cas est particulier.",
                                         now=MONDAY_10H + timedelta(hours=1))
     assert ticket.status == Status.OPEN
     assert services.latest_decision(ticket).outcome == Outcome.ESCALATED

@@ -147,9 +147,11 @@ def test_permanent_refusal_fails_at_once(make_ticket, smtp):
 
 def test_dedup_key_writes_a_message_once(make_ticket):
     ticket = make_ticket()
-    first = enqueue_email(dedup_key="x:1", kind="ack", recipient="a@b.example", template="ack", ticket=ticket,
+    first = enqueue_email(dedup_key="x:1", kind="ack", recipient="a@b.example", template="tickets/mail/ack",
+                          ticket=ticket,
                           link="l", due="")
-    second = enqueue_email(dedup_key="x:1", kind="ack", recipient="a@b.example", template="ack", ticket=ticket,
+    second = enqueue_email(dedup_key="x:1", kind="ack", recipient="a@b.example", template="tickets/mail/ack",
+                           ticket=ticket,
                            link="l", due="")
     assert first is not None and second is None
     assert len(_rows(OutboxMessage.dedup_key == "x:1")) == 1

@@ -74,8 +74,8 @@ def test_admin_sees_failed_mails_first_and_can_retry(client, login, make_ticket,
 
 
 def test_agent_ticket_page_shows_mails_and_satisfaction(client, login, make_ticket, make_user):
-    from notifications import surveys
-    from notifications.models import Survey
+    from tickets import surveys
+    from tickets.models import Survey
 
     agent = make_user("agent")
     ticket = make_ticket()
@@ -88,8 +88,8 @@ def test_agent_ticket_page_shows_mails_and_satisfaction(client, login, make_tick
 
 
 def test_organisation_panel_summarises_satisfaction(app, make_ticket, make_user):
-    from notifications import surveys
-    from notifications.models import Survey
+    from tickets import surveys
+    from tickets.models import Survey
 
     ticket = make_ticket()
     services.resolve_ticket(ticket, by=make_user("agent"))

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from crm.core.extensions import db
 from notifications import services as notif
 from notifications.models import DeliveryMode, Notification, OutboxMessage
-from tickets import services
+from tickets import services, workflow
 from tickets.jobs import check_unassigned
 from tickets.models import Priority, QueueMember, SlaPolicy
 from tickets.sla_tracking import sweep_sla
@@ -45,7 +45,7 @@ def test_requester_reply_notifies_the_assignee(make_ticket, make_user):
     ticket = make_ticket()
     agent = make_user("agent")
     services.claim_ticket(ticket, agent)
-    services.add_requester_reply(ticket, body="Voici le document demandé.")
+    workflow.add_requester_reply(ticket, body="Voici le document demandé.")
     [note] = notes(agent)
     assert note.kind == "requester_replied" and "Voici le document" in note.body
 

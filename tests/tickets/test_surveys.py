@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from crm.core.extensions import db, utcnow
-from notifications import surveys
-from notifications.models import FollowUp, FollowUpStatus, Notification, Survey
-from tickets import services
+from notifications.models import Notification
+from tickets import services, surveys
+from tickets.models import FollowUp, FollowUpStatus, Survey
 
 
 @pytest.fixture

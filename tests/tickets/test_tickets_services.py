@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from crm.core.extensions import db
-from tickets import services, signals
+from tickets import services, signals, workflow
 from tickets.models import Message, SlaMark, SlaState, Status, Ticket, TicketEvent
 from tickets.sla_tracking import recompute_sla, sweep_sla, ticket_clocks
 
@@ -83,7 +83,7 @@ def test_waiting_on_requester_pauses_and_reply_resumes(make_ticket, make_user):
     assert ticket.resolution_due_at is None
     assert ticket.next_due_at is None
     # The requester answers the next day at 10:00: one business day (7h30) was paused.
-    services.add_requester_reply(ticket, body="Voici", now=MONDAY_10H + timedelta(days=1))
+    workflow.add_requester_reply(ticket, body="Voici", now=MONDAY_10H + timedelta(days=1))
     assert ticket.status == Status.OPEN
     assert ticket.sla_paused is False
     # Paused Monday 11:00 → Tuesday 10:00: 1h30 + 4h on Monday, 1h on Tuesday = 6h30 of business time.
@@ -117,14 +117,14 @@ def test_requester_reply_reopens_resolved_within_window(app, make_ticket, make_u
     services.reply_to_ticket(ticket, author=agent, body="Réponse", now=MONDAY_10H + timedelta(hours=1))
     services.resolve_ticket(ticket, by=agent, now=MONDAY_10H + timedelta(hours=2))
     assert ticket.resolution_state == SlaState.MET
-    services.add_requester_reply(ticket, body="Pas tout à fait", now=MONDAY_10H + timedelta(days=2))
+    workflow.add_requester_reply(ticket, body="Pas tout à fait", now=MONDAY_10H + timedelta(days=2))
     assert ticket.status == Status.OPEN
     assert ticket.resolved_at is None
     assert ticket.resolution_state == SlaState.ON_TRACK
     services.resolve_ticket(ticket, by=agent, now=MONDAY_10H + timedelta(days=3))
     late = MONDAY_10H + timedelta(days=3 + app.config["REOPEN_WINDOW_DAYS"] + 1)
     with pytest.raises(services.TicketError, match="close"):
-        services.add_requester_reply(ticket, body="Encore", now=late)
+        workflow.add_requester_reply(ticket, body="Encore", now=late)
 
 
 def test_claim_is_exclusive(make_ticket, make_user):

@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Length
 from crm.core.extensions import db, limiter
 from crm.portal.scope import partner_scope, profiles_of, project_in_scope_or_404
 from crm.projects.models import Partner, Project
-from tickets import services
+from tickets import services, workflow
 from tickets.models import Channel
 
 bp = Blueprint("portal_contact", __name__, template_folder="../templates")
@@ -67,7 +67,7 @@ def report(reference: str):
         label, topic = REASONS[form.reason.data]
         partner = _partner_of_user(project) or (project.partners[0] if project.partners else None)
         organisation = partner.organisation if partner else None
-        ticket, _key = services.create_ticket(
+        ticket, _key = workflow.create_ticket(
             subject=_("Portail projets — %(reason)s — %(acronym)s", reason=label, acronym=project.acronym),
             body=form.body.data + "\n\n— " + _("Projet %(reference)s (%(acronym)s), signalé depuis le portail.",
                                                 reference=project.reference, acronym=project.acronym),

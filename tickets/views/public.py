@@ -23,7 +23,7 @@ from flask_login import current_user, login_required
 from crm.core import registry
 from crm.core.extensions import db, limiter
 from crm.core.services import is_own_email
-from tickets import queries, services
+from tickets import queries, services, workflow
 from tickets.attachments import AttachmentError, IncomingFile, stored_path
 from tickets.forms import RequesterReplyForm, RequestForm
 from tickets.models import Attachment, Status, Ticket, Topic
@@ -107,7 +107,7 @@ def new_request():
     user = current_user if current_user.is_authenticated else None
     owner = user if user is not None and is_own_email(user, form.email.data) else None
     try:
-        ticket, key = services.create_ticket(
+        ticket, key = workflow.create_ticket(
             subject=form.subject.data, body=form.message.data, requester_email=form.email.data,
             requester_name=form.name.data, requester=owner, topic=form.topic.data,
             project_reference=form.project_reference.data or None, attachments=files,
@@ -181,7 +181,7 @@ def reply(reference: str):
         return _render_follow(ticket, form, 422)
     author = current_user if current_user.is_authenticated else None
     try:
-        services.add_requester_reply(ticket, body=form.body.data, author=author,
+        workflow.add_requester_reply(ticket, body=form.body.data, author=author,
                                      attachments=incoming_files(form.attachments.data))
     except (services.TicketError, AttachmentError) as error:
         db.session.rollback()

@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from blinker import signal
 from flask import current_app
 from markupsafe import Markup
 
 from crm.core.extensions import db, utcnow
-from notifications.models import FollowUp, FollowUpStatus, Survey
+from crm.core.models import Role, User
+from crm.core.views import external_url
+from crm.organisations.models import Organisation
+from tickets.models import FollowUp, FollowUpStatus, Queue, Survey, Ticket, Topic
 
 SCORES = (1, 2, 3, 4, 5)
-#: Sent when a requester answers (sender: the ticket; kwargs: score, at, survey); tickets subscribes by name.
-survey_answered = signal("notifications.survey-answered")
 
 
 class SurveyError(ValueError):
@@ -30,16 +30,16 @@ def hash_token(token: str) -> str:
 
 def survey_link(token: str) -> str:
     """The absolute link of the survey page."""
-    return f"{current_app.config['BASE_URL'].rstrip('/')}/enquete/{token}"
+    return external_url("tickets_surveys.survey", token=token)
 
 
-def create_survey(ticket, now: datetime | None = None) -> tuple[Survey, str]:
+def create_survey(ticket: Ticket, now: datetime | None = None) -> tuple[Survey, str]:
     """A survey for this resolution, with a snapshot of queue, agent, topic and establishment; returns the token."""
     now = now or utcnow()
     token = secrets.token_urlsafe(24)
     survey = Survey(
         ticket_id=ticket.id, token_hash=hash_token(token), queue_id=ticket.queue_id, agent_id=ticket.assignee_id,
-        topic_id=ticket.topic_id, organisation_id=getattr(ticket, "organisation_id", None),
+        topic_id=ticket.topic_id, organisation_id=ticket.organisation_id,
         locale=ticket.requester_locale or "fr", created_at=now,
         expires_at=now + timedelta(days=current_app.config["SURVEY_VALID_DAYS"]),
     )
@@ -81,7 +81,9 @@ def answer_survey(survey: Survey, score: int, comment: str = "", now: datetime |
     if result.rowcount != 1:
         raise SurveyError("Vous avez déjà répondu à cette enquête. Merci !")
     db.session.refresh(survey)
-    survey_answered.send(survey.ticket, score=score, at=now, survey=survey)  # tickets records it
+    from tickets.services import record_event
+
+    record_event(survey.ticket, "satisfaction", None, at=now, score=score)
     if score <= current_app.config["SURVEY_LOW_SCORE"]:
         return open_follow_up(survey, now)
     return None
@@ -89,8 +91,7 @@ def answer_survey(survey: Survey, score: int, comment: str = "", now: datetime |
 
 def open_follow_up(survey: Survey, now: datetime) -> FollowUp:
     """A follow-up task for the queue manager, announced in the app and by e-mail."""
-    from notifications.services import notify_user
-    from notifications.subscribers import localized
+    from tickets.emails import localized, notify_staff
 
     ticket = survey.ticket
     manager = ticket.queue.manager if ticket.queue else None
@@ -98,8 +99,8 @@ def open_follow_up(survey: Survey, now: datetime) -> FollowUp:
     db.session.add(follow_up)
     db.session.flush()
     if manager is not None:
-        notify_user(
-            manager, kind="survey_low", dedup_key=f"survey_low:{survey.id}:{manager.id}", ticket=ticket,
+        notify_staff(
+            manager, ticket, kind="survey_low", dedup_key=f"survey_low:{survey.id}:{manager.id}",
             title=localized(manager.locale, "Satisfaction faible (%(score)s/5) sur %(ref)s : à recontacter",
                             "Low satisfaction (%(score)s/5) on %(ref)s: follow up", score=survey.score,
                             ref=ticket.reference),
@@ -118,7 +119,7 @@ def close_follow_up(follow_up: FollowUp, by, now: datetime | None = None) -> Non
 def open_follow_ups(manager=None) -> list[FollowUp]:
     """Open follow-ups (of one manager, or all), oldest first."""
     query = sa.select(FollowUp).where(FollowUp.status == FollowUpStatus.OPEN).order_by(FollowUp.id)
-    if manager is not None and not manager.has_role("admin"):
+    if manager is not None and not manager.has_role(Role.ADMIN):
         query = query.where(FollowUp.manager_id == manager.id)
     return list(db.session.scalars(query))
 
@@ -140,29 +141,17 @@ class SatisfactionRow:
 DIMENSIONS = ("queue", "agent", "topic", "organisation")
 
 
+#: The label column of each dimension's model.
+_LABEL_COLUMNS = {"queue": (Queue.id, Queue.name), "agent": (User.id, User.name), "topic": (Topic.id, Topic.label),
+                  "organisation": (Organisation.id, Organisation.name)}
+
+
 def _labels(dimension: str, keys: list) -> dict:
-    from crm.core.models import User
-
-    queues = sa.table("queues", sa.column("id"), sa.column("name"))  # tickets' tables, read by name
-    topics = sa.table("topics", sa.column("id"), sa.column("label"))
-
     keys = [k for k in keys if k is not None]
     if not keys:
         return {}
-    if dimension == "queue":
-        return dict(db.session.execute(sa.select(queues.c.id, queues.c.name).where(queues.c.id.in_(keys))).all())
-    if dimension == "agent":
-        return dict(db.session.execute(sa.select(User.id, User.name).where(User.id.in_(keys))).all())
-    if dimension == "topic":
-        return dict(db.session.execute(sa.select(topics.c.id, topics.c.label).where(topics.c.id.in_(keys))).all())
-    try:
-        from crm.organisations.models import Organisation
-    except ImportError:
-        return {}
-    name = getattr(Organisation, "name", None)
-    if name is None:
-        return {}
-    return dict(db.session.execute(sa.select(Organisation.id, name).where(Organisation.id.in_(keys))).all())
+    key, label = _LABEL_COLUMNS[dimension]
+    return dict(db.session.execute(sa.select(key, label).where(key.in_(keys))).all())
 
 
 def satisfaction_report(dimension: str, *, since: datetime | None = None, until: datetime | None = None,
@@ -207,4 +196,4 @@ def organisation_panel(organisation) -> Markup | None:
         sa.select(Survey).where(Survey.organisation_id == organisation.id, Survey.answered_at.is_not(None))
         .order_by(Survey.answered_at.desc()).limit(5)
     ).all()
-    return Markup(render_template("notifications/_org_panel.html", row=rows[0], recent=recent))  # noqa: S704
+    return Markup(render_template("tickets/_org_panel.html", row=rows[0], recent=recent))  # noqa: S704

@@ -1,0 +1,55 @@
+"""How tickets write to people: the requester's e-mails and the staff's notifications, through notifications."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from crm.core.extensions import db
+from crm.core.views import external_url, path_for
+from notifications.emails import mail_locale
+from notifications.models import Notification, OutboxMessage
+from notifications.outbox import enqueue_email
+from notifications.services import notify_user
+from tickets.models import AuthorKind, Message, Ticket
+
+
+def localized(locale: str | None, fr: str, en: str, **values) -> str:
+    """A short staff-facing text in the user's language (titles of notifications)."""
+    return (en if mail_locale(locale) == "en" else fr) % values
+
+
+def follow_link(ticket: Ticket, key: str | None = None) -> str:
+    """The requester's link to follow the ticket (with the secret key when we have it in clear)."""
+    link = external_url("tickets_public.follow", reference=ticket.reference)
+    return f"{link}?cle={key}" if key else link
+
+
+def email_requester(ticket: Ticket, *, dedup_key: str, kind: str, template: str, **context) -> OutboxMessage | None:
+    """An e-mail to the requester about the ticket, threaded on their own first e-mail and on our first one."""
+    inbound = db.session.scalar(
+        sa.select(Message.email_message_id)
+        .where(Message.ticket_id == ticket.id, Message.author_kind == AuthorKind.REQUESTER,
+               Message.email_message_id.is_not(None))
+        .order_by(Message.created_at, Message.id).limit(1)
+    )
+    return enqueue_email(
+        dedup_key=dedup_key, kind=kind, recipient=ticket.requester_email, template=f"tickets/mail/{template}",
+        locale=ticket.requester_locale, thread_id=ticket.id, subject_prefix=f"[{ticket.reference}] ",
+        thread_refs=[inbound] if inbound else [], ticket=ticket, **context)
+
+
+def notify_staff(user, ticket: Ticket, *, kind: str, dedup_key: str, title: str, body: str = "",
+                 urgent: bool = False, not_before=None) -> Notification | None:
+    """An in-app notification (and its e-mail) about the ticket that opens the agent's ticket page."""
+    return notify_user(user, kind=kind, dedup_key=dedup_key, title=title, body=body, urgent=urgent,
+                       not_before=not_before, url=path_for("tickets_agent.ticket", reference=ticket.reference),
+                       thread_id=ticket.id, subject_prefix=f"[{ticket.reference}] ", ticket=ticket)
+
+
+def markdown_html(text: str):
+    """Markdown rendered to sanitised HTML (nh3), for answers shown in e-mails."""
+    import markdown
+    import nh3
+    from markupsafe import Markup
+
+    return Markup(nh3.clean(markdown.markdown(text)))  # noqa: S704 - sanitised by nh3
