@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from crm.core import registry
 from crm.core.extensions import db
-from crm.core.models import User, UserRole
+from crm.core.models import Role, User, UserRole
 from crm.core.security import roles_required
 from expert import ruleset, services
 from expert.forms import ReferentForm, RuleForm, RuleSetYamlForm, TryForm
@@ -19,8 +19,8 @@ from expert.rules import ACTIONS, CONDITIONS, RuleError
 
 bp = Blueprint("expert", __name__, template_folder="templates")
 
-RULES_ADMIN = ("admin",)
-EXPERT_MANAGERS = ("manager", "admin")
+RULES_ADMIN = (Role.ADMIN,)
+EXPERT_MANAGERS = (Role.MANAGER, Role.ADMIN)
 
 
 def _yaml(value) -> str:
@@ -169,7 +169,7 @@ def try_rules():
 def referents():
     """Référents: group, expertise, availability and current load."""
     users = db.session.scalars(
-        sa.select(User).join(UserRole).where(UserRole.role == "referent").order_by(User.name)
+        sa.select(User).join(UserRole).where(UserRole.role == Role.REFERENT).order_by(User.name)
     ).all()
     profiles = {p.user_id: p for p in db.session.scalars(sa.select(ReferentProfile))}
     return render_template("expert/referents.html", users=users, profiles=profiles, loads=services.active_loads())
@@ -180,7 +180,7 @@ def referents():
 def referent_edit(user_id: int):
     """Managers edit any référent's profile; a référent edits their own."""
     user = db.session.get(User, user_id)
-    if user is None or not user.has_role("referent"):
+    if user is None or not user.has_role(Role.REFERENT):
         abort(404)
     if not (current_user.has_role(*EXPERT_MANAGERS) or current_user.id == user.id):
         abort(403)

@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, ValidationError
 
 from crm.core import registry
 from crm.core.extensions import utcnow
+from crm.core.models import Role
 from crm.core.security import roles_required
 from tickets import reports
 from tickets.models import STATUS_LABELS, Status
@@ -84,7 +85,7 @@ def _ticket_url(ticket) -> str | None:
 
 
 @bp.route("/sla")
-@roles_required("manager")
+@roles_required(Role.MANAGER)
 def sla():
     """Tickets at risk and breached now; met rates and business-time percentiles over a period."""
     today = _today()
@@ -116,4 +117,4 @@ def init_app(app: Flask) -> None:
     """Register the manager pages and their menu entry."""
     app.register_blueprint(bp)
     registry.add_menu(app, 20, "Délais (SLA)", "tickets_manager.sla",
-                      lambda u: u.is_authenticated and u.has_role("manager"))
+                      lambda u: u.is_authenticated and u.has_role(Role.MANAGER))

@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from crm.core import registry
 from crm.core.extensions import db
+from crm.core.models import Role
 from crm.core.security import roles_required
 from expert import queries as stats
 from expert import services as expert
@@ -24,7 +25,7 @@ from tickets.views.public import load_requester_ticket
 
 bp = Blueprint("tickets_triage", __name__)
 
-EXPERT_MANAGERS = ("manager", "admin")
+EXPERT_MANAGERS = (Role.MANAGER, Role.ADMIN)
 
 
 # --- The requester's answer to an automatic reply -----------------------------------------------------
