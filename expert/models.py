@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -58,7 +57,8 @@ class ReferentProfile(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), unique=True)
-    group_id: Mapped[int | None] = mapped_column(sa.ForeignKey("queues.id", ondelete="SET NULL"), index=True)
+    #: The référent group, a queue of the tickets package (which declares the foreign key and ``group``).
+    group_id: Mapped[int | None] = mapped_column(index=True)
     topics: Mapped[list] = mapped_column(sa.JSON, default=list)
     calls: Mapped[list] = mapped_column(sa.JSON, default=list)
     available: Mapped[bool] = mapped_column(default=True)
@@ -67,8 +67,6 @@ class ReferentProfile(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship(lazy="joined")
-    #: The référent group (a tickets queue, named by class so that this package does not depend on tickets).
-    group: Mapped[Any] = relationship("Queue")
 
 
 class Outcome(enum.StrEnum):
@@ -94,7 +92,8 @@ class TriageDecision(db.Model):
     __tablename__ = "expert_triage_decisions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    #: The ticket decided on (the tickets package declares the foreign key and ``ticket``).
+    ticket_id: Mapped[int] = mapped_column(index=True)
     question: Mapped[str] = mapped_column(sa.Text, default="")
     rule_set_version: Mapped[int | None]
     #: [{code, name, reasons, actions, stop, explanation}] for every rule that fired, in order.
@@ -109,9 +108,6 @@ class TriageDecision(db.Model):
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
     outcome: Mapped[str] = mapped_column(sa.String(20), index=True)
     outcome_at: Mapped[datetime | None]
-
-    #: The ticket decided on (named by class: the tickets package depends on this one, not the reverse).
-    ticket: Mapped[Any] = relationship("Ticket")
 
     __table_args__ = (sa.Index("ix_expert_triage_decisions_decided_outcome", "decided_at", "outcome"),)
 

@@ -12,6 +12,7 @@ from crm.core.extensions import db, utcnow
 from crm.core.models import User
 from crm.organisations.models import Organisation
 from crm.projects.models import Project
+from expert.models import ReferentProfile, TriageDecision
 from notifications.models import InboundMail, Notification, OutboxMessage
 
 
@@ -399,6 +400,16 @@ Notification.__table__.append_constraint(
     sa.ForeignKeyConstraint([Notification.__table__.c.ticket_id], [Ticket.__table__.c.id], ondelete="CASCADE"))
 InboundMail.__table__.append_constraint(
     sa.ForeignKeyConstraint([InboundMail.__table__.c.ticket_id], [Ticket.__table__.c.id], ondelete="SET NULL"))
+
+
+# -- the expert module's records point at a queue and a ticket: declared here, above that package -----------
+
+ReferentProfile.__table__.append_constraint(
+    sa.ForeignKeyConstraint([ReferentProfile.__table__.c.group_id], [Queue.__table__.c.id], ondelete="SET NULL"))
+TriageDecision.__table__.append_constraint(
+    sa.ForeignKeyConstraint([TriageDecision.__table__.c.ticket_id], [Ticket.__table__.c.id], ondelete="CASCADE"))
+ReferentProfile.group = relationship(Queue)
+TriageDecision.ticket = relationship(Ticket)
 
 
 # -- satisfaction surveys ---------------------------------------------------------------------------------
