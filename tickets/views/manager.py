@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, current_app, render_template, request, url_for
-from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import DateField, SubmitField
-from wtforms.validators import DataRequired, ValidationError
 
 from crm.core import registry
 from crm.core.extensions import utcnow
 from crm.core.models import Role
 from crm.core.security import roles_required
 from tickets import reports
+from tickets.forms import PeriodForm
 from tickets.models import STATUS_LABELS, Status
 from tickets.sla import format_business_duration
 from tickets.sla_tracking import TARGET_LABELS, TARGETS
@@ -23,47 +20,11 @@ from tickets.sla_tracking import TARGET_LABELS, TARGETS
 bp = Blueprint("tickets_manager", __name__, url_prefix="/responsable", template_folder="../templates")
 
 DEFAULT_DAYS = 30
-MAX_DAYS = 366
 LIST_LIMIT = 50
-EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 
 
 def _today() -> date:
     return utcnow().astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
-
-
-def _within_bounds(_form, field) -> None:
-    """Keep dates where time-zone arithmetic is safe."""
-    if field.data is not None and not EARLIEST <= field.data <= LATEST:
-        raise ValidationError(_l("Date hors de la plage acceptée (de 2000 à 2100)."))
-
-
-class PeriodForm(FlaskForm):
-    """The reporting period, read from the query string (GET, changes nothing: no CSRF token)."""
-
-    class Meta:
-        csrf = False
-
-    du = DateField(_l("Du"), validators=[DataRequired(message=_l("Indiquez une date de début valide.")),
-                                         _within_bounds])
-    au = DateField(_l("Au (inclus)"), validators=[DataRequired(message=_l("Indiquez une date de fin valide.")),
-                                                  _within_bounds])
-    submit = SubmitField(_l("Afficher"))
-
-    def validate_au(self, field) -> None:
-        if self.du.data is None or field.data is None:
-            return
-        if field.data < self.du.data:
-            raise ValidationError(_l("La date de fin doit être postérieure ou égale à la date de début."))
-        if (field.data - self.du.data).days + 1 > MAX_DAYS:
-            raise ValidationError(_l("La période ne peut pas dépasser un an."))
-
-    def bounds(self) -> tuple[datetime, datetime]:
-        """[start, end) in UTC: from the first day's midnight to the day after the last, in Paris time."""
-        zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-        start = datetime.combine(self.du.data, time(0), tzinfo=zone).astimezone(UTC)
-        end = datetime.combine(self.au.data + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-        return start, end
 
 
 def _duration(seconds: float | None) -> str:

@@ -6,35 +6,16 @@ import sqlalchemy as sa
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from wtforms import RadioField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length
 
 from crm.core.extensions import db, limiter
 from crm.portal.scope import partner_scope, profiles_of, project_in_scope_or_404
 from crm.projects.models import Partner, Project
 from tickets import services, workflow
+from tickets.forms import CONTACT_REASONS, PortalContactForm
 from tickets.models import Channel
 
 bp = Blueprint("portal_contact", __name__, template_folder="../templates")
-
-#: reason → (label, topic slug used for routing when that topic exists)
-REASONS = {
-    "introuvable": (_l("Je ne trouve pas mon projet"), "portail"),
-    "donnees": (_l("Les données sont erronées"), "portail"),
-    "livrable": (_l("Mon livrable est absent"), "versements"),
-    "modification": (_l("Ma demande de modification n'apparaît pas"), "avenant"),
-    "autre": (_l("Autre"), "portail"),
-}
-
-
-class PortalContactForm(FlaskForm):
-    reason = RadioField(_l("Motif"), choices=[(k, v[0]) for k, v in REASONS.items()], validators=[DataRequired()])
-    body = TextAreaField(_l("Votre message"), validators=[DataRequired(), Length(max=10000)])
-    submit = SubmitField(_l("Envoyer"))
-
 
 def _public_form_limit() -> str:
     return current_app.config["RATELIMIT_PUBLIC_FORM"]
@@ -64,7 +45,7 @@ def report(reference: str):
     project = project_in_scope_or_404(profiles_of(current_user), reference)
     form = PortalContactForm()
     if form.validate_on_submit():
-        label, topic = REASONS[form.reason.data]
+        label, topic = CONTACT_REASONS[form.reason.data]
         partner = _partner_of_user(project) or (project.partners[0] if project.partners else None)
         organisation = partner.organisation if partner else None
         ticket, _key = workflow.create_ticket(

@@ -18,9 +18,10 @@ from expert import queries as stats
 from expert import services as expert
 from expert.models import OUTCOME_LABELS
 from tickets import triage
+from tickets.forms import PeriodForm
 from tickets.models import Status, Ticket
 from tickets.services import TicketError
-from tickets.views.manager import DEFAULT_DAYS, PeriodForm, _today
+from tickets.views.manager import DEFAULT_DAYS, _today
 from tickets.views.public import load_requester_ticket
 
 bp = Blueprint("tickets_triage", __name__)
