@@ -29,10 +29,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = (
         app.config.get("SQLALCHEMY_DATABASE_URI") or default_database_uri(app.instance_path)
     )
-    app.config.setdefault("UPLOAD_FOLDER", None)
     app.config["UPLOAD_FOLDER"] = app.config["UPLOAD_FOLDER"] or str(Path(app.instance_path) / "uploads")
-    app.config.setdefault("DSFR_DIST", str(PROJECT_ROOT / "node_modules" / "@gouvfr" / "dsfr" / "dist"))
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
     check_config(app.config)
     if app.config.get("ENV_NAME") == "production":  # served over HTTPS: cookies never travel in clear
         app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = True

@@ -9,9 +9,7 @@ def init_app(app: Flask) -> None:
     from crm.core import registry
     from knowledge_base import cli, demo, index, models, views  # noqa: F401  (models: metadata)
 
-    app.config.setdefault("KB_INDEX_BACKGROUND", not app.testing)
-    app.config.setdefault("KB_CALIBRATION_FILE", str(demo.DEMO_QUERIES))
-    app.config.setdefault("RATELIMIT_KB_SUGGESTIONS", "60 per minute")
+    app.config["KB_CALIBRATION_FILE"] = app.config["KB_CALIBRATION_FILE"] or str(demo.DEMO_QUERIES)
     index.init_index(app)
     views.init_app(app)
     cli.init_app(app)

@@ -230,7 +230,7 @@ class IndexService:
     def _labelled_queries(self) -> list[LabelledQuery]:
         """Read the calibration questions once per process."""
         if self._calibration_queries is None:
-            path = self.app.config.get("KB_CALIBRATION_FILE")
+            path = self.app.config["KB_CALIBRATION_FILE"]
             queries: list[LabelledQuery] = []
             if path and Path(path).is_file():
                 try:
@@ -246,10 +246,11 @@ class IndexService:
 
 def init_index(app: Flask) -> IndexService:
     """Create the process's index service from the configuration."""
+    background = app.config["KB_INDEX_BACKGROUND"]  # None: in a background thread unless testing
     service = IndexService(
         app,
-        background=bool(app.config.get("KB_INDEX_BACKGROUND", True)),
-        refresh_seconds=float(app.config.get("KB_REFRESH_SECONDS", 5)),
+        background=not app.testing if background is None else background,
+        refresh_seconds=app.config["KB_REFRESH_SECONDS"],
     )
     app.extensions[EXTENSION_KEY] = service
     app.before_request(service.warm_up)

@@ -44,8 +44,6 @@ class GuichetApi(Api):
 
 def init_app(app: Flask) -> None:
     """Create the application's API (one per app) and describe Bearer authentication."""
-    app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
-    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     api = GuichetApi()
     api.init_app(app)
     api.spec.components.security_scheme(

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import difflib
+import json
+import math
 import os
+import types
+import typing
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - refused in production by check_config()
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+#: GUICHET_ variables that are read directly by a program and are not settings of Config.
+NOT_SETTINGS = frozenset({
+    "GUICHET_INSTANCE_PATH",  # instance folder (crm.create_app)
+    "GUICHET_SCHEDULER_WITH_WEB",  # gunicorn.conf.py starts `guichet scheduler` alongside the web workers
+    "GUICHET_E2E_SCREENSHOTS",  # folder of the end-to-end tests' screenshots
+})
 
 
 class ConfigError(RuntimeError):
@@ -13,86 +28,101 @@ class ConfigError(RuntimeError):
 
 
 class Config:
-    """Defaults for every environment; the environment overrides them in create_app()."""
+    """Every setting the code reads, typed; GUICHET_<SETTING> overrides it, converted to the declared type."""
 
-    ENV_NAME = "development"
-    SECRET_KEY = DEFAULT_SECRET_KEY
+    ENV_NAME: str = "development"
+    TESTING: bool = False
+    SECRET_KEY: str = DEFAULT_SECRET_KEY
+    SERVER_NAME: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None  # set from DATABASE_URL or the instance folder
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
-    SESSION_COOKIE_HTTPONLY = True
-    SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = False
-    REMEMBER_COOKIE_HTTPONLY = True
-    REMEMBER_COOKIE_SAMESITE = "Lax"
-    PERMANENT_SESSION_LIFETIME = 8 * 3600
-    WTF_CSRF_TIME_LIMIT = 8 * 3600
-    MAX_CONTENT_LENGTH = 25 * 1024 * 1024
-    BABEL_DEFAULT_LOCALE = "fr"
-    BABEL_DEFAULT_TIMEZONE = "Europe/Paris"
-    LANGUAGES = ("fr", "en")
-    RATELIMIT_STORAGE_URI = "memory://"
-    RATELIMIT_HEADERS_ENABLED = True
-    RATELIMIT_LOGIN = "10 per minute;50 per hour"
-    RATELIMIT_PUBLIC_FORM = "10 per minute;100 per day"
-    RATELIMIT_ENABLED = True
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    SESSION_COOKIE_HTTPONLY: bool = True
+    SESSION_COOKIE_SAMESITE: str = "Lax"
+    SESSION_COOKIE_SECURE: bool = False  # forced on in production by create_app()
+    REMEMBER_COOKIE_HTTPONLY: bool = True
+    REMEMBER_COOKIE_SAMESITE: str = "Lax"
+    REMEMBER_COOKIE_SECURE: bool = False  # forced on in production by create_app()
+    PERMANENT_SESSION_LIFETIME: int = 8 * 3600
+    WTF_CSRF_ENABLED: bool = True
+    WTF_CSRF_TIME_LIMIT: int = 8 * 3600
+    MAX_CONTENT_LENGTH: int = 25 * 1024 * 1024
+    BABEL_DEFAULT_LOCALE: str = "fr"
+    BABEL_DEFAULT_TIMEZONE: str = "Europe/Paris"
+    BABEL_TRANSLATION_DIRECTORIES: str = str(PROJECT_ROOT / "crm" / "translations")
+    LANGUAGES: tuple[str, ...] = ("fr", "en")
+    # Front-end assets of the French State design system (npm package @gouvfr/dsfr).
+    DSFR_DIST: str = str(PROJECT_ROOT / "node_modules" / "@gouvfr" / "dsfr" / "dist")
+    RATELIMIT_STORAGE_URI: str = "memory://"
+    RATELIMIT_HEADERS_ENABLED: bool = True
+    RATELIMIT_LOGIN: str = "10 per minute;50 per hour"
+    RATELIMIT_PUBLIC_FORM: str = "10 per minute;100 per day"
+    RATELIMIT_KB_SUGGESTIONS: str = "60 per minute"
+    RATELIMIT_ENABLED: bool = True
     # Attachments on requests and messages.
-    ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
-    ATTACHMENT_MAX_FILES = 5
-    ATTACHMENT_EXTENSIONS = ("pdf", "png", "jpg", "jpeg", "txt", "csv", "odt", "ods", "docx", "xlsx")
-    UPLOAD_FOLDER: str | None = None  # defaults to instance/uploads
+    ATTACHMENT_MAX_BYTES: int = 10 * 1024 * 1024
+    ATTACHMENT_MAX_FILES: int = 5
+    ATTACHMENT_EXTENSIONS: tuple[str, ...] = ("pdf", "png", "jpg", "jpeg", "txt", "csv", "odt", "ods", "docx",
+                                              "xlsx")
+    UPLOAD_FOLDER: str | None = None  # None: instance/uploads
     # SLA
-    SLA_AT_RISK_SHARE = 0.75
-    REOPEN_WINDOW_DAYS = 14
+    SLA_AT_RISK_SHARE: float = 0.75
+    REOPEN_WINDOW_DAYS: int = 14
     # API
-    API_TITLE = "Guichet API"
-    API_VERSION = "1.0"
-    OPENAPI_VERSION = "3.0.3"
+    API_TITLE: str = "Guichet API"
+    API_VERSION: str = "1.0"
+    OPENAPI_VERSION: str = "3.0.3"
+    OPENAPI_URL_PREFIX: str = "/api/v1"
+    OPENAPI_JSON_PATH: str = "openapi.json"
     # Public base URL used in e-mails and secret links.
-    BASE_URL = "http://127.0.0.1:5000"
+    BASE_URL: str = "http://127.0.0.1:5000"
+    # Portal: hours a set-password link stays valid.
+    PORTAL_LINK_HOURS: int = 24
     # Outgoing mail.
-    SMTP_HOST = "127.0.0.1"
-    SMTP_PORT = 1025
-    SMTP_STARTTLS = False
-    SMTP_SSL = False
+    SMTP_HOST: str = "127.0.0.1"
+    SMTP_PORT: int = 1025
+    SMTP_STARTTLS: bool = False
+    SMTP_SSL: bool = False
     SMTP_USERNAME: str | None = None
     SMTP_PASSWORD: str | None = None
-    SMTP_TIMEOUT = 10
-    MAIL_SENDER = "Guichet <guichet@agence.example>"
+    SMTP_TIMEOUT: int = 10
+    MAIL_SENDER: str = "Guichet <guichet@agence.example>"
     # Incoming mail (IMAP).
     IMAP_HOST: str | None = None
-    IMAP_PORT = 993
-    IMAP_SSL = True
+    IMAP_PORT: int = 993
+    IMAP_SSL: bool = True
     IMAP_USERNAME: str | None = None
     IMAP_PASSWORD: str | None = None
-    IMAP_FOLDER = "INBOX"
-    IMAP_STARTTLS = False
-    IMAP_TIMEOUT = 30
-    IMAP_PROCESSED_FOLDER = "Traites"  # processed messages are moved here
-    IMAP_QUARANTINE_FOLDER = "Quarantaine"  # messages that could not be processed
-    IMAP_MAX_MESSAGE_BYTES = 30 * 1024 * 1024
-    IMAP_BATCH = 50
+    IMAP_FOLDER: str = "INBOX"
+    IMAP_STARTTLS: bool = False
+    IMAP_TIMEOUT: int = 30
+    IMAP_PROCESSED_FOLDER: str = "Traites"  # processed messages are moved here
+    IMAP_QUARANTINE_FOLDER: str = "Quarantaine"  # messages that could not be processed
+    IMAP_MAX_MESSAGE_BYTES: int = 30 * 1024 * 1024
+    IMAP_BATCH: int = 50
     # Outbox, notifications and scheduled jobs (notifications package).
-    OUTBOX_MAX_ATTEMPTS = 8
-    OUTBOX_BACKOFF_SECONDS = 60
-    OUTBOX_BACKOFF_MAX_SECONDS = 6 * 3600
-    OUTBOX_BATCH = 100
-    OUTBOX_SENDING_TIMEOUT_SECONDS = 900
-    OUTBOX_KICK_AFTER_COMMIT = True
-    OUTBOX_RETENTION_DAYS = 30
-    OUTBOX_DISPATCH_SECONDS = 10
-    MAIL_FETCH_SECONDS = 60
-    DIGEST_TIME = "08:00"
-    UNASSIGNED_ALERT_MINUTES = 240
-    NOTIFICATION_RETENTION_DAYS = 180
-    ATTACHMENT_RETENTION_DAYS = 0  # 0 keeps attachments of closed tickets forever
-    SURVEY_VALID_DAYS = 14
-    SURVEY_LOW_SCORE = 2
+    OUTBOX_MAX_ATTEMPTS: int = 8
+    OUTBOX_BACKOFF_SECONDS: int = 60
+    OUTBOX_BACKOFF_MAX_SECONDS: int = 6 * 3600
+    OUTBOX_BATCH: int = 100
+    OUTBOX_SENDING_TIMEOUT_SECONDS: int = 900
+    OUTBOX_KICK_AFTER_COMMIT: bool = True
+    OUTBOX_RETENTION_DAYS: int = 30
+    OUTBOX_DISPATCH_SECONDS: int = 10
+    MAIL_FETCH_SECONDS: int = 60
+    DIGEST_TIME: str = "08:00"
+    UNASSIGNED_ALERT_MINUTES: int = 240
+    NOTIFICATION_RETENTION_DAYS: int = 180
+    ATTACHMENT_RETENTION_DAYS: int = 0  # 0 keeps attachments of closed tickets forever
+    SURVEY_VALID_DAYS: int = 14
+    SURVEY_LOW_SCORE: int = 2
     # Nightly import of the business systems' files.
     IMPORT_DIR: str | None = None
-    IMPORT_TIME = "02:30"
+    IMPORT_TIME: str = "02:30"
     # Knowledge base.
-    KB_REFRESH_SECONDS = 5
-    KB_AUTO_ANSWER_CONFIDENCE = 0.8
+    KB_REFRESH_SECONDS: float = 5.0
+    KB_AUTO_ANSWER_CONFIDENCE: float = 0.8
+    KB_INDEX_BACKGROUND: bool | None = None  # None: rebuild the index in a background thread unless testing
+    KB_CALIBRATION_FILE: str | None = None  # None: the demo questions shipped with knowledge_base
 
 
 class TestConfig(Config):
@@ -107,8 +137,13 @@ class TestConfig(Config):
     BASE_URL = "http://localhost"
 
 
-_BOOL_TRUE = {"1", "true", "yes", "on"}
-_BOOL_FALSE = {"0", "false", "no", "off", ""}
+def setting_types(settings: type = Config) -> dict[str, Any]:
+    """The declared type of every setting (uppercase annotated attribute) of a Config class."""
+    return {name: hint for name, hint in typing.get_type_hints(settings).items() if name.isupper()}
+
+
+_BOOL_TRUE = {"1", "true", "yes", "on", "oui", "vrai"}
+_BOOL_FALSE = {"0", "false", "no", "off", "non", "faux"}
 
 
 def parse_bool(name: str, raw: str) -> bool:
@@ -118,41 +153,74 @@ def parse_bool(name: str, raw: str) -> bool:
         return True
     if value in _BOOL_FALSE:
         return False
-    raise ConfigError(f"{name}: valeur booléenne attendue (true/false), reçu {raw!r}")
+    raise ConfigError(f"{name} : valeur booléenne attendue (true ou false), reçu {raw!r}.")
 
 
-def coerce(name: str, raw: str, default: object) -> object:
-    """Convert an environment string to the type of the code default."""
-    if isinstance(default, bool):
+def _optional_inner(annotation: Any) -> Any | None:
+    """X for `X | None`, else None."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(args) == 1 and len(typing.get_args(annotation)) == 2:
+            return args[0]
+    return None
+
+
+def coerce(name: str, raw: str, annotation: Any) -> object:
+    """Convert an environment string to the declared type of the setting; a malformed value is a ConfigError."""
+    inner = _optional_inner(annotation)
+    if inner is not None:
+        return None if raw.strip() == "" else coerce(name, raw, inner)
+    origin = typing.get_origin(annotation) or annotation
+    if annotation is bool:
         return parse_bool(name, raw)
-    if isinstance(default, int):
+    if annotation is int:
         try:
-            return int(raw)
+            return int(raw.strip())
         except ValueError:
-            raise ConfigError(f"{name}: nombre entier attendu, reçu {raw!r}") from None
-    if isinstance(default, float):
+            raise ConfigError(f"{name} : nombre entier attendu, reçu {raw!r}.") from None
+    if annotation is float:
         try:
-            return float(raw)
+            value = float(raw.strip())
         except ValueError:
-            raise ConfigError(f"{name}: nombre attendu, reçu {raw!r}") from None
-    if isinstance(default, tuple):
+            value = math.nan
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} : nombre attendu (par exemple 0.8), reçu {raw!r}.")
+        return value
+    if origin is tuple:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
-    return raw
+    if origin is dict:
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name} : objet JSON attendu (par exemple {{\"clé\": 1}}), reçu {raw!r}.")
+        return value
+    if annotation is str:
+        return raw
+    raise ConfigError(f"{name} : type {annotation!r} non pris en charge par la configuration.")
 
 
-def load_environment(config: dict, environ: os._Environ | dict | None = None) -> None:
-    """Apply DATABASE_URL, SECRET_KEY and GUICHET_<KEY> variables onto the config, typed strictly."""
+def load_environment(config: dict, environ: Mapping[str, str] | None = None, settings: type = Config) -> None:
+    """Apply DATABASE_URL, SECRET_KEY and GUICHET_<SETTING> onto the config, typed by the Config declarations."""
     environ = os.environ if environ is None else environ
     if environ.get("DATABASE_URL"):
         config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(environ["DATABASE_URL"])
     if environ.get("SECRET_KEY"):
         config["SECRET_KEY"] = environ["SECRET_KEY"]
+    declared = setting_types(settings)
     for name, raw in environ.items():
-        if not name.startswith("GUICHET_"):
+        if not name.startswith("GUICHET_") or name in NOT_SETTINGS:
             continue
         key = name.removeprefix("GUICHET_")
-        default = config.get(key)
-        config[key] = coerce(name, raw, default) if default is not None else raw
+        if key not in declared:
+            close = difflib.get_close_matches(key, declared, n=1)
+            hint = f" Vouliez-vous dire GUICHET_{close[0]} ?" if close else ""
+            raise ConfigError(f"{name} : paramètre inconnu (il n'est pas déclaré dans crm/core/config.py).{hint}")
+        value = coerce(name, raw, declared[key])
+        if key == "SQLALCHEMY_DATABASE_URI" and isinstance(value, str):
+            value = normalise_database_url(value)
+        config[key] = value
 
 
 def normalise_database_url(url: str) -> str:

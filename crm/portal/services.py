@@ -23,7 +23,6 @@ from crm.portal.models import GRANTED_PROFILES, PasswordToken, PortalGrant, Prof
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LINK_HOURS = 24
 _VALIDATORS = {ProfileKind.HEADQUARTERS: (validate_siren, Organisation.siren),
                ProfileKind.ENTITY: (validate_siret, Organisation.siret),
                ProfileKind.LAB_DIRECTOR: (validate_rnsr, Organisation.rnsr)}
@@ -66,7 +65,7 @@ def issue_password_token(user: User) -> tuple[str, PasswordToken]:
     db.session.execute(sa.update(PasswordToken).where(PasswordToken.user_id == user.id,
                                                       PasswordToken.used_at.is_(None)).values(used_at=now))
     clear = secrets.token_urlsafe(32)
-    hours = current_app.config.get("PORTAL_LINK_HOURS", DEFAULT_LINK_HOURS)
+    hours = current_app.config["PORTAL_LINK_HOURS"]
     token = PasswordToken(user_id=user.id, token_hash=_digest(clear), created_at=now,
                           expires_at=now + timedelta(hours=hours))
     db.session.add(token)
