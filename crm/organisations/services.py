@@ -1,4 +1,4 @@
-"""Organisations seen by the agency: family (sub-entities, laboratories), projects, contacts, notes."""
+"""Organisations seen by the agency: family (sub-entities, laboratories), contacts, notes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from crm.core.database import LIKE_ESCAPE, like_pattern
 from crm.core.extensions import db
 from crm.core.models import User
 from crm.organisations.models import Interaction, Organisation, OrgContact, Person, laboratory_supervisors
-from crm.projects.models import Partner, Project
 
 
 def organisation_family_ids(org_id: int) -> list[int]:
@@ -42,14 +41,6 @@ def search_organisations(text: str) -> sa.Select:
                                    Organisation.code == text, Organisation.siren == compact,
                                    Organisation.siret == compact, Organisation.rnsr == compact))
     return query.order_by(Organisation.name)
-
-
-def projects_of_organisations(ids: list[int]) -> sa.Select:
-    """Every project (all states) with a partner establishment or laboratory among the ids."""
-    partners = sa.select(Partner.project_id).where(
-        sa.or_(Partner.organisation_id.in_(ids), Partner.laboratory_id.in_(ids)))
-    return sa.select(Project).where(Project.id.in_(partners)).order_by(Project.call_year.desc().nulls_last(),
-                                                                        Project.reference)
 
 
 def contacts_of_organisations(ids: list[int]) -> list[OrgContact]:

@@ -34,14 +34,13 @@ def search():
 @bp.get("/organisations/<int:org_id>")
 @staff_required
 def view(org_id: int):
-    """The 360° view: identity, sub-entities and laboratories, contacts, projects, requests, notes."""
+    """The 360° view: identity, sub-entities and laboratories, contacts, the panels (projects, requests...), notes."""
     org = get_or_404(Organisation, org_id)
     family = org_services.organisation_family_ids(org.id)
     related = org_services.related_organisations(org, family)
-    projects = db.session.scalars(org_services.projects_of_organisations(family).limit(200)).all()
     panels = [html for html in (panel(org) for _order, panel in org_panels(current_app)) if html]
     return render_template(
-        "crm/orgs/view.html", org=org, related=related, projects=projects, panels=panels,
+        "crm/orgs/view.html", org=org, related=related, panels=panels,
         contacts=org_services.contacts_of_organisations(family), notes=org_services.interactions_of(org.id),
         form=InteractionForm(), tiers=SERVICE_TIER_LABELS)
 

@@ -36,3 +36,11 @@ def project_payment_totals(project: Project) -> tuple[Decimal, Decimal]:
 def project_by_reference(reference: str) -> Project | None:
     """The project with this reference (spaces around it ignored), if any."""
     return db.session.scalar(sa.select(Project).where(Project.reference == reference.strip()))
+
+
+def projects_of_organisations(ids: list[int]) -> sa.Select:
+    """Every project (all states) with a partner establishment or laboratory among the ids."""
+    partners = sa.select(Partner.project_id).where(
+        sa.or_(Partner.organisation_id.in_(ids), Partner.laboratory_id.in_(ids)))
+    return sa.select(Project).where(Project.id.in_(partners)).order_by(Project.call_year.desc().nulls_last(),
+                                                                        Project.reference)

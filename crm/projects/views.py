@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, url_for
+from markupsafe import Markup
 
+from crm.core.extensions import db
 from crm.core.i18n import paris_today
 from crm.core.security import get_or_404, staff_required
+from crm.organisations.models import Organisation
+from crm.organisations.services import organisation_family_ids
 from crm.projects import queries
 from crm.projects.models import Project
 
@@ -32,3 +36,9 @@ def project_by_reference(reference: str):
         abort(404)
     return redirect(url_for("crm_projects.view", project_id=item.id))
 
+
+def organisation_panel(organisation: Organisation) -> Markup:
+    """The projects block of the 360° view: the projects of the organisation, its entities and laboratories."""
+    family = organisation_family_ids(organisation.id)
+    projects = db.session.scalars(queries.projects_of_organisations(family).limit(200)).all()
+    return Markup(render_template("crm/orgs/_projects_panel.html", projects=projects))  # noqa: S704

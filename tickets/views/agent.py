@@ -8,7 +8,6 @@ from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
-from werkzeug.routing import BuildError
 
 from crm.core import registry
 from crm.core.extensions import db, utcnow
@@ -150,29 +149,15 @@ def _forms(ticket: Ticket, given: dict) -> dict:
     return forms
 
 
-def optional_url(endpoint: str, ident: int | None) -> str | None:
-    """A link to another package's page when that package is installed (the CRM adds organisations later)."""
-    if ident is None:
-        return None
-    for name in ("id", f"{endpoint.split('.')[0].removeprefix('crm_').rstrip('s')}_id", "organisation_id",
-                 "project_id"):
-        try:
-            return url_for(endpoint, **{name: ident})
-        except BuildError:
-            continue
-    return None
-
-
 def _links(ticket: Ticket) -> dict:
+    """The ticket's establishment and project, with their staff pages."""
     links = {}
-    organisation_id = getattr(ticket, "organisation_id", None)
-    project_id = getattr(ticket, "project_id", None)
-    if organisation_id:
-        organisation = getattr(ticket, "organisation", None)
-        links["organisation"] = (str(organisation or organisation_id), optional_url("crm_orgs.view", organisation_id))
-    if project_id:
-        project = getattr(ticket, "project", None)
-        links["project"] = (str(project or project_id), optional_url("crm_projects.view", project_id))
+    if ticket.organisation_id:
+        links["organisation"] = (str(ticket.organisation or ticket.organisation_id),
+                                 url_for("crm_orgs.view", org_id=ticket.organisation_id))
+    if ticket.project_id:
+        links["project"] = (str(ticket.project or ticket.project_id),
+                            url_for("crm_projects.view", project_id=ticket.project_id))
     return links
 
 
