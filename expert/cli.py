@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from crm.core.extensions import db
+from crm.core.database import transaction
 from expert import ruleset
 from expert.rules import RuleError
 
@@ -23,11 +23,10 @@ expert_cli.add_command(rules_cli)
 def import_command(path: Path, comment: str) -> None:
     """Replace the rule set with a YAML file (a new version is recorded)."""
     try:
-        version = ruleset.import_yaml(path.read_text(encoding="utf-8"), by=None, comment=comment)
+        with transaction():
+            version = ruleset.import_yaml(path.read_text(encoding="utf-8"), by=None, comment=comment)
     except RuleError as error:
-        db.session.rollback()
         raise click.ClickException(str(error)) from None
-    db.session.commit()
     count = len(ruleset.stored_rules())
     click.echo(f"{count} règle(s) importée(s) ; version {version.number if version else '-'}.")
 

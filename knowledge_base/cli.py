@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup
 
+from crm.core.database import transaction
 from crm.core.extensions import db
 from knowledge_base.evaluation import EvaluationInputError, evaluate_files
 from knowledge_base.models import Article, ArticleStatus
@@ -56,12 +57,8 @@ def import_command(path: str, default_status: str) -> None:
             click.echo(f"{path}:{number}: {message}" if number else f"{path}: {message}", err=True)
         click.echo(f"Fichier refusé : {len(error.errors)} erreur(s), aucun article importé.", err=True)
         raise SystemExit(2) from None
-    try:
+    with transaction():
         report = import_articles(lines)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     click.echo(f"Articles créés : {report.created}, mis à jour : {report.updated}, "
                f"inchangés : {report.unchanged}.")
 

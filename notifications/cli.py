@@ -52,14 +52,15 @@ def retry_failed_command() -> None:
     """Put every failed e-mail back in the queue."""
     import sqlalchemy as sa
 
+    from crm.core.database import transaction
     from crm.core.extensions import db
     from notifications.models import OutboxMessage, OutboxStatus
     from notifications.outbox import retry_now
 
-    rows = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)).all()
-    for row in rows:
-        retry_now(row)
-    db.session.commit()
+    with transaction():
+        rows = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)).all()
+        for row in rows:
+            retry_now(row)
     click.echo(f"{len(rows)} courriel(s) remis en file d'envoi.")
 
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app, has_request_context
 
 from crm.core import registry
+from crm.core.database import transaction
 from crm.core.extensions import db
 from crm.core.registry import Job
 from notifications.locks import job_lock
@@ -42,10 +43,9 @@ def run_job(app: Flask, job_id: str) -> tuple[bool, object]:
             log.info("job %s already running elsewhere: skipped", job_id)
             return False, None
         try:
-            outcome = job.func()
-            db.session.commit()
+            with transaction():
+                outcome = job.func()
         except Exception:
-            db.session.rollback()
             log.exception("job %s failed", job_id)
             raise
         finally:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup
 
+from crm.core.database import transaction
 from crm.core.extensions import db, utcnow
 from tickets.models import ACTIVE_STATUSES, Ticket
 
@@ -36,12 +37,8 @@ def sweep_command(now: datetime | None) -> None:
     """Record the at-risk and breached steps that are due, once each, and commit."""
     from tickets.sla_tracking import sweep_sla
 
-    try:
+    with transaction():
         result = sweep_sla(now or utcnow())
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     click.echo(f"Balayage SLA : {result}.")
 
 
@@ -62,16 +59,12 @@ def recompute_command(batch_size: int, now: datetime | None) -> None:
     now = now or utcnow()
     last, total, changed = 0, 0, 0
     while ids := active_ticket_ids(last, batch_size):
-        try:
+        with transaction():
             for ticket in db.session.scalars(sa.select(Ticket).where(Ticket.id.in_(ids))).unique():
                 before = (ticket.sla_policy_id, ticket.first_response_due_at, ticket.resolution_due_at)
                 apply_sla_policy(ticket, now=now)
                 if (ticket.sla_policy_id, ticket.first_response_due_at, ticket.resolution_due_at) != before:
                     changed += 1
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            raise
         db.session.expunge_all()
         total += len(ids)
         last = ids[-1]

@@ -7,7 +7,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from crm.core import services
-from crm.core.extensions import db
+from crm.core.database import transaction
 from crm.core.models import Role
 
 user_cli = AppGroup("user", help="Comptes utilisateurs.")
@@ -22,11 +22,10 @@ user_cli = AppGroup("user", help="Comptes utilisateurs.")
 def create_user_command(email: str, name: str, roles: tuple[str, ...], password: str) -> None:
     """Create an account."""
     try:
-        user = services.create_user(email, name, list(roles), password)
+        with transaction():
+            user = services.create_user(email, name, list(roles), password)
     except services.AccountError as error:
-        db.session.rollback()
         raise click.ClickException(str(error)) from None
-    db.session.commit()
     click.echo(f"Compte créé : {user.email} ({', '.join(sorted(user.role_names))}).")
 
 
@@ -38,8 +37,8 @@ def create_token_command(email: str, name: str) -> None:
     user = services.user_by_email(email)
     if user is None:
         raise click.ClickException(f"Aucun compte pour {email}.")
-    _token, clear = services.create_api_token(user, name)
-    db.session.commit()
+    with transaction():
+        _token, clear = services.create_api_token(user, name)
     click.echo(clear)
 
 

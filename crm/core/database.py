@@ -1,11 +1,26 @@
-"""Database helpers shared by every package: SQLite set-up, dialect checks, LIKE patterns, table truncation."""
+"""Database helpers shared by every package: the transaction of commands and jobs, SQLite set-up, dialect checks,
+LIKE patterns, table truncation."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from flask import Flask
 
 from crm.core.extensions import db
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """The one commit point of a CLI command or a scheduled job: commit on success, roll back on any error."""
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
 
 
 def enable_sqlite_pragmas(app: Flask) -> None:

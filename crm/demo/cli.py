@@ -8,6 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from crm.core import registry
+from crm.core.database import transaction
 from crm.core.extensions import db
 from crm.core.models import User
 from crm.demo.accounts import DEMO_PASSWORD, LABELS, REQUESTERS, STAFF
@@ -39,14 +40,10 @@ def seed_command(if_empty: bool, n_tickets: int) -> None:
         click.echo("Données de démonstration déjà présentes : rien à faire.")
         return
     context: dict = {"n_tickets": n_tickets}
-    try:
+    with transaction():
         for _order, name, seed in registry.seeders(current_app):
             click.echo(f"- {name}")
             seed(context)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     click.echo("Données de démonstration chargées (comptes : `guichet demo logins`).")
 
 

@@ -6,6 +6,7 @@ import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
+from crm.core.database import transaction
 from crm.core.extensions import db
 from crm.imports.models import ImportRejection, ImportRun
 from crm.imports.services import import_directory, record_failed_run
@@ -19,12 +20,11 @@ import_cli = AppGroup("import", help="Import des fichiers des systèmes de gesti
 def run_command(directory: str, show: int) -> None:
     """Import the files of DIRECTORY (idempotent) and print the run summary."""
     try:
-        run = import_directory(directory, trigger="cli")
-        db.session.commit()
+        with transaction():
+            run = import_directory(directory, trigger="cli")
     except Exception as error:
-        db.session.rollback()
-        record_failed_run(directory, "cli", error)
-        db.session.commit()
+        with transaction():
+            record_failed_run(directory, "cli", error)
         raise click.ClickException(f"Import interrompu : {error}") from error
     click.echo(f"Import n° {run.id} terminé en {run.duration_seconds:.1f} s : {run.created} créées, "
                f"{run.updated} mises à jour, {run.unchanged} inchangées, {run.rejected} refusées, "

@@ -17,7 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from crm.core.database import dialect_insert
+from crm.core.database import dialect_insert, transaction
 from crm.core.extensions import db, utcnow
 from crm.core.models import Role, User, UserRole
 from crm.core.views import path_for
@@ -256,13 +256,12 @@ def run_nightly_import(app: Flask) -> ImportRun | None:
             log.info("nightly import skipped: IMPORT_DIR is not set")
             return None
         try:
-            run = import_directory(directory, trigger="nightly")
-            db.session.commit()
+            with transaction():
+                run = import_directory(directory, trigger="nightly")
         except Exception as error:
-            db.session.rollback()
             log.exception("nightly import of %s failed", directory)
-            run = record_failed_run(directory, "nightly", error)
-            db.session.commit()
+            with transaction():
+                run = record_failed_run(directory, "nightly", error)
         log.info("nightly import %s: %s created, %s updated, %s unchanged, %s rejected", run.status,
                  run.created, run.updated, run.unchanged, run.rejected)
         signals.import_finished.send(app, run=run)
