@@ -217,3 +217,17 @@ def test_the_name_checker_sees_tables_models_and_signals_named_in_strings():
 def test_the_table_lists_every_crm_domain_below_the_ones_that_use_it():
     assert ALLOWED["crm.organisations"] == {"crm.core", "notifications"}
     assert "crm.organisations" in ALLOWED["crm.imports"] and "crm.imports" not in ALLOWED["crm.portal"]
+
+
+def test_every_signal_of_the_application_has_a_receiver(app):
+    import blinker
+
+    modules = [m for m in project_modules() if m.endswith(".signals")]
+    assert len(modules) >= 4
+    unheard = []
+    for name in modules:
+        module = __import__(name, fromlist=["_"])
+        for attribute, value in vars(module).items():
+            if isinstance(value, blinker.NamedSignal) and not value.receivers:
+                unheard.append(f"{name}.{attribute}")
+    assert unheard == []
