@@ -41,7 +41,7 @@ def create_app(config: type | dict | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    """Bind the extensions created in crm.extensions."""
+    """Bind the extensions created in crm.core.extensions."""
     from crm.core import i18n
 
     db.init_app(app)

@@ -1,8 +1,8 @@
 """E-mail in: poll the IMAP mailbox, turn messages into tickets or replies, quarantine what cannot be read.
 
 This module reads and records mail; the ticket side is the handler registered with
-``crm.registry.set_mail_intake`` (tickets.mail_intake): it receives a ``crm.intake.InboundMail``, checks
-the attachments and answers a ``crm.intake.IntakeResult`` (created / replied / ignored).
+``crm.core.registry.set_mail_intake`` (tickets.mail_intake): it receives a ``notifications.intake.InboundMail``, checks
+the attachments and answers a ``notifications.intake.IntakeResult`` (created / replied / ignored).
 
 Each message is processed in its own transaction, then moved to IMAP_PROCESSED_FOLDER (or to
 IMAP_QUARANTINE_FOLDER when it fails, with an InboundMail record saying why): a bad message never
@@ -307,7 +307,7 @@ def thread_ticket_id(parsed: ParsedMail) -> int | None:
 
 
 def intake_of(parsed: ParsedMail) -> Intake:
-    """The neutral structure handed to the intake handler (crm.intake.InboundMail)."""
+    """The neutral structure handed to the intake handler (notifications.intake.InboundMail)."""
     return Intake(sender=parsed.sender_email, name=parsed.sender_name, subject=parsed.subject, text=parsed.body,
                   message_id=parsed.message_id, in_reply_to=list(parsed.in_reply_to),
                   references=list(parsed.references), attachments=list(parsed.attachments), locale=parsed.locale,

@@ -1,6 +1,6 @@
 """`guichet scheduler`: APScheduler jobs, each run under a cross-process lock in its own transaction.
 
-Every package registers its jobs from its init_app with ``crm.registry.add_job(app, "kb_validity", func,
+Every package registers its jobs from its init_app with ``crm.core.registry.add_job(app, "kb_validity", func,
 {"trigger": "cron", "hour": 4})`` (``add_job`` here is the same); tickets registers ``sla_sweep``,
 ``unassigned_check`` and ``attachment_retention``. ``func()`` runs in an application context and the runner
 commits (or rolls back) after it.
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def add_job(app: Flask, job_id: str, func: Callable[[], object], trigger_kwargs: dict) -> None:
-    """Register a scheduled job (a thin wrapper of crm.registry.add_job, where other packages register theirs)."""
+    """Register a scheduled job (a thin wrapper of crm.core.registry.add_job, where other packages register theirs)."""
     registry.add_job(app, job_id, func, trigger_kwargs)
 
 
@@ -93,7 +93,7 @@ def _retention():
 
 
 def init_app(app: Flask) -> None:
-    """The jobs this package runs (mail fetch only when IMAP is configured); others register through crm.registry."""
+    """The jobs this package runs (mail fetch only when IMAP is configured); others register through crm.core.registry."""
     config = app.config
     zone = config["BABEL_DEFAULT_TIMEZONE"]
     install_outbox_kick()

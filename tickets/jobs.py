@@ -1,7 +1,7 @@
-"""Scheduled jobs of the tickets package (registered through crm.registry) and its reactions to other packages.
+"""Scheduled jobs of the tickets package (registered through crm.core.registry).
 
-Jobs: ``sla_sweep`` (tickets.sla_tracking.sweep_sla), ``unassigned_check`` (signal ``tickets.unassigned-too-long``)
-and ``attachment_retention``. Signals received by name: ``tickets_surveys.survey-answered``.
+Jobs: ``sla_sweep`` (tickets.sla_tracking.sweep_sla), ``unassigned_check`` (signal ``unassigned_too_long``)
+and ``attachment_retention``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Mail → ticket: the handler notifications calls (through crm.registry) for each readable incoming message.
+"""Mail → ticket: the handler notifications calls (through crm.core.registry) for each readable incoming message.
 
 It finds the ticket a message answers (its thread ids, the mail side's hint, the reference in the subject),
 checks the attachments (refused ones are noted in the text) and adds a reply or opens a new request.

@@ -88,7 +88,7 @@ def jobs(app: Flask) -> list[Job]:
 
 
 def set_mail_intake(app: Flask, handler: Callable) -> None:
-    """Register the function crm.intake.InboundMail -> crm.intake.IntakeResult that turns mail into tickets."""
+    """Register the function InboundMail -> IntakeResult (notifications.intake) that turns mail into requests."""
     app.extensions["guichet.mail_intake"] = handler
 
 

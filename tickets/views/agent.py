@@ -386,7 +386,7 @@ def download(attachment_id: int):
 
 
 def ticket_side_panels(ticket: Ticket) -> list[Markup]:
-    """Panels other packages add to the ticket page (see crm.registry.add_ticket_panel)."""
+    """Panels other packages add to the ticket page (see crm.core.registry.add_ticket_panel)."""
     return registry.ticket_panels(current_app, ticket)
 
 

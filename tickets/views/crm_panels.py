@@ -1,4 +1,4 @@
-"""The requests block of an organisation's 360° view (registered on crm.registry.add_org_panel)."""
+"""The requests block of an organisation's 360° view (registered on crm.core.registry.add_org_panel)."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ def references(html: str) -> set[str]:
 
 
 def lab_projects() -> set[str]:
-    """What the demo laboratory director must see, computed independently of crm.scope."""
+    """What the demo laboratory director must see, computed independently of crm.portal.scope."""
     lab = db.session.scalar(sa.select(Organisation).where(Organisation.code == DIRECTOR_LAB_CODE))
     return set(db.session.scalars(
         sa.select(Project.reference).join(Partner).where(Partner.laboratory_id == lab.id,
