@@ -93,7 +93,7 @@ def _retention():
 
 
 def init_app(app: Flask) -> None:
-    """The jobs this package runs (mail fetch only when IMAP is configured); others register through crm.core.registry."""
+    """This package's jobs (mail fetch only when IMAP is configured); others register via crm.core.registry."""
     config = app.config
     zone = config["BABEL_DEFAULT_TIMEZONE"]
     install_outbox_kick()
