@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import Flask, current_app
+from flask_babel import gettext as _
 
 from crm.core.extensions import db
 from crm.core.models import User
@@ -259,7 +260,7 @@ def save_referent_profile(user: User, *, group_id: int | None, topics: list[str]
         profile = ReferentProfile(user=user)
         db.session.add(profile)
     if group_id and group_id not in dict(referent_groups()):
-        raise ExpertError("Cette file n'est pas un groupe de référents.")
+        raise ExpertError(_("Cette file n'est pas un groupe de référents."))
     profile.group_id = group_id or None
     profile.topics = sorted({t.strip().lower() for t in topics if t.strip()})
     profile.calls = sorted({c.strip().upper() for c in calls if c.strip()})
@@ -283,7 +284,7 @@ def waiting_decision(ticket, *, auto_answered: bool) -> TriageDecision:
     """The decision whose automatic answer still awaits the requester's reply, else ExpertError."""
     decision = latest_decision(ticket)
     if not auto_answered or decision is None or decision.outcome != Outcome.AUTO_ANSWERED:
-        raise ExpertError("Cette demande n'attend plus de réponse sur la proposition automatique.")
+        raise ExpertError(_("Cette demande n'attend plus de réponse sur la proposition automatique."))
     return decision
 
 

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from crm.core.extensions import db, utcnow
@@ -91,7 +92,7 @@ def _strings(value: Any, what: str) -> list[str]:
     if isinstance(value, str):
         value = value.splitlines()
     if not isinstance(value, Iterable) or not all(isinstance(v, str) for v in value):
-        raise ArticleError(f"{what} : une liste de textes est attendue.")
+        raise ArticleError(_("%(field)s : une liste de textes est attendue.", field=what))
     seen: dict[str, None] = {}
     for item in value:
         item = " ".join(item.split())
@@ -111,7 +112,7 @@ def _date(value: Any, what: str) -> date | None:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise ArticleError(f"{what} : date attendue au format AAAA-MM-JJ.")
+    raise ArticleError(_("%(field)s : date attendue au format AAAA-MM-JJ.", field=what))
 
 
 def clean_content(data: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -120,35 +121,35 @@ def clean_content(data: Mapping[str, Any], base: Mapping[str, Any] | None = None
     merged.update({k: v for k, v in data.items() if k in CONTENT_FIELDS or k == "meta"})
     question = " ".join(str(merged.get("question") or "").split())
     if not question:
-        raise ArticleError("La question est obligatoire.")
+        raise ArticleError(_("La question est obligatoire."))
     if len(question) > 500:
-        raise ArticleError("La question ne doit pas dépasser 500 caractères.")
+        raise ArticleError(_("La question ne doit pas dépasser 500 caractères."))
     answer = str(merged.get("answer") or "").strip()
     if not answer:
-        raise ArticleError("La réponse est obligatoire.")
-    phrasings = [p for p in _strings(merged.get("phrasings"), "Formulations") if p.casefold() != question.casefold()]
+        raise ArticleError(_("La réponse est obligatoire."))
+    phrasings = [p for p in _strings(merged.get("phrasings"), _("Formulations")) if p.casefold() != question.casefold()]
     if any(len(p) > 500 for p in phrasings):
-        raise ArticleError("Une formulation ne doit pas dépasser 500 caractères.")
+        raise ArticleError(_("Une formulation ne doit pas dépasser 500 caractères."))
     topic = (merged.get("topic") or "").strip() or None
     if topic is not None and not _SLUG_RE.match(topic):
-        raise ArticleError("Thème : identifiant en minuscules attendu (lettres, chiffres, tirets).")
-    calls = [c.upper() for c in _strings(merged.get("calls"), "Appels")]
+        raise ArticleError(_("Thème : identifiant en minuscules attendu (lettres, chiffres, tirets)."))
+    calls = [c.upper() for c in _strings(merged.get("calls"), _("Appels"))]
     bad = [c for c in calls if not _CALL_RE.match(c)]
     if bad:
-        raise ArticleError(f"Code d'appel invalide : {bad[0]}.")
+        raise ArticleError(_("Code d'appel invalide : %(code)s.", code=bad[0]))
     language = (merged.get("language") or "fr").strip().lower()
     if language not in LANGUAGES:
-        raise ArticleError("Langue : « fr » ou « en » attendu.")
-    valid_from = _date(merged.get("valid_from"), "Valable à partir du")
-    valid_until = _date(merged.get("valid_until"), "Valable jusqu'au")
+        raise ArticleError(_("Langue : « fr » ou « en » attendu."))
+    valid_from = _date(merged.get("valid_from"), _("Valable à partir du"))
+    valid_until = _date(merged.get("valid_until"), _("Valable jusqu'au"))
     if valid_from and valid_until and valid_until < valid_from:
-        raise ArticleError("La fin de validité précède son début.")
+        raise ArticleError(_("La fin de validité précède son début."))
     status = str(merged.get("status") or ArticleStatus.DRAFT)
     if status not in set(ArticleStatus):
-        raise ArticleError("Statut : « draft », « published » ou « archived » attendu.")
+        raise ArticleError(_("Statut : « draft », « published » ou « archived » attendu."))
     meta = merged.get("meta") or {}
     if not isinstance(meta, dict):
-        raise ArticleError("Métadonnées : un objet est attendu.")
+        raise ArticleError(_("Métadonnées : un objet est attendu."))
     return {"question": question, "phrasings": phrasings, "answer": answer, "topic": topic, "calls": calls,
             "language": language, "valid_from": valid_from, "valid_until": valid_until, "status": status,
             "meta": meta}
@@ -158,7 +159,7 @@ def check_external_id(external_id: str) -> str:
     """Return a valid external id or raise ArticleError."""
     external_id = (external_id or "").strip()
     if not _EXTERNAL_ID_RE.match(external_id):
-        raise ArticleError("Identifiant : lettres, chiffres, « . », « _ », « : » ou « - » (100 caractères au plus).")
+        raise ArticleError(_("Identifiant : lettres, chiffres, « . », « _ », « : » ou « - » (100 caractères au plus)."))
     return external_id
 
 
@@ -212,7 +213,7 @@ def create_article(data: Mapping[str, Any], author: User | None, *, external_id:
     content = clean_content(data)
     external_id = check_external_id(external_id) if external_id else f"kb-{secrets.token_hex(5)}"
     if article_by_external_id(external_id) is not None:
-        raise ArticleError(f"Un article porte déjà l'identifiant {external_id}.")
+        raise ArticleError(_("Un article porte déjà l'identifiant %(id)s.", id=external_id))
     article = Article(external_id=external_id, created_by=author, created_at=utcnow(), revision=0)
     _apply(article, content)
     db.session.add(article)
@@ -234,7 +235,7 @@ def update_article(article: Article, data: Mapping[str, Any], author: User | Non
 def publish_article(article: Article, author: User | None) -> None:
     """Publish an article so that requesters see it and the matcher offers it."""
     if article.status == ArticleStatus.PUBLISHED:
-        raise ArticleError("Cet article est déjà publié.")
+        raise ArticleError(_("Cet article est déjà publié."))
     article.status = ArticleStatus.PUBLISHED
     article.published_at = utcnow()
     _save_revision(article, "published", author)
@@ -243,7 +244,7 @@ def publish_article(article: Article, author: User | None) -> None:
 def archive_article(article: Article, author: User | None) -> None:
     """Archive an article: it is no longer offered but its history stays."""
     if article.status == ArticleStatus.ARCHIVED:
-        raise ArticleError("Cet article est déjà archivé.")
+        raise ArticleError(_("Cet article est déjà archivé."))
     article.status = ArticleStatus.ARCHIVED
     _save_revision(article, "archived", author)
 
@@ -251,7 +252,7 @@ def archive_article(article: Article, author: User | None) -> None:
 def restore_revision(article: Article, revision: ArticleRevision, author: User | None) -> bool:
     """Bring back the content of an earlier revision (status kept) as a new revision."""
     if revision.article_id != article.id:
-        raise ArticleError("Cette version n'appartient pas à cet article.")
+        raise ArticleError(_("Cette version n'appartient pas à cet article."))
     content = {k: v for k, v in revision.content().items() if k != "status"}
     return update_article(article, content, author, action="restored",
                           comment=f"Retour à la version {revision.number}")

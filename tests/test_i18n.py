@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -173,3 +174,15 @@ def test_agent_queue_in_english_for_an_agent_whose_locale_is_english(client, mak
 def test_french_stays_the_default(client, reference_data):
     html = _get(client, "/demande", headers={"Accept-Language": "fr-FR,fr;q=0.9"}).get_data(as_text=True)
     assert '<html lang="fr"' in html and "Envoyer ma demande" in html and "Send my request" not in html
+
+
+def test_service_refusals_are_shown_in_the_users_language(client, reference_data):
+    _english(client, "/demande")
+    db.session.commit()  # the refused submission rolls back: keep the fixtures' rows
+    data = {"name": "Jeanne Martin", "email": "jeanne.martin@labo.example", "topic": "depot", "subject": "Sujet",
+            "message": "Bonjour", "project_reference": "", "website": "",
+            "attachments": [(io.BytesIO(b"MZ\x90\x00"), "virus.exe")]}
+    flask_babel.refresh()
+    html = client.post("/demande", data=data, content_type="multipart/form-data").get_data(as_text=True)
+    assert "“virus.exe”: file type not accepted" in html
+    assert "type de fichier non accepté" not in html

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext as _
 from werkzeug.utils import secure_filename
 
 # Leading bytes of the binary types we accept; text types are checked for decodability.
@@ -41,23 +42,23 @@ def check_files(files: list[IncomingFile]) -> list[IncomingFile]:
     config = current_app.config
     files = [f for f in files if f.filename or f.content]
     if len(files) > config["ATTACHMENT_MAX_FILES"]:
-        raise AttachmentError(f"Vous pouvez joindre au plus {config['ATTACHMENT_MAX_FILES']} fichiers.")
+        raise AttachmentError(_("Vous pouvez joindre au plus %(n)s fichiers.", n=config["ATTACHMENT_MAX_FILES"]))
     allowed = tuple(config["ATTACHMENT_EXTENSIONS"])
     limit = config["ATTACHMENT_MAX_BYTES"]
     for f in files:
         name = secure_filename(f.filename) or "fichier"
         extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
         if extension not in allowed:
-            raise AttachmentError(
-                f"« {f.filename} » : type de fichier non accepté (acceptés : {', '.join(allowed)})."
-            )
+            raise AttachmentError(_("« %(name)s » : type de fichier non accepté (acceptés : %(allowed)s).",
+                                    name=f.filename, allowed=", ".join(allowed)))
         if len(f.content) > limit:
-            raise AttachmentError(f"« {f.filename} » dépasse la taille maximale de {limit // (1024 * 1024)} Mo.")
+            raise AttachmentError(_("« %(name)s » dépasse la taille maximale de %(mb)s Mo.", name=f.filename,
+                                    mb=limit // (1024 * 1024)))
         if not f.content:
-            raise AttachmentError(f"« {f.filename} » est vide.")
+            raise AttachmentError(_("« %(name)s » est vide.", name=f.filename))
         magics = _MAGIC.get(extension)
         if magics and not any(f.content.startswith(m) for m in magics):
-            raise AttachmentError(f"« {f.filename} » : le contenu ne correspond pas à l'extension.")
+            raise AttachmentError(_("« %(name)s » : le contenu ne correspond pas à l'extension.", name=f.filename))
         if extension in ("txt", "csv"):
             try:
                 f.content.decode("utf-8")
@@ -65,7 +66,8 @@ def check_files(files: list[IncomingFile]) -> list[IncomingFile]:
                 try:
                     f.content.decode("cp1252")
                 except UnicodeDecodeError:
-                    raise AttachmentError(f"« {f.filename} » n'est pas un fichier texte lisible.") from None
+                    raise AttachmentError(_("« %(name)s » n'est pas un fichier texte lisible.",
+                                             name=f.filename)) from None
     return files
 
 

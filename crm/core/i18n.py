@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 from flask_login import current_user
 from markupsafe import Markup
@@ -14,6 +14,8 @@ from markupsafe import Markup
 
 def select_locale() -> str:
     """The user's chosen language, else the session's, else the browser's best match, else French."""
+    if not has_request_context():  # commands and jobs: messages in the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     languages = current_app.config["LANGUAGES"]
     if getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
         return current_user.locale

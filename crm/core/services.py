@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
 
 from crm.core.extensions import db, utcnow
 from crm.core.models import ApiToken, Role, User, UserRole
@@ -32,7 +33,7 @@ def hash_password(password: str) -> str:
 def check_password_strength(password: str) -> None:
     """Refuse passwords that are too short."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"Le mot de passe doit comporter au moins {MIN_PASSWORD_LENGTH} caractères.")
+        raise AccountError(_("Le mot de passe doit comporter au moins %(n)s caractères.", n=MIN_PASSWORD_LENGTH))
 
 
 def normalise_email(email: str) -> str:
@@ -56,9 +57,9 @@ def create_user(email: str, name: str, roles: list[str] | tuple[str, ...], passw
     email = normalise_email(email)
     unknown = set(roles) - {r.value for r in Role}
     if unknown:
-        raise AccountError(f"Rôle inconnu : {', '.join(sorted(unknown))}.")
+        raise AccountError(_("Rôle inconnu : %(roles)s.", roles=", ".join(sorted(unknown))))
     if user_by_email(email) is not None:
-        raise AccountError(f"Un compte existe déjà pour {email}.")
+        raise AccountError(_("Un compte existe déjà pour %(email)s.", email=email))
     user = User(email=email, name=name.strip(), locale=locale)
     if password is not None:
         check_password_strength(password)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
+
 #: La Poste's SIREN: its establishments' SIRETs use a sum-of-digits rule instead of Luhn.
 LA_POSTE_SIREN = "356000000"
 _RNSR = re.compile(r"^(19|20)\d{7}[A-Z]$")
@@ -35,9 +37,10 @@ def validate_siren(value: str) -> str:
     """The normalised SIREN (9 digits, Luhn key), else IdentifierError."""
     siren = clean_digits(value)
     if not re.fullmatch(r"\d{9}", siren):
-        raise IdentifierError(f"SIREN « {value} » : 9 chiffres attendus.")
+        raise IdentifierError(_("SIREN « %(value)s » : 9 chiffres attendus.", value=value))
     if not luhn_valid(siren):
-        raise IdentifierError(f"SIREN « {value} » : la clé de contrôle est fausse (vérifiez les chiffres).")
+        raise IdentifierError(_("SIREN « %(value)s » : la clé de contrôle est fausse (vérifiez les chiffres).",
+                                value=value))
     return siren
 
 
@@ -45,13 +48,14 @@ def validate_siret(value: str) -> str:
     """The normalised SIRET (14 digits: SIREN + NIC, Luhn key or La Poste rule), else IdentifierError."""
     siret = clean_digits(value)
     if not re.fullmatch(r"\d{14}", siret):
-        raise IdentifierError(f"SIRET « {value} » : 14 chiffres attendus (SIREN + NIC).")
+        raise IdentifierError(_("SIRET « %(value)s » : 14 chiffres attendus (SIREN + NIC).", value=value))
     if siret.startswith(LA_POSTE_SIREN):
         valid = luhn_valid(siret) or sum(int(c) for c in siret) % 5 == 0
     else:
         valid = luhn_valid(siret)
     if not valid:
-        raise IdentifierError(f"SIRET « {value} » : la clé de contrôle est fausse (vérifiez les chiffres).")
+        raise IdentifierError(_("SIRET « %(value)s » : la clé de contrôle est fausse (vérifiez les chiffres).",
+                                value=value))
     validate_siren(siret[:9])
     return siret
 
@@ -60,9 +64,8 @@ def validate_rnsr(value: str) -> str:
     """The normalised RNSR number (year, 5 digits, a check letter: 200012345A), else IdentifierError."""
     rnsr = clean_digits(value).upper()
     if not _RNSR.fullmatch(rnsr):
-        raise IdentifierError(
-            f"RNSR « {value} » : format attendu : année sur 4 chiffres, 5 chiffres, une lettre (ex. 200012345A)."
-        )
+        raise IdentifierError(_("RNSR « %(value)s » : format attendu : année sur 4 chiffres, 5 chiffres, une lettre "
+                                "(ex. 200012345A).", value=value))
     return rnsr
 
 
