@@ -37,6 +37,8 @@ system-deps:
 	fi
 
 ## Set up, migrate, load the demo data the first time, and serve on http://$(HOST):$(PORT).
+## E-mail links use GUICHET_BASE_URL, derived from HOST and PORT unless it is already set.
+run: export GUICHET_BASE_URL ?= http://$(HOST):$(PORT)
 run: setup
 	$(BIN)/guichet db upgrade
 	$(BIN)/guichet demo seed --if-empty
