@@ -1,0 +1,126 @@
+"""gunicorn settings (read from the working directory); GUICHET_SCHEDULER_WITH_WEB=true also runs the scheduler.
+
+Single machine: `GUICHET_SCHEDULER_WITH_WEB=true gunicorn 'wsgi:app'` serves the web workers and runs
+`guichet scheduler` beside them. The master starts a small supervisor (this file run as a script) when it is
+ready; the supervisor runs `guichet scheduler`, restarts it if it stops on its own, and stops it when the
+master exits. Both die with the master even if it is killed outright (Linux parent-death signal).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+wsgi_app = "wsgi:app"
+
+RESTART_DELAY_SECONDS = 10
+STOP_TIMEOUT_SECONDS = 20
+_supervisor: dict = {"process": None}
+
+
+def _scheduler_wanted() -> bool:
+    """Read GUICHET_SCHEDULER_WITH_WEB strictly (true/false)."""
+    raw = os.environ.get("GUICHET_SCHEDULER_WITH_WEB", "")
+    if not raw.strip():
+        return False
+    from crm.core.config import parse_bool
+
+    return parse_bool("GUICHET_SCHEDULER_WITH_WEB", raw)
+
+
+def _die_with_parent():
+    """A preexec_fn (libc loaded beforehand, in the parent): Linux sends the child SIGTERM when its parent dies."""
+    prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    pr_set_pdeathsig = 1
+    return lambda: prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+# -- in the gunicorn master --------------------------------------------------------------------
+
+
+def when_ready(server) -> None:
+    """Master ready, no worker forked yet: start the scheduler's supervisor when asked to."""
+    if not _scheduler_wanted():
+        return
+    process = subprocess.Popen(  # noqa: S603 - this file, no shell
+        [sys.executable, str(Path(__file__).resolve()), "supervise", str(os.getpid())],
+        preexec_fn=_die_with_parent(), process_group=0,
+    )
+    _supervisor["process"] = process
+    server.log.info("guichet scheduler supervisor started (pid %s)", process.pid)
+
+
+def on_exit(server) -> None:
+    """Master exiting: stop the supervisor, which stops the scheduler."""
+    process = _supervisor["process"]
+    if process is None:
+        return
+    process.terminate()
+    try:
+        process.wait(STOP_TIMEOUT_SECONDS + 5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    server.log.info("guichet scheduler stopped")
+
+
+# -- the supervisor: `python gunicorn.conf.py supervise MASTER_PID` ---------------------------
+
+
+def _log(message: str) -> None:
+    print(f"[guichet scheduler supervisor {os.getpid()}] {message}", file=sys.stderr, flush=True)
+
+
+def _scheduler_command() -> list[str]:
+    """`guichet scheduler` from the same environment as gunicorn."""
+    script = Path(sys.executable).with_name("guichet")
+    guichet = str(script) if script.exists() else shutil.which("guichet")
+    if guichet is None:
+        raise SystemExit("commande `guichet` introuvable : installez le projet (pip install -e .)")
+    return [guichet, "scheduler"]
+
+
+def supervise(master_pid: int) -> None:
+    """Run `guichet scheduler` until SIGTERM; restart it after a pause when it stops on its own."""
+    stopping = False
+    child: subprocess.Popen | None = None
+
+    def _stop(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+        if child is not None and child.poll() is None:
+            child.terminate()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    if os.getppid() != master_pid:  # the master died before the parent-death signal was armed
+        return
+    command, arm = _scheduler_command(), _die_with_parent()
+    while not stopping:
+        child = subprocess.Popen(command, preexec_fn=arm)  # noqa: S603 - fixed command, no shell
+        if stopping:  # SIGTERM arrived while it was starting
+            child.terminate()
+        _log(f"guichet scheduler started (pid {child.pid})")
+        code = child.wait()
+        if stopping:
+            break
+        _log(f"guichet scheduler stopped (code {code}); restart in {RESTART_DELAY_SECONDS} s")
+        deadline = time.monotonic() + RESTART_DELAY_SECONDS
+        while not stopping and time.monotonic() < deadline:
+            time.sleep(0.2)
+    if child is not None:
+        try:
+            child.wait(STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["supervise"]:
+    supervise(int(sys.argv[2]))
