@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -13,6 +12,7 @@ from flask import current_app
 from crm.core.database import dialect_insert
 from crm.core.extensions import db, utcnow
 from crm.core.models import User
+from crm.core.security import token_digest
 from tickets import signals
 from tickets.attachments import IncomingFile, check_files, store_file
 from tickets.models import (
@@ -47,14 +47,9 @@ TRANSITIONS = {
 }
 
 
-def hash_key(key: str) -> str:
-    """SHA-256 of a requester's secret access key."""
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 def check_access_key(ticket: Ticket, key: str | None) -> bool:
     """True when the key opens this ticket (constant-time comparison)."""
-    return bool(key) and hmac.compare_digest(ticket.access_key_hash, hash_key(key))
+    return bool(key) and hmac.compare_digest(ticket.access_key_hash, token_digest(key))
 
 
 def next_reference(year: int) -> str:
@@ -129,7 +124,7 @@ def open_ticket(*, subject: str, body: str, requester_email: str, requester_name
         requester=requester, requester_email=requester_email.strip().lower(),
         requester_name=requester_name.strip() or (requester.name if requester else ""),
         requester_locale=locale, project_reference=(project_reference or "").strip() or None,
-        service_tier=service_tier, access_key_hash=hash_key(key), created_at=now, updated_at=now,
+        service_tier=service_tier, access_key_hash=token_digest(key), created_at=now, updated_at=now,
     )
     if organisation_id is not None:
         ticket.organisation_id = organisation_id

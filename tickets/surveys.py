@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +12,7 @@ from markupsafe import Markup
 
 from crm.core.extensions import db, utcnow
 from crm.core.models import Role, User
+from crm.core.security import token_digest
 from crm.core.views import external_url
 from crm.organisations.models import Organisation
 from tickets.models import FollowUp, FollowUpStatus, Queue, Survey, Ticket, Topic
@@ -22,10 +22,6 @@ SCORES = (1, 2, 3, 4, 5)
 
 class SurveyError(ValueError):
     """The survey cannot be answered (already answered, expired); the message is shown to the requester."""
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def survey_link(token: str) -> str:
@@ -38,7 +34,7 @@ def create_survey(ticket: Ticket, now: datetime | None = None) -> tuple[Survey, 
     now = now or utcnow()
     token = secrets.token_urlsafe(24)
     survey = Survey(
-        ticket_id=ticket.id, token_hash=hash_token(token), queue_id=ticket.queue_id, agent_id=ticket.assignee_id,
+        ticket_id=ticket.id, token_hash=token_digest(token), queue_id=ticket.queue_id, agent_id=ticket.assignee_id,
         topic_id=ticket.topic_id, organisation_id=ticket.organisation_id,
         locale=ticket.requester_locale or "fr", created_at=now,
         expires_at=now + timedelta(days=current_app.config["SURVEY_VALID_DAYS"]),
@@ -52,7 +48,7 @@ def survey_by_token(token: str) -> Survey | None:
     """The survey this link opens, or None."""
     if not token or len(token) > 100:
         return None
-    return db.session.scalar(sa.select(Survey).where(Survey.token_hash == hash_token(token)))
+    return db.session.scalar(sa.select(Survey).where(Survey.token_hash == token_digest(token)))
 
 
 def survey_state(survey: Survey, now: datetime | None = None) -> str:

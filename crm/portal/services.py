@@ -5,7 +5,6 @@ Services flush; the request or the command commits.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from datetime import timedelta
@@ -16,6 +15,7 @@ from flask import current_app, url_for
 from crm.core import services
 from crm.core.extensions import db, utcnow
 from crm.core.models import Role, User
+from crm.core.security import token_digest
 from crm.organisations.identifiers import IdentifierError, validate_rnsr, validate_siren, validate_siret
 from crm.organisations.models import Organisation, Person
 from crm.portal import signals
@@ -26,10 +26,6 @@ log = logging.getLogger(__name__)
 _VALIDATORS = {ProfileKind.HEADQUARTERS: (validate_siren, Organisation.siren),
                ProfileKind.ENTITY: (validate_siret, Organisation.siret),
                ProfileKind.LAB_DIRECTOR: (validate_rnsr, Organisation.rnsr)}
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def send_password_link(user: User, url: str) -> None:
@@ -66,7 +62,7 @@ def issue_password_token(user: User) -> tuple[str, PasswordToken]:
                                                       PasswordToken.used_at.is_(None)).values(used_at=now))
     clear = secrets.token_urlsafe(32)
     hours = current_app.config["PORTAL_LINK_HOURS"]
-    token = PasswordToken(user_id=user.id, token_hash=_digest(clear), created_at=now,
+    token = PasswordToken(user_id=user.id, token_hash=token_digest(clear), created_at=now,
                           expires_at=now + timedelta(hours=hours))
     db.session.add(token)
     db.session.flush()
@@ -76,7 +72,7 @@ def issue_password_token(user: User) -> tuple[str, PasswordToken]:
 
 def valid_password_token(clear: str) -> PasswordToken | None:
     """The unused, unexpired token with this value, else None."""
-    token = db.session.scalar(sa.select(PasswordToken).where(PasswordToken.token_hash == _digest(clear)))
+    token = db.session.scalar(sa.select(PasswordToken).where(PasswordToken.token_hash == token_digest(clear)))
     if token is None or token.used_at is not None or token.expires_at <= utcnow():
         return None
     return token

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from crm.core.extensions import db, utcnow
+from crm.core.security import token_digest
 from notifications.models import Notification
 from tickets import services, surveys
 from tickets.models import FollowUp, FollowUpStatus, Survey
@@ -28,7 +29,7 @@ def resolved(make_ticket, make_user, reference_data):
         survey = db.session.scalar(sa.select(Survey).where(Survey.ticket_id == ticket.id))
         # Tokens are stored hashed: make a fresh one for the test and store its hash.
         token = "jeton-de-test-" + str(survey.id)
-        survey.token_hash = surveys.hash_token(token)
+        survey.token_hash = token_digest(token)
         db.session.flush()
         return ticket, survey, token, agent, manager
 
