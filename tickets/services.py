@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 
 from crm.core.database import dialect_insert
 from crm.core.extensions import db, utcnow
@@ -77,7 +78,7 @@ def default_queue() -> Queue:
     queue = db.session.scalar(sa.select(Queue).where(Queue.slug == "support"))
     queue = queue or db.session.scalar(sa.select(Queue).where(Queue.active.is_(True)).order_by(Queue.id))
     if queue is None:
-        raise TicketError("Aucune file d'attente n'est configurée.")
+        raise TicketError(_("Aucune file d'attente n'est configurée."))
     return queue
 
 
@@ -87,7 +88,7 @@ def topic_by_slug(slug: str | None) -> Topic | None:
         return None
     topic = db.session.scalar(sa.select(Topic).where(Topic.slug == slug))
     if topic is None:
-        raise TicketError(f"Thème inconnu : {slug}.")
+        raise TicketError(_("Thème inconnu : %(slug)s.", slug=slug))
     return topic
 
 
@@ -109,11 +110,11 @@ def open_ticket(*, subject: str, body: str, requester_email: str, requester_name
     """The ticket, its first message and its "created" event; tickets.workflow triages and times it."""
     subject, body = subject.strip(), body.strip()
     if not subject or not body:
-        raise TicketError("L'objet et le message sont obligatoires.")
+        raise TicketError(_("L'objet et le message sont obligatoires."))
     if priority not in set(Priority):
-        raise TicketError(f"Priorité inconnue : {priority}.")
+        raise TicketError(_("Priorité inconnue : %(priority)s.", priority=priority))
     if channel not in set(Channel):
-        raise TicketError(f"Canal inconnu : {channel}.")
+        raise TicketError(_("Canal inconnu : %(channel)s.", channel=channel))
     now = created_at or utcnow()
     topic_row = topic_by_slug(topic)
     key = secrets.token_urlsafe(24)
@@ -177,11 +178,11 @@ def change_status(ticket: Ticket, status: str, *, by: User | None, now: datetime
     """Move the ticket to an allowed status; the SLA clock pauses or resumes accordingly."""
     now = now or utcnow()
     if status not in set(Status):
-        raise TicketError(f"Statut inconnu : {status}.")
+        raise TicketError(_("Statut inconnu : %(status)s.", status=status))
     if status == ticket.status:
         return
     if status not in TRANSITIONS[Status(ticket.status)]:
-        raise TicketError(f"Impossible de passer de « {ticket.status_label} » à ce statut.")
+        raise TicketError(_("Impossible de passer de « %(status)s » à ce statut.", status=_(ticket.status_label)))
     _set_status(ticket, status, by, now, **({"reason": reason} if reason else {}))
     recompute_sla(ticket, now)
 
@@ -199,7 +200,7 @@ def put_on_hold(ticket: Ticket, *, by: User | None, now: datetime | None = None)
 def reopen_ticket(ticket: Ticket, *, by: User | None, now: datetime | None = None) -> None:
     """Reopen a resolved ticket; the resolution clock resumes where it stopped."""
     if ticket.status != Status.RESOLVED:
-        raise TicketError("Seule une demande résolue peut être rouverte.")
+        raise TicketError(_("Seule une demande résolue peut être rouverte."))
     change_status(ticket, Status.OPEN, by=by, now=now)
 
 
@@ -217,9 +218,9 @@ def reply_to_ticket(ticket: Ticket, *, author: User, body: str, attachments=(), 
     now = now or utcnow()
     body = body.strip()
     if not body:
-        raise TicketError("Le message est vide.")
+        raise TicketError(_("Le message est vide."))
     if ticket.status == Status.CLOSED:
-        raise TicketError("Cette demande est clôturée.")
+        raise TicketError(_("Cette demande est clôturée."))
     message = Message(ticket=ticket, author=author, author_kind=AuthorKind.STAFF, author_name=author.name,
                       body=body, internal=False, channel=channel, created_at=now)
     _attach(message, attachments)
@@ -232,7 +233,7 @@ def reply_to_ticket(ticket: Ticket, *, author: User, body: str, attachments=(), 
     target = next_status or (Status.OPEN if ticket.status in (Status.NEW, Status.AUTO_ANSWERED) else None)
     if target and target != ticket.status:
         if target not in TRANSITIONS[Status(ticket.status)]:
-            raise TicketError("Statut demandé incompatible avec l'état de la demande.")
+            raise TicketError(_("Statut demandé incompatible avec l'état de la demande."))
         _set_status(ticket, target, author, now)
     ticket.updated_at = now
     db.session.flush()
@@ -248,9 +249,9 @@ def record_requester_reply(ticket: Ticket, *, body: str, author: User | None = N
     now = now or utcnow()
     body = body.strip()
     if not body:
-        raise TicketError("Le message est vide.")
+        raise TicketError(_("Le message est vide."))
     if ticket.status == Status.CLOSED or (ticket.status == Status.RESOLVED and not within_reopen_window(ticket, now)):
-        raise TicketError("Cette demande est close : veuillez déposer une nouvelle demande.")
+        raise TicketError(_("Cette demande est close : veuillez déposer une nouvelle demande."))
     message = Message(ticket=ticket, author=author, author_kind=AuthorKind.REQUESTER,
                       author_name=ticket.requester_name or ticket.requester_email, body=body,
                       channel=channel, created_at=now, email_message_id=email_message_id)
@@ -270,7 +271,7 @@ def add_internal_note(ticket: Ticket, *, author: User, body: str, now: datetime 
     now = now or utcnow()
     body = body.strip()
     if not body:
-        raise TicketError("La note est vide.")
+        raise TicketError(_("La note est vide."))
     message = Message(ticket=ticket, author=author, author_kind=AuthorKind.STAFF, author_name=author.name,
                       body=body, internal=True, created_at=now)
     db.session.add(message)
@@ -293,7 +294,7 @@ def _assign(ticket: Ticket, assignee: User | None, *, by: User | None, now: date
 def assign_ticket(ticket: Ticket, assignee: User | None, *, by: User | None, now: datetime | None = None) -> None:
     """Give the ticket to a staff member (or to nobody)."""
     if assignee is not None and not assignee.is_staff:
-        raise TicketError("Une demande ne peut être attribuée qu'à un membre de l'équipe.")
+        raise TicketError(_("Une demande ne peut être attribuée qu'à un membre de l'équipe."))
     _assign(ticket, assignee, by=by, now=now or utcnow())
     if ticket.status == Status.NEW and assignee is not None:
         _set_status(ticket, Status.OPEN, by, now or utcnow())
@@ -350,7 +351,7 @@ def update_ticket(ticket: Ticket, *, by: User | None, priority: str | None = Non
     changed = []
     if priority is not None and priority != ticket.priority:
         if priority not in set(Priority):
-            raise TicketError(f"Priorité inconnue : {priority}.")
+            raise TicketError(_("Priorité inconnue : %(priority)s.", priority=priority))
         record_event(ticket, "priority", by, at=now, before=ticket.priority, after=priority)
         ticket.priority = priority
         changed.append("priority")
@@ -374,11 +375,11 @@ def merge_tickets(duplicate: Ticket, into: Ticket, *, by: User, now: datetime | 
     """Close a duplicate into another ticket; its messages are copied as a note on the target."""
     now = now or utcnow()
     if duplicate.id == into.id:
-        raise TicketError("Une demande ne peut pas être fusionnée avec elle-même.")
+        raise TicketError(_("Une demande ne peut pas être fusionnée avec elle-même."))
     if into.status == Status.CLOSED:
-        raise TicketError("La demande cible est clôturée.")
+        raise TicketError(_("La demande cible est clôturée."))
     if duplicate.status == Status.CLOSED:
-        raise TicketError("La demande à fusionner est déjà clôturée.")
+        raise TicketError(_("La demande à fusionner est déjà clôturée."))
     transcript = "\n\n".join(
         f"[{m.author_name} — {m.created_at:%d/%m/%Y %H:%M} UTC]\n{m.body}" for m in duplicate.public_messages
     )

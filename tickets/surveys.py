@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from crm.core.extensions import db, utcnow
@@ -64,10 +65,10 @@ def answer_survey(survey: Survey, score: int, comment: str = "", now: datetime |
     """Record the answer once (conditional update); a low score opens a follow-up for the queue manager."""
     now = now or utcnow()
     if score not in SCORES:
-        raise SurveyError("Choisissez une note de 1 à 5.")
+        raise SurveyError(_("Choisissez une note de 1 à 5."))
     state = survey_state(survey, now)
     if state == "expired":
-        raise SurveyError("Ce lien d'enquête a expiré.")
+        raise SurveyError(_("Ce lien d'enquête a expiré."))
     result = db.session.execute(
         sa.update(Survey)
         .where(Survey.id == survey.id, Survey.answered_at.is_(None))
@@ -75,7 +76,7 @@ def answer_survey(survey: Survey, score: int, comment: str = "", now: datetime |
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise SurveyError("Vous avez déjà répondu à cette enquête. Merci !")
+        raise SurveyError(_("Vous avez déjà répondu à cette enquête. Merci !"))
     db.session.refresh(survey)
     from tickets.services import record_event
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app, url_for
+from flask_babel import gettext as _
 
 from crm.core import services
 from crm.core.extensions import db, utcnow
@@ -89,7 +90,7 @@ def set_password_with_token(token: PasswordToken, password: str) -> User:
 def normalise_profile_identifier(kind: str, identifier: str) -> str:
     """The identifier validated for the profile kind (SIREN, SIRET or RNSR), else AccountError."""
     if kind not in GRANTED_PROFILES:
-        raise services.AccountError("Ce profil n'est pas attribué par un administrateur.")
+        raise services.AccountError(_("Ce profil n'est pas attribué par un administrateur."))
     validate, _column = _VALIDATORS[ProfileKind(kind)]
     try:
         return validate(identifier)
@@ -102,7 +103,8 @@ def grant_profile(user: User, kind: str, identifier: str, *, by: User | None) ->
     identifier = normalise_profile_identifier(kind, identifier)
     _validate, column = _VALIDATORS[ProfileKind(kind)]
     if db.session.scalar(sa.select(sa.func.count()).select_from(Organisation).where(column == identifier)) == 0:
-        raise services.AccountError(f"Aucun établissement connu avec l'identifiant {identifier}.")
+        raise services.AccountError(_("Aucun établissement connu avec l'identifiant %(identifier)s.",
+                                      identifier=identifier))
     grant = db.session.scalar(sa.select(PortalGrant).where(
         PortalGrant.user_id == user.id, PortalGrant.kind == kind, PortalGrant.identifier == identifier))
     if grant is None:
@@ -131,7 +133,7 @@ def request_profile(user: User, kind: str, identifier: str, message: str = "") -
 def decide_profile_request(request: ProfileRequest, *, grant: bool, by: User) -> None:
     """Grant or refuse a pending request."""
     if request.state != RequestState.PENDING:
-        raise services.AccountError("Cette demande a déjà été traitée.")
+        raise services.AccountError(_("Cette demande a déjà été traitée."))
     if grant:
         grant_profile(request.user, request.kind, request.identifier, by=by)
     request.state = RequestState.GRANTED if grant else RequestState.REFUSED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import flask_babel
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -186,6 +187,15 @@ def test_status_change_follows_transitions_and_pauses(api):
                                 422)["errors"]["json"]
     response = api.call("POST", f"/tickets/{reference}/replies", json={"body": "Trop tard"})
     assert "clôturée" in _problem(response, 409)["detail"]
+
+
+def test_a_refusal_is_in_the_language_the_client_asks_for(api):
+    reference = api.create()["reference"]
+    api.call("POST", f"/tickets/{reference}/status", json={"status": "closed"})
+    flask_babel.refresh()  # the test's app context spans requests; each real request chooses its locale afresh
+    response = api.call("POST", f"/tickets/{reference}/status", json={"status": "open"},
+                        headers={"Accept-Language": "en"})
+    assert _problem(response, 409)["detail"] == "Cannot move from “Closed” to this status."
 
 
 def test_claim_once(api):
