@@ -278,10 +278,48 @@ class Ticket(db.Model):
 
     @property
     def sla_state(self) -> str:
-        """The state shown in lists: the pending target's, or the resolution's once answered."""
+        """The state the sweep recorded for lists: the pending target's, or the resolution's once answered."""
         if self.first_responded_at is None and self.status not in (Status.RESOLVED, Status.CLOSED):
             return self.first_response_state
         return self.resolution_state
+
+    def target_state_at(self, target: str, now: datetime) -> str:
+        """One target's state at ``now`` from the stored instants, whatever the sweep has recorded yet."""
+        state = getattr(self, f"{target}_state")
+        if state not in (SlaState.ON_TRACK, SlaState.AT_RISK):
+            return state  # breached, met or missed: recorded once and for all
+        warn, due = getattr(self, f"{target}_warn_at"), getattr(self, f"{target}_due_at")
+        if due is not None and self.next_due_at is not None and due <= now:  # a running clock past due
+            return SlaState.BREACHED
+        if warn is not None and due is not None and warn <= now < due:
+            return SlaState.AT_RISK
+        return state
+
+    def sla_state_at(self, now: datetime) -> str:
+        """The state shown in lists at ``now`` (the same rules as tickets.queries' SQL clauses)."""
+        states = (self.first_response_state, self.resolution_state)
+        if SlaState.BREACHED in states or (self.next_due_at is not None and self.next_due_at <= now):
+            return SlaState.BREACHED
+        for target in ("first_response", "resolution"):
+            warn, due = getattr(self, f"{target}_warn_at"), getattr(self, f"{target}_due_at")
+            if warn is not None and due is not None and warn <= now < due:
+                return SlaState.AT_RISK
+        if SlaState.AT_RISK in states:
+            return SlaState.AT_RISK
+        return self.sla_state
+
+    @property
+    def live_sla_state(self) -> str:
+        """sla_state_at(now): what every page, export and API response shows."""
+        return self.sla_state_at(utcnow())
+
+    @property
+    def live_first_response_state(self) -> str:
+        return self.target_state_at("first_response", utcnow())
+
+    @property
+    def live_resolution_state(self) -> str:
+        return self.target_state_at("resolution", utcnow())
 
     @property
     def public_messages(self) -> list[Message]:

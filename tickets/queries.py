@@ -90,17 +90,7 @@ def on_track_clause(now: datetime):
 
 def live_sla_state(ticket: Ticket, now: datetime | None = None) -> str:
     """The state of one loaded ticket now, with the same rules as the SQL clauses (for displayed rows only)."""
-    now = now or utcnow()
-    states = (ticket.first_response_state, ticket.resolution_state)
-    if SlaState.BREACHED in states or (ticket.next_due_at is not None and ticket.next_due_at <= now):
-        return SlaState.BREACHED
-    for target in ("first_response", "resolution"):
-        warn, due = getattr(ticket, f"{target}_warn_at"), getattr(ticket, f"{target}_due_at")
-        if warn is not None and due is not None and warn <= now < due:
-            return SlaState.AT_RISK
-    if SlaState.AT_RISK in states:
-        return SlaState.AT_RISK
-    return ticket.sla_state
+    return ticket.sla_state_at(now or utcnow())
 
 
 SLA_CLAUSES = {SlaState.BREACHED: breached_clause, SlaState.AT_RISK: at_risk_clause,

@@ -124,12 +124,12 @@ class TicketSchema(Schema):
     closed_at = fields.AwareDateTime(allow_none=True)
     sla_policy = fields.Nested(PolicySchema, allow_none=True)
     sla_reason = fields.String()
-    sla_state = fields.String()
+    sla_state = fields.String(attribute="live_sla_state", metadata={"description": "État du délai à cet instant"})
     sla_paused = fields.Boolean()
     first_response_due_at = fields.AwareDateTime(allow_none=True)
-    first_response_state = fields.String()
+    first_response_state = fields.String(attribute="live_first_response_state")
     resolution_due_at = fields.AwareDateTime(allow_none=True)
-    resolution_state = fields.String()
+    resolution_state = fields.String(attribute="live_resolution_state")
     next_due_at = fields.AwareDateTime(allow_none=True)
 
 

@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, render_template
 from markupsafe import Markup
 
 from crm.core import registry
-from crm.core.extensions import db
+from crm.core.extensions import db, utcnow
 from crm.organisations.services import organisation_family_ids
 from tickets.models import ACTIVE_STATUSES, SLA_STATE_LABELS, SlaState, Ticket
 
@@ -48,7 +48,7 @@ def tickets_panel(organisation) -> Markup | None:
         .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(RECENT)
     ).all()
     return Markup(render_template("tickets/_crm_org_panel.html", summary=summary,  # noqa: S704 - rendered template
-                                  recent=recent, sla_labels=SLA_STATE_LABELS))
+                                  recent=recent, sla_labels=SLA_STATE_LABELS, now=utcnow()))
 
 
 def init_app(app: Flask) -> None:
