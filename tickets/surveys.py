@@ -16,6 +16,7 @@ from crm.core.models import Role, User
 from crm.core.security import token_digest
 from crm.core.views import external_url
 from crm.organisations.models import Organisation
+from notifications.models import OutboxMessage
 from tickets.models import FollowUp, FollowUpStatus, Queue, Survey, Ticket, Topic
 
 SCORES = (1, 2, 3, 4, 5)
@@ -50,6 +51,20 @@ def survey_by_token(token: str) -> Survey | None:
     if not token or len(token) > 100:
         return None
     return db.session.scalar(sa.select(Survey).where(Survey.token_hash == token_digest(token)))
+
+
+def answered_surveys_of(ticket: Ticket) -> list[Survey]:
+    """The ticket's answered surveys, oldest first."""
+    return list(db.session.scalars(
+        sa.select(Survey).where(Survey.ticket_id == ticket.id, Survey.answered_at.is_not(None)).order_by(Survey.id)
+    ))
+
+
+def mails_of(ticket: Ticket) -> list[OutboxMessage]:
+    """The e-mails written about the ticket, in the order they were queued."""
+    return list(db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.ticket_id == ticket.id).order_by(OutboxMessage.id)
+    ))
 
 
 def survey_state(survey: Survey, now: datetime | None = None) -> str:

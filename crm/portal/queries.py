@@ -110,6 +110,14 @@ def payment_totals(profiles: Profiles, project_ids: list[int] | None = None) -> 
     return project_queries.payment_totals(project_scope(profiles), partner_scope(profiles), project_ids=project_ids)
 
 
+def followed_partner(profiles: Profiles, project: Project) -> Partner | None:
+    """The partner through which these profiles follow the project (the coordinating one first)."""
+    return db.session.scalar(
+        sa.select(Partner).where(Partner.project_id == project.id, partner_scope(profiles))
+        .order_by(Partner.is_coordinator.desc(), Partner.number).limit(1)
+    )
+
+
 def visible_partners(profiles: Profiles, project: Project) -> set[int]:
     """Ids of the project's partners whose payment schedule the user sees."""
     return set(db.session.scalars(

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from crm.core.extensions import db, limiter
-from crm.portal.scope import partner_scope, profiles_of, project_in_scope_or_404
-from crm.projects.models import Partner, Project
+from crm.core.extensions import limiter
+from crm.portal import queries as portal_queries
+from crm.portal.scope import profiles_of, project_in_scope_or_404
 from tickets import services, workflow
 from tickets.forms import CONTACT_REASONS, PortalContactForm
 from tickets.models import Channel
@@ -29,14 +28,6 @@ def _topic(slug: str) -> str | None:
         return None
 
 
-def _partner_of_user(project: Project) -> Partner | None:
-    """The partner through which the user follows the project (the coordinating one first)."""
-    return db.session.scalar(
-        sa.select(Partner).where(Partner.project_id == project.id, partner_scope(profiles_of(current_user)))
-        .order_by(Partner.is_coordinator.desc(), Partner.number).limit(1)
-    )
-
-
 @bp.route("/portail/projets/<reference>/signaler", methods=["GET", "POST"])
 @login_required
 @limiter.limit(_public_form_limit, methods=["POST"])
@@ -46,7 +37,8 @@ def report(reference: str):
     form = PortalContactForm()
     if form.validate_on_submit():
         label, topic = CONTACT_REASONS[form.reason.data]
-        partner = _partner_of_user(project) or (project.partners[0] if project.partners else None)
+        partner = portal_queries.followed_partner(profiles_of(current_user), project)
+        partner = partner or (project.partners[0] if project.partners else None)
         organisation = partner.organisation if partner else None
         ticket, _key = workflow.create_ticket(
             subject=_("Portail projets — %(reason)s — %(acronym)s", reason=label, acronym=project.acronym),

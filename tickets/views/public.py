@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import (
     Blueprint,
     Flask,
@@ -26,7 +25,7 @@ from crm.core.services import is_own_email
 from tickets import queries, services, workflow
 from tickets.attachments import AttachmentError, IncomingFile, stored_path
 from tickets.forms import RequesterReplyForm, RequestForm
-from tickets.models import Attachment, Status, Ticket, Topic
+from tickets.models import Attachment, Status, Ticket
 
 bp = Blueprint("tickets_public", __name__, template_folder="../templates", static_folder="../static",
                static_url_path="/static/tickets")
@@ -51,10 +50,7 @@ def incoming_files(storages) -> list[IncomingFile]:
 def topic_choices() -> list[tuple[str, str]]:
     """Active topics in their display order, labelled in the user's language."""
     english = str(get_locale()) == "en"
-    topics = db.session.scalars(
-        sa.select(Topic).where(Topic.active.is_(True)).order_by(Topic.position, Topic.label)
-    ).all()
-    return [(t.slug, (t.label_en if english and t.label_en else t.label)) for t in topics]
+    return [(t.slug, (t.label_en if english and t.label_en else t.label)) for t in services.active_topics()]
 
 
 def _remember_access(ticket: Ticket) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -12,10 +11,9 @@ from crm.core.extensions import db, limiter
 from crm.core.forms import EmptyForm
 from crm.core.models import Role
 from crm.core.security import get_or_404, roles_required
-from notifications.models import OutboxMessage
 from tickets import surveys
 from tickets.forms import SurveyForm
-from tickets.models import FollowUp, Survey, Ticket
+from tickets.models import FollowUp, Ticket
 
 bp = Blueprint("tickets_surveys", __name__, template_folder="../templates")
 
@@ -70,12 +68,8 @@ def close_follow_up(follow_up_id: int):
 
 def ticket_panel(ticket: Ticket) -> Markup | None:
     """Side panel of the agent's ticket page: e-mails sent about the ticket and the satisfaction answer."""
-    mails = db.session.scalars(
-        sa.select(OutboxMessage).where(OutboxMessage.ticket_id == ticket.id).order_by(OutboxMessage.id)
-    ).all()
-    answered = db.session.scalars(
-        sa.select(Survey).where(Survey.ticket_id == ticket.id, Survey.answered_at.is_not(None)).order_by(Survey.id)
-    ).all()
+    mails = surveys.mails_of(ticket)
+    answered = surveys.answered_surveys_of(ticket)
     if not mails and not answered:
         return None
     return Markup(render_template("tickets/_ticket_panel.html", mails=mails,  # noqa: S704

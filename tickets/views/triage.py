@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import sqlalchemy as sa
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
 from crm.core import registry
-from crm.core.extensions import db
 from crm.core.models import Role
 from crm.core.security import roles_required
 from expert import queries as stats
@@ -19,8 +17,8 @@ from expert import services as expert
 from expert.models import OUTCOME_LABELS
 from tickets import triage
 from tickets.forms import PeriodForm
-from tickets.models import Status, Ticket
-from tickets.services import TicketError
+from tickets.models import Status
+from tickets.services import TicketError, ticket_references
 from tickets.views.manager import DEFAULT_DAYS, _today
 from tickets.views.public import load_requester_ticket
 
@@ -71,9 +69,7 @@ def follow_actions(ticket) -> dict | None:
 
 def _with_references(items: list[tuple[int, str, list]]) -> list[tuple[str, str, list]]:
     """Replace ticket ids by references."""
-    ids = {ticket_id for ticket_id, _q, _c in items}
-    rows = db.session.execute(sa.select(Ticket.id, Ticket.reference).where(Ticket.id.in_(ids))).all() if ids else []
-    references = {ticket_id: reference for ticket_id, reference in rows}
+    references = ticket_references({ticket_id for ticket_id, _q, _c in items})
     return [(references[i], q, c) for i, q, c in items if i in references]
 
 
