@@ -1,4 +1,4 @@
-"""Manager figures of the expert module: auto-answer, deflection and escalation rates, knowledge-base gaps."""
+"""Named reads of the expert module: manager figures (rates, knowledge-base gaps), rule-set versions, référents."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from crm.core.extensions import db
-from expert.models import Outcome, TriageDecision
+from crm.core.models import Role, User, UserRole
+from expert.models import Outcome, ReferentProfile, RuleSetVersion, TriageDecision
 from knowledge_base.text import stems, tokens
 
 #: A weak top article still says what the question is about: such questions are grouped under it.
@@ -128,3 +129,25 @@ def _clusters(items: list[tuple[str, str]], similarity: float) -> list[Gap]:
         gaps.append(Gap(label=label or items[indices[0]][1][:80], kind="similar",
                         questions=[items[i] for i in indices]))
     return gaps
+
+
+def rule_set_version(number: int) -> RuleSetVersion | None:
+    """The stored version of the rule set with this number."""
+    return db.session.scalar(sa.select(RuleSetVersion).where(RuleSetVersion.number == number))
+
+
+def referent_users() -> list[User]:
+    """The accounts holding the référent role, by name."""
+    return list(db.session.scalars(
+        sa.select(User).join(UserRole).where(UserRole.role == Role.REFERENT).order_by(User.name)
+    ))
+
+
+def referent_profiles() -> dict[int, ReferentProfile]:
+    """Every référent profile, by user id."""
+    return {p.user_id: p for p in db.session.scalars(sa.select(ReferentProfile))}
+
+
+def referent_profile(user: User) -> ReferentProfile | None:
+    """The user's référent profile, if any."""
+    return db.session.scalar(sa.select(ReferentProfile).where(ReferentProfile.user_id == user.id))

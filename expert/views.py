@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 import yaml
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -10,11 +9,11 @@ from flask_login import current_user, login_required
 
 from crm.core import registry
 from crm.core.extensions import db
-from crm.core.models import Role, User, UserRole
+from crm.core.models import Role, User
 from crm.core.security import roles_required
-from expert import ruleset, services
+from expert import queries, ruleset, services
 from expert.forms import ReferentForm, RuleForm, RuleSetYamlForm, TryForm
-from expert.models import ReferentProfile, RuleSetVersion
+from expert.models import RuleSetVersion
 from expert.rules import ACTIONS, CONDITIONS, RuleError
 
 bp = Blueprint("expert", __name__, template_folder="templates")
@@ -28,7 +27,7 @@ def _yaml(value) -> str:
 
 
 def _version_or_404(number: int) -> RuleSetVersion:
-    version = db.session.scalar(sa.select(RuleSetVersion).where(RuleSetVersion.number == number))
+    version = queries.rule_set_version(number)
     if version is None:
         abort(404)
     return version
@@ -168,11 +167,8 @@ def try_rules():
 @roles_required(*EXPERT_MANAGERS)
 def referents():
     """Référents: group, expertise, availability and current load."""
-    users = db.session.scalars(
-        sa.select(User).join(UserRole).where(UserRole.role == Role.REFERENT).order_by(User.name)
-    ).all()
-    profiles = {p.user_id: p for p in db.session.scalars(sa.select(ReferentProfile))}
-    return render_template("expert/referents.html", users=users, profiles=profiles, loads=services.active_loads())
+    return render_template("expert/referents.html", users=queries.referent_users(),
+                           profiles=queries.referent_profiles(), loads=services.active_loads())
 
 
 @bp.route("/expert/referents/<int:user_id>", methods=["GET", "POST"])
@@ -184,7 +180,7 @@ def referent_edit(user_id: int):
         abort(404)
     if not (current_user.has_role(*EXPERT_MANAGERS) or current_user.id == user.id):
         abort(403)
-    profile = db.session.scalar(sa.select(ReferentProfile).where(ReferentProfile.user_id == user.id))
+    profile = queries.referent_profile(user)
     form = ReferentForm(obj=profile) if request.method == "GET" else ReferentForm()
     form.group.choices = [(0, _("Aucun")), *services.referent_groups()]
     if request.method == "GET":

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
+from crm.core.database import LIKE_ESCAPE, like_pattern
 from crm.core.extensions import db, utcnow
 from crm.core.models import Role, User
 from knowledge_base.models import (
@@ -182,6 +183,20 @@ def offered_articles_query(day: date, *, topic: str | None = None, language: str
         query = query.where(Article.topic == topic)
     if language:
         query = query.where(Article.language == language)
+    return query
+
+
+def staff_articles_query(*, status: str | None = None, topic: str | None = None, text: str = "") -> sa.Select:
+    """Return a select of the articles for the staff list, last changed first, filtered on status, topic, text."""
+    query = sa.select(Article).order_by(Article.updated_at.desc(), Article.id.desc())
+    if status:
+        query = query.where(Article.status == status)
+    if topic:
+        query = query.where(Article.topic == topic)
+    if text:
+        pattern = like_pattern(text)
+        query = query.where(sa.or_(Article.question.ilike(pattern, escape=LIKE_ESCAPE),
+                                   Article.external_id.ilike(pattern, escape=LIKE_ESCAPE)))
     return query
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm.core import registry
-from crm.core.database import LIKE_ESCAPE, like_pattern
 from crm.core.extensions import db, limiter
 from crm.core.security import roles_required
 from knowledge_base import services
@@ -101,15 +99,8 @@ def index():
     status = request.args.get("statut") or None
     topic = request.args.get("theme") or None
     text = (request.args.get("q") or "").strip()
-    statement = sa.select(Article).order_by(Article.updated_at.desc(), Article.id.desc())
-    if status in set(ArticleStatus):
-        statement = statement.where(Article.status == status)
-    if topic in TOPIC_LABELS:
-        statement = statement.where(Article.topic == topic)
-    if text:
-        pattern = like_pattern(text)
-        statement = statement.where(sa.or_(Article.question.ilike(pattern, escape=LIKE_ESCAPE),
-                                           Article.external_id.ilike(pattern, escape=LIKE_ESCAPE)))
+    statement = services.staff_articles_query(status=status if status in set(ArticleStatus) else None,
+                                              topic=topic if topic in TOPIC_LABELS else None, text=text)
     page = db.paginate(statement, per_page=25, error_out=False)
     return render_template("knowledge_base/admin_list.html", page=page, status=status, topic=topic, text=text,
                            topics=TOPIC_LABELS, statuses=STATUS_LABELS,

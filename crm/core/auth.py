@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -12,7 +11,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from crm.core import services
 from crm.core.extensions import db, limiter, login_manager
 from crm.core.forms import ApiTokenForm, EmptyForm, LanguageForm, LoginForm
-from crm.core.models import ApiToken, User
+from crm.core.models import User
 
 bp = Blueprint("auth", __name__)
 
@@ -81,9 +80,7 @@ def api_tokens():
     if form.validate_on_submit():
         _token, clear = services.create_api_token(current_user, form.name.data)
         flash(_("Jeton créé. Copiez-le maintenant : il ne sera plus affiché."), "success")
-    tokens = db.session.scalars(
-        sa.select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.created_at.desc())
-    ).all()
+    tokens = services.user_api_tokens(current_user)
     return render_template("crm/api_tokens.html", form=form, tokens=tokens, clear=clear,
                            revoke_form=EmptyForm())
 
@@ -91,9 +88,7 @@ def api_tokens():
 @bp.post("/compte/jetons/<int:token_id>/revoquer")
 @login_required
 def revoke_api_token(token_id: int):
-    token = db.session.scalar(
-        sa.select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == current_user.id)
-    )
+    token = services.user_api_token(current_user, token_id)
     if token is None:
         from flask import abort
 

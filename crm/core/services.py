@@ -116,6 +116,18 @@ def authenticate_api_token(clear: str, *, now: datetime | None = None) -> User |
     return token.user
 
 
+def user_api_tokens(user: User) -> list[ApiToken]:
+    """The user's API tokens, newest first."""
+    return list(db.session.scalars(
+        sa.select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc())
+    ))
+
+
+def user_api_token(user: User, token_id: int) -> ApiToken | None:
+    """The user's API token with this id, else None."""
+    return db.session.scalar(sa.select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id))
+
+
 def revoke_api_token(token: ApiToken) -> None:
     """Revoke a token at once."""
     token.revoked_at = utcnow()
