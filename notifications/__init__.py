@@ -10,9 +10,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register this package's pages, commands, and scheduled jobs (with the outbox's after-commit dispatch)."""
-    from notifications import cli, models, scheduler, views  # noqa: F401  (models: metadata)
+    """Register this package's pages, commands, scheduled jobs and the commit hook that wakes the outbox worker."""
+    from notifications import cli, models, scheduler, views, worker  # noqa: F401  (models: metadata)
 
     views.init_app(app)
     cli.init_app(app)
     scheduler.init_app(app)
+    worker.install_notify()

@@ -1,4 +1,4 @@
-"""`guichet mail fetch`, `guichet outbox dispatch|retry-failed`, `guichet digest send`, `guichet scheduler`."""
+"""`guichet mail fetch`, `guichet outbox dispatch|worker|retry-failed`, `guichet digest send`, `guichet scheduler`."""
 
 from __future__ import annotations
 
@@ -44,6 +44,20 @@ def fetch_command() -> None:
 def dispatch_command() -> None:
     """Send the e-mails waiting in the outbox."""
     _run("outbox_dispatch")
+
+
+@outbox_cli.command("worker")
+@with_appcontext
+def worker_command() -> None:
+    """Send e-mails as soon as they are committed (PostgreSQL LISTEN/NOTIFY, else polling), until stopped."""
+    from notifications.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    click.echo("Envoi des courriels au fil de l'eau (Ctrl+C pour arrêter).")
+    try:
+        run_worker(current_app._get_current_object())
+    except KeyboardInterrupt:
+        click.echo("Arrêt de l'envoi des courriels.")
 
 
 @outbox_cli.command("retry-failed")

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Callable
 
-import sqlalchemy as sa
-from flask import Flask, current_app, has_request_context
+from flask import Flask
 
 from crm.core import registry
 from crm.core.database import transaction
@@ -96,7 +94,6 @@ def init_app(app: Flask) -> None:
     """This package's jobs (mail fetch only when IMAP is configured); others register via crm.core.registry."""
     config = app.config
     zone = config["BABEL_DEFAULT_TIMEZONE"]
-    install_outbox_kick()
     add_job(app, "outbox_dispatch", _outbox_dispatch,
             {"trigger": "interval", "seconds": config["OUTBOX_DISPATCH_SECONDS"]})
     hour, minute = parse_time(config["DIGEST_TIME"])
@@ -119,39 +116,3 @@ def build_scheduler(app: Flask, *, blocking: bool = True):
         scheduler.add_job(_safe_run, kind, args=(app, job.id), id=job.id, name=job.id, max_instances=1,
                           coalesce=True, misfire_grace_time=60, replace_existing=True, **trigger)
     return scheduler
-
-
-# -- best-effort kick after a request commits -----------------------------------------------------
-
-_kick_lock = threading.Lock()
-
-
-def _kick(app) -> None:
-    try:
-        run_job(app, "outbox_dispatch")
-    except Exception:  # noqa: BLE001, S110 - logged by run_job; the scheduler retries
-        pass
-    finally:
-        _kick_lock.release()
-
-
-def _after_commit(session) -> None:
-    """Start one background dispatch when a web request committed outbox rows (the scheduler is the backstop)."""
-    if not session.info.pop("outbox_kick", False) or not has_request_context():
-        return
-    app = current_app._get_current_object()
-    if app.testing or not app.config.get("OUTBOX_KICK_AFTER_COMMIT"):
-        return
-    if _kick_lock.acquire(blocking=False):
-        threading.Thread(target=_kick, args=(app,), daemon=True, name="outbox-kick").start()
-
-
-def _after_rollback(session) -> None:
-    session.info.pop("outbox_kick", None)
-
-
-def install_outbox_kick() -> None:
-    """Listen to commits and rollbacks of every session (idempotent)."""
-    if not sa.event.contains(sa.orm.Session, "after_commit", _after_commit):
-        sa.event.listen(sa.orm.Session, "after_commit", _after_commit)
-        sa.event.listen(sa.orm.Session, "after_rollback", _after_rollback)

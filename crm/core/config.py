@@ -105,7 +105,10 @@ class Config:
     OUTBOX_BACKOFF_MAX_SECONDS: int = 6 * 3600
     OUTBOX_BATCH: int = 100
     OUTBOX_SENDING_TIMEOUT_SECONDS: int = 900
+    #: On PostgreSQL, a commit that wrote e-mails wakes `guichet outbox worker` (NOTIFY); web workers never send.
     OUTBOX_KICK_AFTER_COMMIT: bool = True
+    #: How often `guichet outbox worker` looks at the outbox without a NOTIFY (SQLite, or a missed one).
+    OUTBOX_WORKER_POLL_SECONDS: float = 1.0
     OUTBOX_RETENTION_DAYS: int = 30
     OUTBOX_DISPATCH_SECONDS: int = 10
     MAIL_FETCH_SECONDS: int = 60
