@@ -36,14 +36,14 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium dovecot-imapd >/dev/null; \
 	fi
 
-## Set up, migrate, load the demo data the first time, and serve on http://$(HOST):$(PORT).
+## Set up, migrate, load the demo data the first time, and serve on http://$(HOST):$(PORT) with the scheduled jobs.
 ## E-mail links use GUICHET_BASE_URL, derived from HOST and PORT unless it is already set.
 run: export GUICHET_BASE_URL ?= http://$(HOST):$(PORT)
 run: setup
 	$(BIN)/guichet db upgrade
 	$(BIN)/guichet demo seed --if-empty
 	@$(BIN)/guichet demo logins
-	$(BIN)/guichet run --host $(HOST) --port $(PORT)
+	GUICHET_SCHEDULER_IN_PROCESS=true $(BIN)/guichet run --host $(HOST) --port $(PORT)
 
 ## The whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set.
 test: setup system-deps

@@ -37,6 +37,10 @@ def create_app(config: type | dict | None = None) -> Flask:
     _init_extensions(app)
     _register_shell(app)
     _register_domains(app)
+    if app.config["SCHEDULER_IN_PROCESS"] and not app.testing:
+        from notifications.scheduler import start_in_process
+
+        start_in_process(app)
     return app
 
 

@@ -116,3 +116,21 @@ def build_scheduler(app: Flask, *, blocking: bool = True):
         scheduler.add_job(_safe_run, kind, args=(app, job.id), id=job.id, name=job.id, max_instances=1,
                           coalesce=True, misfire_grace_time=60, replace_existing=True, **trigger)
     return scheduler
+
+
+_in_process: dict[int, object] = {}
+
+
+def start_in_process(app: Flask):
+    """Run every registered job in a background thread of this process (the development server of `make run`)."""
+    import click
+
+    if id(app) in _in_process:
+        return _in_process[id(app)]
+    scheduler = build_scheduler(app, blocking=False)
+    scheduler.start()
+    _in_process[id(app)] = scheduler
+    names = ", ".join(sorted(jobs_of(app)))
+    click.echo(f" * Tâches planifiées lancées dans ce processus (serveur de développement) : {names}", err=True)
+    log.info("scheduled jobs running in this process (development server): %s", names)
+    return scheduler

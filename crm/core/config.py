@@ -111,6 +111,8 @@ class Config:
     OUTBOX_WORKER_POLL_SECONDS: float = 1.0
     OUTBOX_RETENTION_DAYS: int = 30
     OUTBOX_DISPATCH_SECONDS: int = 10
+    #: Run the scheduled jobs inside the web process: the development server of `make run` only, never gunicorn.
+    SCHEDULER_IN_PROCESS: bool = False
     MAIL_FETCH_SECONDS: int = 60
     DIGEST_TIME: str = "08:00"
     UNASSIGNED_ALERT_MINUTES: int = 240
