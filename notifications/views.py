@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -12,12 +11,10 @@ from crm.core.extensions import db
 from crm.core.forms import EmptyForm
 from crm.core.models import Role
 from crm.core.security import get_or_404, roles_required, staff_required
-from notifications import services
+from notifications import queries, services
 from notifications.forms import PreferencesForm
 from notifications.models import (
     OUTBOX_STATUS_LABELS,
-    InboundMail,
-    InboundStatus,
     Notification,
     OutboxMessage,
     OutboxStatus,
@@ -82,15 +79,8 @@ def preferences():
 def outbox():
     """Outgoing e-mails: failures first, filter by status."""
     status = request.args.get("statut", "")
-    query = sa.select(OutboxMessage)
-    if status in OUTBOX_STATUS_LABELS:
-        query = query.where(OutboxMessage.status == status)
-    query = query.order_by(sa.case((OutboxMessage.status == OutboxStatus.FAILED, 0), else_=1),
-                           OutboxMessage.id.desc())
-    counts = dict(db.session.execute(
-        sa.select(OutboxMessage.status, sa.func.count()).group_by(OutboxMessage.status)).all())
-    page = db.paginate(query, per_page=PAGE_SIZE, error_out=False)
-    return render_template("notifications/outbox.html", page=page, status=status, counts=counts,
+    page = db.paginate(queries.outbox_messages(status), per_page=PAGE_SIZE, error_out=False)
+    return render_template("notifications/outbox.html", page=page, status=status, counts=queries.outbox_counts(),
                            labels=OUTBOX_STATUS_LABELS)
 
 
@@ -110,9 +100,7 @@ def retry(message_id: int):
 @roles_required(Role.ADMIN)
 def inbound():
     """Incoming e-mails and what became of them; quarantined ones first."""
-    query = sa.select(InboundMail).order_by(
-        sa.case((InboundMail.status == InboundStatus.QUARANTINED, 0), else_=1), InboundMail.id.desc())
-    page = db.paginate(query, per_page=PAGE_SIZE, error_out=False)
+    page = db.paginate(queries.inbound_mails(), per_page=PAGE_SIZE, error_out=False)
     return render_template("notifications/inbound.html", page=page)
 
 

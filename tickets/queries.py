@@ -272,3 +272,25 @@ def canned_responses(ticket: Ticket) -> list[CannedResponse]:
         .where(sa.or_(CannedResponse.queue_id == ticket.queue_id, CannedResponse.queue_id.is_(None)))
         .order_by(CannedResponse.queue_id.is_(None), CannedResponse.title)
     ))
+
+
+def active_topics() -> list[Topic]:
+    """The topics offered to requesters, in their display order."""
+    return list(db.session.scalars(
+        sa.select(Topic).where(Topic.active.is_(True)).order_by(Topic.position, Topic.label)
+    ))
+
+
+def ticket_references(ids) -> dict[int, str]:
+    """The public reference of each of these ticket ids."""
+    if not ids:
+        return {}
+    return dict(db.session.execute(sa.select(Ticket.id, Ticket.reference).where(Ticket.id.in_(ids))).all())
+
+
+def recent_tickets_of(organisation_ids: list[int], limit: int) -> list[Ticket]:
+    """The latest requests of these organisations, newest first."""
+    return list(db.session.scalars(
+        sa.select(Ticket).where(Ticket.organisation_id.in_(organisation_ids))
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
+    ))

@@ -92,13 +92,6 @@ def topic_by_slug(slug: str | None) -> Topic | None:
     return topic
 
 
-def active_topics() -> list[Topic]:
-    """The topics offered to requesters, in their display order."""
-    return list(db.session.scalars(
-        sa.select(Topic).where(Topic.active.is_(True)).order_by(Topic.position, Topic.label)
-    ))
-
-
 def _attach(message: Message, files: list[IncomingFile]) -> None:
     for f in check_files(list(files)):
         name, content_type, digest, size = store_file(f)
@@ -402,10 +395,3 @@ def merge_tickets(duplicate: Ticket, into: Ticket, *, by: User, now: datetime | 
 def ticket_by_reference(reference: str) -> Ticket | None:
     """The ticket with this public reference."""
     return db.session.scalar(sa.select(Ticket).where(Ticket.reference == reference.strip().upper()))
-
-
-def ticket_references(ids) -> dict[int, str]:
-    """The public reference of each of these ticket ids."""
-    if not ids:
-        return {}
-    return dict(db.session.execute(sa.select(Ticket.id, Ticket.reference).where(Ticket.id.in_(ids))).all())

@@ -9,6 +9,7 @@ from markupsafe import Markup
 from crm.core import registry
 from crm.core.extensions import db, utcnow
 from crm.organisations.services import organisation_family_ids
+from tickets import queries
 from tickets.models import ACTIVE_STATUSES, SLA_STATE_LABELS, SlaState, Ticket
 
 RECENT = 10
@@ -43,10 +44,7 @@ def tickets_panel(organisation) -> Markup | None:
     """Every request of the organisation and its sub-entities: SLA met / missed, the latest ones."""
     ids = organisation_family_ids(organisation.id)
     summary = sla_summary(ids)
-    recent = db.session.scalars(
-        sa.select(Ticket).where(Ticket.organisation_id.in_(ids))
-        .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(RECENT)
-    ).all()
+    recent = queries.recent_tickets_of(ids, RECENT)
     return Markup(render_template("tickets/_crm_org_panel.html", summary=summary,  # noqa: S704 - rendered template
                                   recent=recent, sla_labels=SLA_STATE_LABELS, now=utcnow()))
 

@@ -50,7 +50,7 @@ def incoming_files(storages) -> list[IncomingFile]:
 def topic_choices() -> list[tuple[str, str]]:
     """Active topics in their display order, labelled in the user's language."""
     english = str(get_locale()) == "en"
-    return [(t.slug, (t.label_en if english and t.label_en else t.label)) for t in services.active_topics()]
+    return [(t.slug, (t.label_en if english and t.label_en else t.label)) for t in queries.active_topics()]
 
 
 def _remember_access(ticket: Ticket) -> None:

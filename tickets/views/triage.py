@@ -18,7 +18,8 @@ from expert.models import OUTCOME_LABELS
 from tickets import triage
 from tickets.forms import PeriodForm
 from tickets.models import Status
-from tickets.services import TicketError, ticket_references
+from tickets.queries import ticket_references
+from tickets.services import TicketError
 from tickets.views.manager import DEFAULT_DAYS, _today
 from tickets.views.public import load_requester_ticket
 
