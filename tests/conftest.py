@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -152,3 +153,22 @@ def make_ticket(reference_data):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "committed: the test commits for real; tables are emptied after it")
+
+
+@pytest.fixture
+def empty_database_url(tmp_path):
+    """A new empty database of the kind the suite runs on (a throwaway PostgreSQL database, dropped after)."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base or not base.startswith("postgresql"):
+        yield "sqlite:///" + str(tmp_path / "empty.sqlite3")
+        return
+    name = "guichet_tmp_" + uuid.uuid4().hex[:10]
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -35,28 +33,9 @@ DATED_TICKETS = 12  # small data set for the dated runs: the suite stays fast
 
 
 @pytest.fixture
-def fresh_database_url(tmp_path):
-    """A new empty database of the kind the suite runs on (a throwaway PostgreSQL database when asked)."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base or not base.startswith("postgresql"):
-        yield "sqlite:///" + str(tmp_path / "demo.sqlite3")
-        return
-    name = "guichet_demo_" + uuid.uuid4().hex[:10]
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture
-def guichet(monkeypatch, tmp_path, fresh_database_url):
+def guichet(monkeypatch, tmp_path, empty_database_url):
     """Run the `guichet` console script in-process, configured by the environment as in a shell."""
-    monkeypatch.setenv("DATABASE_URL", fresh_database_url)
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
     monkeypatch.setenv("GUICHET_INSTANCE_PATH", str(tmp_path / "instance"))
     monkeypatch.setenv("GUICHET_KB_INDEX_BACKGROUND", "false")
 
@@ -73,7 +52,7 @@ def guichet(monkeypatch, tmp_path, fresh_database_url):
         assert result.exit_code == 0, result.output
         return result.output
 
-    _run.database_url = fresh_database_url
+    _run.database_url = empty_database_url
     yield _run
     for app in apps:
         with app.app_context():
