@@ -173,8 +173,8 @@ def seed_demo_tickets(context: dict) -> None:
             requester_name=requester.name if requester else f"Demandeur {i}", requester=requester,
             topic=topic, priority=rng.choices(list(Priority), weights=[10, 70, 15, 5])[0],
             channel=rng.choice(["web", "web", "email", "portal", "api"]), created_at=created,
-            organisation_id=getattr(organisation, "id", None),
-            service_tier=getattr(organisation, "service_tier", None) or rng.choice(SERVICE_TIERS),
+            organisation_id=organisation.id if organisation else None,
+            service_tier=(organisation.service_tier if organisation else None) or rng.choice(SERVICE_TIERS),
         )
         _play_history(ticket, rng, agents, created, now)
     db.session.flush()
