@@ -33,9 +33,15 @@ def versions(limit: int = 50) -> list[RuleSetVersion]:
 
 
 def compiled_rules() -> tuple[int | None, list[rules_engine.Rule]]:
-    """The current version number and rule set, validated for evaluation (a few rules: parsed each time)."""
+    """The current version number and rule set, validated for evaluation (a few rules: parsed each time).
+
+    Every change goes through save_rule_set, which stores the whole set in a new version: the latest version's
+    snapshot is the current set, read in the same statement as its number (the rule rows before any version).
+    """
     version = latest_version()
-    return (version.number if version else None), rules_engine.parse_rules(rule_dicts())
+    if version is None:
+        return None, rules_engine.parse_rules(rule_dicts())
+    return version.number, rules_engine.parse_rules(version.rules or [])
 
 
 def save_rule_set(items: Any, *, by: User | None, comment: str = "") -> RuleSetVersion | None:

@@ -55,18 +55,15 @@ def enqueue_email(*, dedup_key: str, kind: str, recipient: str, template: str, l
     if not recipient:
         return None
     dedup_key = dedup_key[:255]
-    if db.session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)):
-        return None
     locale = mail_locale(locale)
     subject, text, html = render_email(template, locale, user=user, **context)
     in_reply_to, references = (None, "")
     if thread_id is not None:
         subject = f"{subject_prefix}{subject}"
         in_reply_to, references = thread_headers(thread_id, recipient, thread_refs)
-    table = OutboxMessage.__table__
     now = utcnow()
-    statement = (
-        dialect_insert(table).values(
+    statement = (  # ON CONFLICT DO NOTHING is the dedup; RETURNING gives the row without reading it again
+        dialect_insert(OutboxMessage).values(
             dedup_key=dedup_key, kind=kind, ticket_id=thread_id,
             recipient=recipient, recipient_user_id=user.id if user is not None else None, locale=locale,
             subject=subject[:300], body_text=text, body_html=html, message_id=message_id or new_message_id(),
@@ -74,13 +71,13 @@ def enqueue_email(*, dedup_key: str, kind: str, recipient: str, template: str, l
             next_attempt_at=max(not_before or now, now), created_at=now, last_error="",
         )
         .on_conflict_do_nothing(index_elements=["dedup_key"])
-        .returning(table.c.id)
+        .returning(OutboxMessage)
     )
-    row_id = db.session.execute(statement).scalar()
-    if row_id is None:
+    row = db.session.scalar(statement)
+    if row is None:
         return None
     db.session.info["outbox_kick"] = True
-    return db.session.get(OutboxMessage, row_id)
+    return row
 
 
 @dataclass

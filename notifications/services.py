@@ -49,19 +49,17 @@ def notify_user(user: User | None, *, kind: str, dedup_key: str, title: str, bod
     """
     if user is None or not user.active:
         return None
-    table = Notification.__table__
     now = utcnow()
-    row_id = db.session.execute(
-        dialect_insert(table).values(
+    notification = db.session.scalar(  # RETURNING gives the row without reading it again
+        dialect_insert(Notification).values(
             dedup_key=dedup_key[:255], user_id=user.id, kind=kind, ticket_id=thread_id,
             title=title[:300], body=body, url=url[:500], urgent=urgent, digest_pending=False, created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["dedup_key"])
-        .returning(table.c.id)
-    ).scalar()
-    if row_id is None:
+        .returning(Notification)
+    )
+    if notification is None:
         return None
-    notification = db.session.get(Notification, row_id)
     if urgent or delivery_mode(user) == DeliveryMode.IMMEDIATE:
         enqueue_email(dedup_key=f"notice:{dedup_key}", kind=kind, recipient=user.email,
                       template="notifications/mail/staff_notice", locale=user.locale, user=user, thread_id=thread_id,

@@ -24,14 +24,22 @@ def follow_link(ticket: Ticket, key: str | None = None) -> str:
     return f"{link}?cle={key}" if key else link
 
 
-def email_requester(ticket: Ticket, *, dedup_key: str, kind: str, template: str, **context) -> OutboxMessage | None:
-    """An e-mail to the requester about the ticket, threaded on their own first e-mail and on our first one."""
-    inbound = db.session.scalar(
-        sa.select(Message.email_message_id)
-        .where(Message.ticket_id == ticket.id, Message.author_kind == AuthorKind.REQUESTER,
-               Message.email_message_id.is_not(None))
-        .order_by(Message.created_at, Message.id).limit(1)
-    )
+def email_requester(ticket: Ticket, *, dedup_key: str, kind: str, template: str, first_message: Message | None = None,
+                    **context) -> OutboxMessage | None:
+    """An e-mail to the requester about the ticket, threaded on their own first e-mail and on our first one.
+
+    ``first_message``: the requester's first message when the caller has it (a ticket being created), so that
+    its Message-ID need not be read back.
+    """
+    if first_message is not None:
+        inbound = first_message.email_message_id
+    else:
+        inbound = db.session.scalar(
+            sa.select(Message.email_message_id)
+            .where(Message.ticket_id == ticket.id, Message.author_kind == AuthorKind.REQUESTER,
+                   Message.email_message_id.is_not(None))
+            .order_by(Message.created_at, Message.id).limit(1)
+        )
     return enqueue_email(
         dedup_key=dedup_key, kind=kind, recipient=ticket.requester_email, template=f"tickets/mail/{template}",
         locale=ticket.requester_locale, thread_id=ticket.id, subject_prefix=f"[{ticket.reference}] ",

@@ -30,7 +30,7 @@ from tickets.models import (
     TicketEvent,
     Topic,
 )
-from tickets.sla_tracking import choose_sla_policy, recompute_sla
+from tickets.sla_tracking import choose_sla_policy, current_opening, recompute_sla, remember_event
 
 
 class TicketError(ValueError):
@@ -70,13 +70,49 @@ def record_event(ticket: Ticket, kind: str, actor: User | None = None, at: datet
     """Append a change to the ticket's audit trail."""
     event = TicketEvent(ticket=ticket, kind=kind, actor=actor, data=data, created_at=at or utcnow())
     db.session.add(event)
+    remember_event(ticket, event)
     return event
+
+
+def reference_lookups() -> tuple[dict[str, Topic], dict[str, Queue]] | None:
+    """During a submission (tickets.sla_tracking.opening): every topic and every queue by slug, read once in two
+    statements (small tables; a topic's default queue is then found in the session without a query). None
+    outside a submission: callers query."""
+    scope = current_opening()
+    if scope is None:
+        return None
+    if scope.topics is None or scope.queues is None:
+        scope.queues = {q.slug: q for q in db.session.scalars(sa.select(Queue))}
+        scope.topics = {t.slug: t for t in db.session.scalars(sa.select(Topic))}
+    return scope.topics, scope.queues
+
+
+def queue_with_slug(slug: str) -> Queue | None:
+    """The queue with this slug (active or not), or None."""
+    lookups = reference_lookups()
+    if lookups is not None:
+        return lookups[1].get(slug)
+    return db.session.scalar(sa.select(Queue).where(Queue.slug == slug))
+
+
+def topic_with_slug(slug: str) -> Topic | None:
+    """The topic with this slug (active or not), or None."""
+    lookups = reference_lookups()
+    if lookups is not None:
+        return lookups[0].get(slug)
+    return db.session.scalar(sa.select(Topic).where(Topic.slug == slug))
 
 
 def default_queue() -> Queue:
     """The queue that receives requests no rule or topic routes elsewhere."""
-    queue = db.session.scalar(sa.select(Queue).where(Queue.slug == "support"))
-    queue = queue or db.session.scalar(sa.select(Queue).where(Queue.active.is_(True)).order_by(Queue.id))
+    lookups = reference_lookups()
+    if lookups is not None:
+        queues = lookups[1]
+        queue = queues.get("support") or min((q for q in queues.values() if q.active), key=lambda q: q.id,
+                                             default=None)
+    else:
+        queue = db.session.scalar(sa.select(Queue).where(Queue.slug == "support"))
+        queue = queue or db.session.scalar(sa.select(Queue).where(Queue.active.is_(True)).order_by(Queue.id))
     if queue is None:
         raise TicketError(_("Aucune file d'attente n'est configurée."))
     return queue
@@ -86,7 +122,7 @@ def topic_by_slug(slug: str | None) -> Topic | None:
     """The topic with this slug, or None."""
     if not slug:
         return None
-    topic = db.session.scalar(sa.select(Topic).where(Topic.slug == slug))
+    topic = topic_with_slug(slug)
     if topic is None:
         raise TicketError(_("Thème inconnu : %(slug)s.", slug=slug))
     return topic

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -50,9 +52,75 @@ def business_calendar(calendar: SlaCalendar) -> BusinessCalendar:
     return _calendar(key)
 
 
+# -- a ticket being opened: policies read once, the clock computed once -----------------------------------
+
+_OPENING = "tickets.sla_opening"
+
+
+@dataclass
+class Opening:
+    """What a submission reads once: set ``ticket`` as soon as it exists (tickets.workflow does)."""
+
+    ticket: Ticket | None = None
+    events: list[TicketEvent] = field(default_factory=list)
+    policies: list[SlaPolicy] | None = None
+    #: every topic and queue by slug (tickets.services.reference_lookups), read once for the whole submission
+    topics: dict | None = None
+    queues: dict | None = None
+    deferring: bool = True
+    pending: bool = False
+    now: datetime | None = None
+
+
+def current_opening(ticket: Ticket | None = None) -> Opening | None:
+    """The submission under way in this session (for this ticket when given), or None."""
+    scope = db.session.info.get(_OPENING)
+    if scope is None or (ticket is not None and scope.ticket is not ticket):
+        return None
+    return scope
+
+
+_opening = current_opening
+
+
+@contextmanager
+def opening() -> Iterator[Opening]:
+    """While a new ticket is opened, triaged and timed (tickets.workflow.create_ticket): reference rows and the
+    active policies are read once, and the clock is computed once at the end, from the events recorded
+    meanwhile (a ticket being opened has no others, so the event log is not read back). Nobody edits
+    reference data inside a submission, so nothing read here outlives it. Nothing is recomputed if it fails."""
+    scope = Opening()
+    db.session.info[_OPENING] = scope
+    try:
+        yield scope
+        scope.deferring = False
+        if scope.pending and scope.ticket is not None:
+            recompute_sla(scope.ticket, scope.now)
+    finally:
+        if db.session.info.get(_OPENING) is scope:
+            del db.session.info[_OPENING]
+
+
+def remember_event(ticket: Ticket, event: TicketEvent) -> None:
+    """Keep an event of the ticket being opened (tickets.services.record_event calls this)."""
+    scope = _opening(ticket)
+    if scope is not None:
+        scope.events.append(event)
+
+
+def _active_policies() -> list[SlaPolicy]:
+    scope = _opening()
+    if scope is not None and scope.policies is not None:
+        return scope.policies
+    policies = db.session.scalars(sa.select(SlaPolicy).where(SlaPolicy.active.is_(True))).all()
+    if scope is not None:
+        scope.policies = list(policies)
+    return policies
+
+
 def choose_sla_policy(ticket: Ticket) -> tuple[SlaPolicy | None, str]:
     """The most specific active policy for the ticket's tier, priority, topic and queue, with the reason."""
-    policies = db.session.scalars(sa.select(SlaPolicy).where(SlaPolicy.active.is_(True))).all()
+    policies = _active_policies()
     by_id = {p.id: p for p in policies}
     queue_slugs = {p.queue_id: p.queue.slug for p in policies if p.queue_id is not None}
     candidates = [
@@ -74,11 +142,17 @@ def pause_intervals(ticket: Ticket) -> list[tuple[datetime, datetime | None]]:
     """Intervals during which the ticket waited on the requester or stood resolved, from the event log."""
     pauses: list[tuple[datetime, datetime | None]] = []
     paused_since: datetime | None = None
-    events = db.session.scalars(
-        sa.select(TicketEvent)
-        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "status")
-        .order_by(TicketEvent.created_at, TicketEvent.id)
-    ).all() if ticket.id is not None else []
+    scope = _opening(ticket)
+    if scope is not None:  # recorded in this order, hence the same order as (created_at, id)
+        events = sorted((e for e in scope.events if e.kind == "status"), key=lambda e: e.created_at)
+    elif ticket.id is not None:
+        events = db.session.scalars(
+            sa.select(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "status")
+            .order_by(TicketEvent.created_at, TicketEvent.id)
+        ).all()
+    else:
+        events = []
     for event in events:
         after = event.data.get("after")
         if after in PAUSED_STATUSES and paused_since is None:
@@ -137,8 +211,16 @@ def _running_state(clock: Clock) -> str:
     return SlaState.ON_TRACK
 
 
-def recompute_sla(ticket: Ticket, now: datetime | None = None) -> SlaView:
-    """Store due times, warning times and states of both targets; only the sweep moves states forward."""
+def recompute_sla(ticket: Ticket, now: datetime | None = None) -> SlaView | None:
+    """Store due times, warning times and states of both targets; only the sweep moves states forward.
+
+    While the ticket is being opened (see ``opening``) this only notes that the clock is to be computed, once,
+    at the end: None then.
+    """
+    scope = _opening(ticket)
+    if scope is not None and scope.deferring:
+        scope.pending, scope.now = True, now
+        return None
     view = ticket_clocks(ticket, now)
     pending: list[datetime] = []
     for target in TARGETS:

@@ -28,7 +28,7 @@ from flask import Flask
 from crm.core.extensions import utcnow
 from notifications.emails import local_datetime
 from tickets.emails import email_requester, follow_link, localized, markdown_html, notify_staff
-from tickets.models import Priority, Status
+from tickets.models import AuthorKind, Priority, Status
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ def on_ticket_created(ticket, message=None, access_key: str | None = None, **_kw
     if ticket.requester_email and ticket.status != Status.AUTO_ANSWERED:  # the automatic answer says it all
         email_requester(
             ticket, dedup_key=f"ack:{ticket.id}:{ticket.requester_email}", kind="ack", template="ack",
+            first_message=message if message is not None and message.author_kind == AuthorKind.REQUESTER else None,
             link=follow_link(ticket, access_key),
             due=local_datetime(ticket.first_response_due_at, ticket.requester_locale),
         )

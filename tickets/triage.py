@@ -32,6 +32,11 @@ from tickets.services import TicketError
 def labels() -> dict[str, str]:
     """Names of priority, topic and queue slugs, for the decisions' explanations."""
     names = {str(k): v.lower() for k, v in PRIORITY_LABELS.items()}
+    lookups = services.reference_lookups()  # during a submission: the rows it has read already
+    if lookups is not None:
+        names.update({slug: topic.label for slug, topic in lookups[0].items()})
+        names.update({slug: queue.name for slug, queue in lookups[1].items()})
+        return names
     names.update({slug: label for slug, label in db.session.execute(sa.select(Topic.slug, Topic.label))})
     names.update({slug: name for slug, name in db.session.execute(sa.select(Queue.slug, Queue.name))})
     return names
@@ -105,8 +110,8 @@ def triage_ticket(ticket: Ticket, message: Message | None = None, *, now: dateti
 
 
 def _apply(ticket: Ticket, decision, record: TriageDecision, articles: dict, now: datetime) -> None:
-    topic = db.session.scalar(sa.select(Topic).where(Topic.slug == decision.topic)) if decision.topic else None
-    queue = db.session.scalar(sa.select(Queue).where(Queue.slug == decision.route_to)) if decision.route_to else None
+    topic = services.topic_with_slug(decision.topic) if decision.topic else None
+    queue = services.queue_with_slug(decision.route_to) if decision.route_to else None
     if decision.topic and topic is None:
         expert.add_note(record, f"thème « {decision.topic} » inconnu : ignoré")
     if decision.route_to and queue is None:
@@ -138,11 +143,14 @@ def auto_answer(ticket: Ticket, article, *, now: datetime) -> Message:
     return message
 
 
-def announce_auto_answer(ticket: Ticket, access_key: str | None = None) -> None:
-    """Once the ticket exists, send expert's « auto_answered » signal with the requester's key for the link."""
+def announce_auto_answer(ticket: Ticket, access_key: str | None = None, decision: TriageDecision | None = None) -> None:
+    """Once the ticket exists, send expert's « auto_answered » signal with the requester's key for the link.
+
+    ``decision``: the one triage just took, when the caller has it (else the ticket's latest is read).
+    """
     if ticket.status != Status.AUTO_ANSWERED:
         return
-    decision = expert.latest_decision(ticket)
+    decision = decision if decision is not None else expert.latest_decision(ticket)
     if decision is None or decision.article_id is None:
         return
     article = expert.decision_article(decision)

@@ -13,17 +13,20 @@ from crm.core.extensions import db, utcnow
 from crm.core.models import User
 from tickets import services, signals, triage
 from tickets.models import Message, Ticket
+from tickets.sla_tracking import opening
 
 
 def create_ticket(*, created_at: datetime | None = None, **fields) -> tuple[Ticket, str]:
     """Submit a request (fields as services.open_ticket); return the ticket and its clear access key."""
     now = created_at or utcnow()
-    ticket, message, key = services.open_ticket(created_at=now, **fields)
-    triage.triage_ticket(ticket, message)
-    services.apply_sla_policy(ticket, now=now)
+    with opening() as scope:  # reference rows read once, the policy chosen and the clock computed once
+        ticket, message, key = services.open_ticket(created_at=now, **fields)
+        scope.ticket = ticket
+        decision = triage.triage_ticket(ticket, message)
+        services.apply_sla_policy(ticket, now=now)
     db.session.flush()
     signals.ticket_created.send(ticket, message=message, access_key=key)
-    triage.announce_auto_answer(ticket, access_key=key)
+    triage.announce_auto_answer(ticket, access_key=key, decision=decision)
     return ticket, key
 
 
