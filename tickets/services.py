@@ -103,6 +103,12 @@ def topic_with_slug(slug: str) -> Topic | None:
     return db.session.scalar(sa.select(Topic).where(Topic.slug == slug))
 
 
+def flush_unless_opening(ticket: Ticket) -> None:
+    """Flush, except while the ticket is being opened: its changes then go in the submission's final flush."""
+    if current_opening(ticket) is None:
+        db.session.flush()
+
+
 def default_queue() -> Queue:
     """The queue that receives requests no rule or topic routes elsewhere."""
     lookups = reference_lookups()
@@ -402,7 +408,7 @@ def update_ticket(ticket: Ticket, *, by: User | None, priority: str | None = Non
         changed.append("queue")
     if changed:
         ticket.updated_at = now
-        db.session.flush()
+        flush_unless_opening(ticket)
         apply_sla_policy(ticket, by=by, now=now)
     return changed
 

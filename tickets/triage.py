@@ -105,7 +105,7 @@ def triage_ticket(ticket: Ticket, message: Message | None = None, *, now: dateti
     if decision.hits:  # the decision row is the full record; the audit trail notes only rules that fired
         services.record_event(ticket, "triage", None, at=now, action=record.action, rules=decision.rules_matched,
                               article=record.article_id, confidence=record.confidence)
-    db.session.flush()
+    services.flush_unless_opening(ticket)
     return record
 
 

@@ -19,7 +19,9 @@ from tickets.sla_tracking import opening
 def create_ticket(*, created_at: datetime | None = None, **fields) -> tuple[Ticket, str]:
     """Submit a request (fields as services.open_ticket); return the ticket and its clear access key."""
     now = created_at or utcnow()
-    with opening() as scope:  # reference rows read once, the policy chosen and the clock computed once
+    # Reference rows read once, the policy chosen and the clock computed once; once the ticket row exists
+    # (open_ticket flushes it), its changes, events and messages wait for one flush at the end.
+    with opening() as scope, db.session.no_autoflush:
         ticket, message, key = services.open_ticket(created_at=now, **fields)
         scope.ticket = ticket
         decision = triage.triage_ticket(ticket, message)
