@@ -123,6 +123,8 @@ class Config:
     # Nightly import of the business systems' files.
     IMPORT_DIR: str | None = None
     IMPORT_TIME: str = "02:30"
+    #: Largest share of an entity one import run may delete without `--allow-deletions` (a truncated export).
+    IMPORT_MAX_DELETION_SHARE: float = 0.05
     # Knowledge base.
     KB_REFRESH_SECONDS: float = 5.0
     KB_AUTO_ANSWER_CONFIDENCE: float = 0.8

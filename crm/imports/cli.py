@@ -17,11 +17,13 @@ import_cli = AppGroup("import", help="Import des fichiers des systèmes de gesti
 @import_cli.command("run")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
 @click.option("--show", default=20, show_default=True, help="Nombre de lignes refusées affichées.")
-def run_command(directory: str, show: int) -> None:
+@click.option("--allow-deletions", is_flag=True,
+              help="Supprimer même plus de IMPORT_MAX_DELETION_SHARE des enregistrements d'une entité.")
+def run_command(directory: str, show: int, allow_deletions: bool) -> None:
     """Import the files of DIRECTORY (idempotent) and print the run summary."""
     try:
         with transaction():
-            run = import_directory(directory, trigger="cli")
+            run = import_directory(directory, trigger="cli", allow_deletions=allow_deletions)
     except Exception as error:
         with transaction():
             record_failed_run(directory, "cli", error)

@@ -73,6 +73,8 @@ class _EntityRun:
                     self.claims[u][value] = key
                     self.owned[u][key] = value
         self.seen: dict[tuple, int] = {}
+        #: Parents named by a refused line: their rows stay as they are in this run (None: the parent is unknown).
+        self.protected: set[int | None] = set()
         self.batch: list[tuple[int, str, dict]] = []
         self.changed: list[tuple[int, dict]] = []
         self.statement = None
@@ -134,14 +136,32 @@ class _EntityRun:
                     self.changed = [(n, v) for n, v in self.changed if n != line]
         self.batch = []
 
-    def stale_ids(self, keep: set[int] = frozenset()) -> list[int]:
-        """Rows of the parents mentioned in the file that the file no longer lists."""
+    def protect(self, row: dict) -> None:
+        """A refused line: the rows of its parent are not deleted in this run (all of them if it is unknown)."""
         if self.spec.parent is None:
-            return []
+            return
+        try:
+            project_id = self.ctx.project(row)
+            if self.spec.parent == "partner_id":
+                number = int(str(row.get("partner_number", "")).strip())
+                self.protected.add(self.ctx.partner_keys.get((project_id, number)))
+            else:
+                self.protected.add(project_id)
+        except (RowError, ValueError):
+            self.protected.add(None)
+
+    def stale_ids(self, keep: set[int] = frozenset()) -> tuple[list[int], int]:
+        """(rows of the parents mentioned in the file that it no longer lists, how many a refused line keeps)."""
+        if self.spec.parent is None:
+            return [], 0
         position = self.spec.key.index(self.spec.parent)
         parents = {key[position] for key in self.seen}
-        return [row_id for key, (row_id, _h) in self.existing.items()
-                if key[position] in parents and key not in self.seen and row_id not in keep]
+        stale = [(key[position], row_id) for key, (row_id, _h) in self.existing.items()
+                 if key[position] in parents and key not in self.seen and row_id not in keep]
+        if None in self.protected:
+            return [], len(stale)
+        kept = [row_id for parent, row_id in stale if parent in self.protected]
+        return [row_id for parent, row_id in stale if parent not in self.protected], len(kept)
 
 
 def _import_entity(spec: EntitySpec, files: list[Path], ctx: ImportContext, counts: dict, now) -> _EntityRun:
@@ -160,6 +180,7 @@ def _import_entity(spec: EntitySpec, files: list[Path], ctx: ImportContext, coun
                 except RowError as error:
                     ctx.reject(line, str(error))
                     counts["rejected"] += 1
+                    run.protect(row)
         except (FileError, UnicodeDecodeError) as error:
             ctx.reject(1, f"fichier illisible : {error}")
             counts["rejected"] += 1
@@ -184,8 +205,16 @@ def _delete(spec: EntitySpec, ids: list[int], counts: dict) -> None:
     counts["deleted"] += len(ids)
 
 
-def import_directory(directory: str | Path, *, trigger: str = "cli", actor=None) -> ImportRun:
-    """Import every entity file found in the directory and return the recorded run (flushed only)."""
+def import_directory(directory: str | Path, *, trigger: str = "cli", actor=None, allow_deletions: bool = False,
+                     max_deletion_share: float | None = None) -> ImportRun:
+    """Import every entity file found in the directory and return the recorded run (flushed only).
+
+    A refused line leaves the existing rows of its parent as they were. Unless ``allow_deletions``, an entity
+    loses at most ``max_deletion_share`` of its rows (IMPORT_MAX_DELETION_SHARE): past that, its deletions are
+    held and the run report says so, so that a truncated export never empties the portal.
+    """
+    if max_deletion_share is None:
+        max_deletion_share = current_app.config["IMPORT_MAX_DELETION_SHARE"]
     directory = Path(directory)
     started, now = time.perf_counter(), utcnow()
     run = ImportRun(source=str(directory), trigger=trigger, started_at=now)
@@ -208,7 +237,20 @@ def import_directory(directory: str | Path, *, trigger: str = "cli", actor=None)
             keep: set[int] = set()
             if spec.name == "partners":
                 keep = _partners_still_referenced(runs.get("payment_lines"))
-            _delete(spec, runs[spec.name].stale_ids(keep), counts[spec.name])
+            stale, kept = runs[spec.name].stale_ids(keep)
+            ctx.file = spec.name
+            if kept:
+                ctx.reject(0, f"{kept} enregistrement(s) conservé(s) tel(s) quel(s) malgré leur absence du fichier : "
+                              "une ligne de leur projet a été refusée")
+            total = len(runs[spec.name].existing)
+            if stale and not allow_deletions and len(stale) > max_deletion_share * total:
+                ctx.reject(0, f"suppressions suspendues : {len(stale)} enregistrement(s) sur {total} ne figurent plus "
+                              f"dans le fichier (plus de {max_deletion_share:.0%}) ; si c'est voulu, relancez "
+                              "l'import avec --allow-deletions")
+                kept, stale = kept + len(stale), []
+            if kept:
+                counts[spec.name]["kept"] = kept
+            _delete(spec, stale, counts[spec.name])
     _finish(run, ctx, counts, time.perf_counter() - started)
     return run
 

@@ -109,16 +109,31 @@ def test_jsonl_lines_and_children_sync(demo, demo_dir, tmp_path, count_rows):
     assert len(codes) >= 2
     kept = {"project_reference": project.reference, "code": codes[0], "title": "Rapport revu",
             "due_date": "2027-01-31", "submitted_on": None, "conditions_payment": True}
+    write(tmp_path, "deliverables.jsonl", json.dumps(kept) + "\n")
+    run = import_directory(tmp_path)
+    assert run.counts["deliverables"]["updated"] == 1
+    assert run.counts["deliverables"]["deleted"] == len(codes) - 1  # the project's others are gone
+    remaining = db.session.scalars(sa.select(Deliverable).where(Deliverable.project_id == project.id)).all()
+    assert [(d.code, d.title, d.conditions_payment) for d in remaining] == [(codes[0], "Rapport revu", True)]
+
+
+def test_refused_jsonl_lines_are_reported_and_delete_nothing(demo, tmp_path):
+    project = db.session.scalar(sa.select(Project).join(Deliverable).limit(1))
+    codes = db.session.scalars(sa.select(Deliverable.code).where(Deliverable.project_id == project.id)).all()
+    kept = {"project_reference": project.reference, "code": codes[0], "title": "Rapport revu",
+            "due_date": "2027-01-31", "submitted_on": None, "conditions_payment": True}
     lines = [json.dumps(kept), "{pas du json", json.dumps({"project_reference": project.reference, "code": "L9"})]
     write(tmp_path, "deliverables.jsonl", "\n".join(lines) + "\n")
     run = import_directory(tmp_path)
     assert run.counts["deliverables"]["updated"] == 1
-    assert run.counts["deliverables"]["deleted"] == len(codes) - 1  # the project's others are gone
-    assert {r.line for r in run.rejections} == {2, 3}
-    assert "JSON invalide" in run.rejections[0].reason
-    assert "title" in run.rejections[1].reason
-    remaining = db.session.scalars(sa.select(Deliverable).where(Deliverable.project_id == project.id)).all()
-    assert [(d.code, d.title, d.conditions_payment) for d in remaining] == [(codes[0], "Rapport revu", True)]
+    assert run.counts["deliverables"]["deleted"] == 0  # a line that could not be read may have named any of them
+    assert run.counts["deliverables"]["kept"] == len(codes) - 1
+    assert {r.line for r in run.rejections if r.line} == {2, 3}
+    reasons = [r.reason for r in run.rejections]
+    assert "JSON invalide" in reasons[0] and "title" in reasons[1]
+    assert any("conservé" in reason for reason in reasons)
+    assert set(db.session.scalars(sa.select(Deliverable.code).where(Deliverable.project_id == project.id))) \
+        == set(codes)
 
 
 def test_partner_still_named_by_a_payment_line_is_not_deleted(demo, tmp_path):
