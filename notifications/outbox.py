@@ -22,19 +22,39 @@ from crm.core.database import dialect_insert
 from crm.core.extensions import db, utcnow
 from notifications.emails import build_message, mail_locale, new_message_id, render_email
 from notifications.models import OutboxMessage, OutboxStatus
-from notifications.smtp import PermanentError, SmtpTransport
+from notifications.smtp import PermanentError, SmtpTransport, TransientError
 
 log = logging.getLogger(__name__)
+
+
+#: session.info key: {thread id: {recipient: Message-ID of the thread's first mail to them}} for the threads
+#: started in the current transaction (cleared when it ends, see notifications.worker).
+FRESH_THREADS = "outbox.fresh_threads"
+
+
+def start_thread(thread_id: int) -> None:
+    """Declare a thread that has no mail before this transaction (a ticket just created): until the transaction
+    ends, the first mail of the thread to each recipient is known here and is not looked up."""
+    db.session.info.setdefault(FRESH_THREADS, {})[thread_id] = {}
+
+
+def end_threads(session) -> None:
+    """Forget the threads started in a transaction that ended (commit or rollback)."""
+    session.info.pop(FRESH_THREADS, None)
 
 
 def thread_headers(thread_id: int, recipient: str, known: list[str] | tuple[str, ...] = ()) -> tuple[str | None, str]:
     """(In-Reply-To, References): the caller's known Message-IDs, then the first mail of the thread to recipient."""
     ids = [i for i in known if i]
-    first_out = db.session.scalar(
-        sa.select(OutboxMessage.message_id)
-        .where(OutboxMessage.ticket_id == thread_id, OutboxMessage.recipient == recipient)
-        .order_by(OutboxMessage.id).limit(1)
-    )
+    fresh = db.session.info.get(FRESH_THREADS, {}).get(thread_id)
+    if fresh is not None:
+        first_out = fresh.get(recipient)
+    else:
+        first_out = db.session.scalar(
+            sa.select(OutboxMessage.message_id)
+            .where(OutboxMessage.ticket_id == thread_id, OutboxMessage.recipient == recipient)
+            .order_by(OutboxMessage.id).limit(1)
+        )
     if first_out and first_out not in ids:
         ids.append(first_out)
     return (ids[-1] if ids else None), " ".join(ids)
@@ -76,6 +96,9 @@ def enqueue_email(*, dedup_key: str, kind: str, recipient: str, template: str, l
     row = db.session.scalar(statement)
     if row is None:
         return None
+    fresh = db.session.info.get(FRESH_THREADS, {}).get(thread_id)
+    if fresh is not None:
+        fresh.setdefault(recipient, row.message_id)
     db.session.info["outbox_kick"] = True
     return row
 
@@ -177,8 +200,10 @@ def _send_rows(rows: list[OutboxMessage], now: datetime, result: DispatchResult)
                 row = pending[0]
                 try:
                     transport.send(build_message(row))
-                except PermanentError as error:
+                except PermanentError as error:  # this message alone fails; the batch goes on
                     _retry_or_fail(row, str(error), now, result, permanent=True)
+                except TransientError as error:  # this message alone comes back later
+                    _retry_or_fail(row, str(error), now, result)
                 else:
                     row.status = OutboxStatus.SENT
                     row.sent_at = utcnow()

@@ -8,7 +8,11 @@ from email.message import EmailMessage
 
 
 class PermanentError(Exception):
-    """The server refused this message for good (5xx): retrying would not help."""
+    """The server refused this message for good (5xx, or an address it cannot take): retrying would not help."""
+
+
+class TransientError(Exception):
+    """The server put this message off (4xx): retry it later, alone; the session goes on with the others."""
 
 
 class SmtpTransport:
@@ -32,18 +36,21 @@ class SmtpTransport:
         return self
 
     def send(self, message: EmailMessage) -> None:
-        """Send one message; raise PermanentError on a 5xx refusal, other errors are transient."""
+        """Send one message; PermanentError or TransientError concern it alone, other errors the session."""
         try:
             refused = self.client.send_message(message)
+        except smtplib.SMTPNotSupportedError as error:  # an internationalised address (RFC 6531), no SMTPUTF8
+            raise PermanentError("adresse internationalisée refusée : le serveur de messagerie ne propose pas "
+                                 f"SMTPUTF8 ({error})") from error
         except smtplib.SMTPRecipientsRefused as error:
             codes = [code for code, _msg in error.recipients.values()]
             if all(code >= 500 for code in codes):
                 raise PermanentError(f"destinataire refusé : {error.recipients}") from error
-            raise
+            raise TransientError(f"destinataire refusé pour le moment : {error.recipients}") from error
         except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
             if error.smtp_code >= 500:
                 raise PermanentError(f"message refusé ({error.smtp_code}) : {error.smtp_error!r}") from error
-            raise
+            raise TransientError(f"message reporté ({error.smtp_code}) : {error.smtp_error!r}") from error
         if refused:
             raise PermanentError(f"destinataire refusé : {refused}")
 

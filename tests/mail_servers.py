@@ -33,6 +33,8 @@ class _Collector:
     async def handle_RCPT(self, server, session, envelope: Envelope, address, rcpt_options):  # noqa: N802
         if address in self.owner.refused:
             return "550 5.1.1 Mailbox unavailable"
+        if address in self.owner.deferred:
+            return "451 4.2.0 Mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -45,14 +47,17 @@ class _Collector:
 class SmtpCatcher:
     """aiosmtpd on 127.0.0.1 collecting every message it accepts (parsed, in `messages`)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, smtputf8: bool = False) -> None:
         self.port = port or free_port()
+        self.smtputf8 = smtputf8  # whether the server takes internationalised addresses (RFC 6531)
         self.messages: list[email.message.EmailMessage] = []
         self.refused: set[str] = set()
+        self.deferred: set[str] = set()
         self.controller: Controller | None = None
 
     def start(self) -> SmtpCatcher:
-        self.controller = Controller(_Collector(self), hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(_Collector(self), hostname="127.0.0.1", port=self.port,
+                                     enable_SMTPUTF8=self.smtputf8)
         self.controller.start()
         return self
 
