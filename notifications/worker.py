@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 from crm.core.extensions import db
+from notifications.outbox import end_threads
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +34,20 @@ def _before_commit(session) -> None:
         session.execute(sa.text(f"NOTIFY {CHANNEL}"))
 
 
+def _after_commit(session) -> None:
+    end_threads(session)
+
+
 def _after_rollback(session) -> None:
     session.info.pop("outbox_kick", None)
+    end_threads(session)
 
 
 def install_notify() -> None:
     """Listen to the commits and rollbacks of every session (idempotent)."""
     if not sa.event.contains(sa.orm.Session, "before_commit", _before_commit):
         sa.event.listen(sa.orm.Session, "before_commit", _before_commit)
+        sa.event.listen(sa.orm.Session, "after_commit", _after_commit)
         sa.event.listen(sa.orm.Session, "after_rollback", _after_rollback)
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from crm.core.extensions import db, utcnow
 from crm.core.models import User
+from notifications.outbox import start_thread
 from tickets import services, signals, triage
 from tickets.models import Message, Ticket
 from tickets.sla_tracking import opening
@@ -24,6 +25,7 @@ def create_ticket(*, created_at: datetime | None = None, **fields) -> tuple[Tick
     with opening() as scope, db.session.no_autoflush:
         ticket, message, key = services.open_ticket(created_at=now, **fields)
         scope.ticket = ticket
+        start_thread(ticket.id)  # a new ticket has no e-mail yet: its mails thread without looking up
         decision = triage.triage_ticket(ticket, message)
         services.apply_sla_policy(ticket, now=now)
     db.session.flush()
