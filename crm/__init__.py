@@ -65,10 +65,11 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_shell(app: Flask) -> None:
     """Blueprints, error handlers, template helpers and CLI of the shell itself."""
-    from crm.core import api, auth, cli, errors, i18n, views
+    from crm.core import api, auth, cli, errors, i18n, inputs, views
 
     i18n.init_app(app)
     errors.init_app(app)
+    inputs.init_app(app)
     api.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)

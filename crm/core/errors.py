@@ -35,7 +35,8 @@ def handle_http_exception(error: HTTPException):
         detail = data.get("message") or (error.description if status != 500 else None)
         extra = {"errors": data["messages"]} if data.get("messages") else {}
         return problem(status, detail, **extra)
-    message = _(MESSAGES.get(status, MESSAGES[500]))
+    custom = error.description if error.description != type(error).description else None  # ours, translated
+    message = custom or _(MESSAGES.get(status, MESSAGES[500]))
     return render_template("crm/error.html", status=status, message=message), status
 
 
