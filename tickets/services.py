@@ -142,6 +142,11 @@ def _attach(message: Message, files: list[IncomingFile]) -> None:
         )
 
 
+def requester_label(ticket: Ticket) -> str:
+    """The requester as a message's author: their name, else their address (cut to the column's length)."""
+    return (ticket.requester_name or ticket.requester_email)[:Message.author_name.type.length]
+
+
 def open_ticket(*, subject: str, body: str, requester_email: str, requester_name: str = "",
                   requester: User | None = None, topic: str | None = None, priority: str = Priority.NORMAL,
                   channel: str = Channel.WEB, project_reference: str | None = None,
@@ -157,6 +162,8 @@ def open_ticket(*, subject: str, body: str, requester_email: str, requester_name
         raise TicketError(_("Priorité inconnue : %(priority)s.", priority=priority))
     if channel not in set(Channel):
         raise TicketError(_("Canal inconnu : %(channel)s.", channel=channel))
+    if len(requester_email.strip()) > Ticket.requester_email.type.length:
+        raise TicketError(_("L'adresse électronique est trop longue (254 caractères au plus)."))
     now = created_at or utcnow()
     topic_row = topic_by_slug(topic)
     key = secrets.token_urlsafe(24)
@@ -165,7 +172,7 @@ def open_ticket(*, subject: str, body: str, requester_email: str, requester_name
         priority=priority, channel=channel, topic=topic_row,
         queue=queue or (topic_row.default_queue if topic_row and topic_row.default_queue else default_queue()),
         requester=requester, requester_email=requester_email.strip().lower(),
-        requester_name=requester_name.strip() or (requester.name if requester else ""),
+        requester_name=(requester_name.strip() or (requester.name if requester else ""))[:200],
         requester_locale=locale, project_reference=(project_reference or "").strip() or None,
         service_tier=service_tier, access_key_hash=token_digest(key), created_at=now, updated_at=now,
     )
@@ -174,7 +181,7 @@ def open_ticket(*, subject: str, body: str, requester_email: str, requester_name
     if project_id is not None:
         ticket.project_id = project_id
     message = Message(ticket=ticket, author=requester, author_kind=AuthorKind.REQUESTER,
-                      author_name=ticket.requester_name or ticket.requester_email, body=body,
+                      author_name=requester_label(ticket), body=body,
                       channel=channel, created_at=now, email_message_id=email_message_id)
     _attach(message, attachments)
     db.session.add(ticket)
@@ -295,7 +302,7 @@ def record_requester_reply(ticket: Ticket, *, body: str, author: User | None = N
     if ticket.status == Status.CLOSED or (ticket.status == Status.RESOLVED and not within_reopen_window(ticket, now)):
         raise TicketError(_("Cette demande est close : veuillez déposer une nouvelle demande."))
     message = Message(ticket=ticket, author=author, author_kind=AuthorKind.REQUESTER,
-                      author_name=ticket.requester_name or ticket.requester_email, body=body,
+                      author_name=requester_label(ticket), body=body,
                       channel=channel, created_at=now, email_message_id=email_message_id)
     _attach(message, attachments)
     db.session.add(message)

@@ -53,3 +53,19 @@ def db_session_last_number():
     from crm.core.extensions import db
 
     return lambda: db.session.scalar(sa.select(sa.func.max(ReferenceCounter.last)))
+
+
+def test_a_long_address_without_a_name_fits_the_message_author(make_ticket):
+    address = "a" * 64 + "@" + ".".join(["b" * 60, "c" * 60, "d" * 40]) + ".fr"  # 230 characters
+    ticket = make_ticket(requester_email=address, requester_name="")
+    assert len(address) == 230 and ticket.requester_email == address
+    assert ticket.messages[0].author_name == address[:200]
+    named = make_ticket(requester_name="N" * 300)
+    assert named.requester_name == "N" * 200
+
+
+def test_an_address_longer_than_the_standard_is_refused(make_ticket):
+    from tickets.services import TicketError
+
+    with pytest.raises(TicketError, match="trop longue"):
+        make_ticket(requester_email="a" * 250 + "@x.fr")
