@@ -65,7 +65,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_shell(app: Flask) -> None:
     """Blueprints, error handlers, template helpers and CLI of the shell itself."""
-    from crm.core import api, auth, cli, errors, i18n, inputs, views
+    from crm.core import api, auth, cli, errors, i18n, inputs, security, views
 
     i18n.init_app(app)
     errors.init_app(app)
@@ -92,12 +92,7 @@ def _register_shell(app: Flask) -> None:
             db.session.rollback()
         return response
 
-    @app.after_request
-    def _security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    app.after_request(security.security_headers)
 
 
 def _register_domains(app: Flask) -> None:

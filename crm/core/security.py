@@ -1,12 +1,34 @@
-"""Security helpers: secret-token digests, role checks that answer 403, object loaders that answer 404."""
+"""Security helpers: response headers, secret-token digests, role checks that answer 403, loaders that answer 404."""
 
 from __future__ import annotations
 
 import hashlib
 from functools import wraps
 
-from flask import abort
+from flask import Response, abort, current_app, request
 from flask_login import current_user, login_required
+
+#: Pages that show a requester's data without a login (the secret link of a request, a survey).
+_PERSONAL_PREFIXES = ("/demandes/", "/enquete/", "/api/")
+
+
+def _personal(path: str, endpoint: str | None) -> bool:
+    """A response that may hold personal data: any page of a signed-in user, the secret-link pages, the API."""
+    if endpoint is None or endpoint.endswith("static") or endpoint == "views.dsfr_asset":
+        return False
+    return bool(getattr(current_user, "is_authenticated", False)) or path.startswith(_PERSONAL_PREFIXES)
+
+
+def security_headers(response: Response) -> Response:
+    """The headers of every response: no sniffing or framing, HSTS in production, no-store for personal data."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app.config["ENV_NAME"] == "production":
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if _personal(request.path, request.endpoint):
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def token_digest(clear: str) -> str:
