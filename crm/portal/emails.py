@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from flask import Flask
 
 from crm.core.models import User
+from crm.core.security import token_digest
 from notifications.outbox import enqueue_email
 
 
@@ -14,7 +13,7 @@ def on_password_link_requested(_sender, user: User | None = None, url: str = "",
     """E-mail a portal user the single-use link that sets their password (one e-mail per link)."""
     if user is None or not url:
         return
-    digest = hashlib.sha256(url.encode()).hexdigest()[:24]
+    digest = token_digest(url)[:24]
     enqueue_email(dedup_key=f"password_link:{user.id}:{digest}", kind="password_link", recipient=user.email,
                   template="crm/portal/mail/password_link", locale=user.locale, user=user, link=url)
 
