@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.extensions import db, utcnow
 from crm.core.models import User
-from crm.organisations.models import Organisation
+from crm.organisations.models import Organisation, Person
 from crm.projects.models import Project
 from expert.models import ReferentProfile, TriageDecision
 from notifications.models import InboundMail, Notification, OutboxMessage
@@ -195,7 +195,14 @@ class Ticket(db.Model):
     organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id", ondelete="SET NULL"),
                                                         index=True)
     project_id: Mapped[int | None] = mapped_column(sa.ForeignKey("projects.id", ondelete="SET NULL"), index=True)
+    # Links found by tickets.linking (or corrected by an agent): the person the business systems know, the
+    # laboratory, where the service tier comes from, and the candidates left for an agent when ambiguous.
+    person_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    laboratory_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id", ondelete="SET NULL"),
+                                                      index=True)
     service_tier: Mapped[str | None] = mapped_column(sa.String(30))
+    tier_origin: Mapped[str] = mapped_column(sa.String(400), default="")
+    link_candidates: Mapped[dict | None] = mapped_column(sa.JSON)
     access_key_hash: Mapped[str] = mapped_column(sa.String(64))
     merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id", ondelete="SET NULL"))
 
@@ -226,8 +233,10 @@ class Ticket(db.Model):
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
     requester: Mapped[User | None] = relationship(foreign_keys=[requester_id])
     sla_policy: Mapped[SlaPolicy | None] = relationship()
-    organisation: Mapped[Organisation | None] = relationship()
+    organisation: Mapped[Organisation | None] = relationship(foreign_keys=[organisation_id])
+    laboratory: Mapped[Organisation | None] = relationship(foreign_keys=[laboratory_id])
     project: Mapped[Project | None] = relationship()
+    person: Mapped[Person | None] = relationship()
     merged_into: Mapped[Ticket | None] = relationship(remote_side=[id])
     messages: Mapped[list[Message]] = relationship(
         back_populates="ticket", order_by="Message.created_at, Message.id", cascade="all, delete-orphan"
