@@ -1,4 +1,10 @@
-"""Reading the business systems' files (CSV or JSON lines) and parsing their fields, line by line."""
+"""Reading the business systems' files (CSV or JSON lines) and parsing their fields, line by line.
+
+A line that cannot be read is refused alone with its number, never the whole file: a field over the csv
+module's limit, a quote opened and never closed (the lines after it are read on their own, not swallowed),
+a JSON line nested too deep or with a number too long, a NUL character, a JSON list or object where a single
+value is expected.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,9 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TextIO
+
+from crm.core.inputs import MAX_JSON_DEPTH, json_depth
 
 _TRUE = {"1", "true", "oui", "o", "yes", "y", "vrai"}
 _FALSE = {"0", "false", "non", "n", "no", "faux", ""}
@@ -21,26 +30,104 @@ class FileError(ValueError):
     """A whole file cannot be read (bad header, bad encoding)."""
 
 
+def _thousands(number: int) -> str:
+    return f"{number:,}".replace(",", "\u202f")
+
+
 def read_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
-    """Yield (line number, row) from a .csv (`;` or `,` separated, UTF-8) or .jsonl file."""
+    """Yield (line number, row) from a .csv (`;` or `,` separated, UTF-8) or .jsonl file.
+
+    A line that cannot be read comes as {"__error__": reason}; the number is the line where its record starts.
+    """
     if path.suffix == ".jsonl":
         yield from _read_jsonl(path)
         return
     with path.open(newline="", encoding="utf-8-sig") as handle:
         header = handle.readline()
         delimiter = ";" if header.count(";") >= header.count(",") else ","
-        fields = [f.strip() for f in next(csv.reader([header], delimiter=delimiter), [])]
+        try:
+            fields = [f.strip() for f in next(csv.reader([header], delimiter=delimiter, strict=True), [])]
+        except csv.Error as error:
+            raise FileError(f"en-tête illisible ({_csv_reason(error, delimiter)})") from None
         missing = [c for c in required if c not in fields]
         if missing:
             raise FileError("colonnes obligatoires absentes de l'en-tête : " + ", ".join(missing))
-        reader = csv.DictReader(handle, fieldnames=fields, delimiter=delimiter)
-        for row in reader:
-            if None in row:
-                yield reader.line_num + 1, {"__error__": "trop de colonnes sur la ligne"}
-                continue
-            if not any((v or "").strip() for v in row.values()):
-                continue  # blank line
-            yield reader.line_num + 1, row
+        yield from _csv_records(handle, fields, delimiter)
+
+
+class _Lines:
+    """The physical lines of a CSV file after its header, numbered, for a csv reader.
+
+    `taken` holds the lines of the record being read; `rewind()` makes the reader start again on the second
+    of them, so that a refused record (an unclosed quote) does not carry the lines after it away.
+    """
+
+    def __init__(self, handle: TextIO, first: int) -> None:
+        self._handle = handle
+        self._next = first
+        self._back: list[tuple[int, str]] = []
+        self.taken: list[tuple[int, str]] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._back:
+            number, line = self._back.pop()
+        else:
+            line = next(self._handle)
+            number, self._next = self._next, self._next + 1
+        self.taken.append((number, line))
+        return line
+
+    def rewind(self) -> None:
+        self._back.extend(reversed(self.taken[1:]))
+
+
+def _unclosed(first: int, last: int) -> str:
+    return (f"guillemet non refermé : l'enregistrement commencé ligne {first} se poursuit jusqu'à la ligne {last} ; "
+            "ligne refusée, les lignes suivantes sont lues séparément")
+
+
+def _csv_reason(error: csv.Error, delimiter: str, first: int = 1, last: int = 1) -> str:
+    message = str(error)
+    if message.startswith("field larger than field limit"):
+        return (f"un champ dépasse {_thousands(csv.field_size_limit())} caractères, la limite du format CSV"
+                + (f" ({_unclosed(first, last)})" if last > first else ""))
+    if last > first or message == "unexpected end of data":
+        return _unclosed(first, last)
+    if "expected after" in message:
+        return f"guillemet mal placé : après un guillemet fermant, « {delimiter} » ou une fin de ligne est attendu"
+    return f"ligne CSV illisible ({message})"
+
+
+def _csv_records(handle: TextIO, fields: list[str], delimiter: str) -> Iterator[tuple[int, dict]]:
+    lines = _Lines(handle, first=2)
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    while True:
+        lines.taken = []
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            first, last = lines.taken[0][0], lines.taken[-1][0]
+            yield first, {"__error__": _csv_reason(error, delimiter, first, last)}
+            lines.rewind()
+            continue
+        first, last = lines.taken[0][0], lines.taken[-1][0]
+        if not any(v.strip() for v in values):
+            continue  # blank line
+        if last > first and len(values) != len(fields):
+            # A quoted field over several lines and a wrong number of columns: a quote left open that swallowed
+            # the lines after it. Refuse this line alone and read the next ones again on their own.
+            yield first, {"__error__": f"{_unclosed(first, last)} ({len(values)} colonnes au lieu de {len(fields)})"}
+            lines.rewind()
+            continue
+        if len(values) > len(fields):
+            yield first, {"__error__": "trop de colonnes sur la ligne"}
+            continue
+        yield first, dict(zip(fields, values + [None] * (len(fields) - len(values)), strict=True))
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
@@ -48,10 +135,16 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
+            if line.count("[") + line.count("{") > MAX_JSON_DEPTH and json_depth(line.encode()) > MAX_JSON_DEPTH:
+                yield number, {"__error__": f"JSON imbriqué sur plus de {MAX_JSON_DEPTH} niveaux"}
+                continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as error:
                 yield number, {"__error__": f"JSON invalide ({error.msg}, colonne {error.colno})"}
+                continue
+            except (ValueError, RecursionError) as error:  # a number of over 4,300 digits; deep nesting missed
+                yield number, {"__error__": f"JSON illisible ({str(error)[:80]})"}
                 continue
             if not isinstance(row, dict):
                 yield number, {"__error__": "un objet JSON est attendu sur chaque ligne"}
@@ -65,7 +158,13 @@ def _raw(row: dict, name: str) -> str:
         return ""
     if isinstance(value, bool):
         return "1" if value else "0"
-    return str(value).strip()
+    if isinstance(value, list | dict):
+        kind = "une liste" if isinstance(value, list) else "un objet"
+        raise RowError(f"« {name} » : une valeur simple est attendue (texte, nombre ou booléen), reçu {kind} JSON")
+    value = str(value)
+    if "\x00" in value:
+        raise RowError(f"« {name} » : caractère nul (0x00) interdit")
+    return value.strip()
 
 
 def text(row: dict, name: str, *, required: bool = False, max_length: int = 255) -> str | None:
