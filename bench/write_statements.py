@@ -8,14 +8,15 @@ SQLite file by default, or the PostgreSQL database named in --database-url, crea
 after it (it must not exist, unless --replace). It seeds the demo reference data (queues, topics, calendars,
 SLA policies, saved replies), the demo triage rules, three published articles, three agents, a manager, two
 référents of the amendments group and a requester account, then performs each action --runs times with
-the Flask test client, each time on a ticket prepared for it through the same routes (not measured):
+the Flask test client, each time on a ticket prepared for it through the same routes (not measured; the
+requester's tickets are filed from the requester's logged-in client, whose session may then follow them):
 
     submit-human, submit-routed, submit-auto   POST /demande (anonymous), the three triage outcomes
     claim                                      POST /agent/demandes/<ref>/prendre on a new ticket
     agent-reply                                POST /agent/demandes/<ref>/repondre, first reply on a claimed ticket
     internal-note                              POST /agent/demandes/<ref>/note on a claimed ticket
     status-hold, status-resolve                POST /agent/demandes/<ref>/attente | /resoudre after a reply
-    requester-reply                            POST /demandes/<ref>/repondre (requester logged in) while waiting
+    requester-reply                            POST /demandes/<ref>/repondre while waiting (requester logged in)
     merge                                      POST /agent/demandes/<ref>/fusionner into another new ticket
     auto-confirm, auto-advisor                 POST /demandes/<ref>/reponse-automatique/resolue | /conseiller
 
@@ -179,6 +180,8 @@ class Action:
     prepare: Callable[[], dict]  # → keyword arguments of perform (not measured)
     perform: Callable[..., object]  # one HTTP request (measured)
     expect: int = 302
+    #: what the ticket of `ref` looks like afterwards (checked through the models, not measured)
+    after: Callable[[object], bool] | None = None
     samples: list[Sample] = field(default_factory=list)
 
 
@@ -211,8 +214,20 @@ class Bench:
             ticket = db.session.scalar(sa.select(Ticket).order_by(Ticket.id.desc()).limit(1))
             return ticket.reference, str(ticket.status)
 
-    def submit(self, kind: str, email: str = REQUESTER_EMAIL) -> str:
-        response = self.public.post("/demande", data={"name": "Jean Demandeur", "email": email, **FORMS[kind]})
+    def ticket_is(self, reference: str, check: Callable[[object], bool]) -> bool:
+        from tickets.models import Ticket
+
+        with self.app.app_context():
+            return check(db.session.scalar(sa.select(Ticket).where(Ticket.reference == reference)))
+
+    def submit(self, kind: str, client=None) -> str:
+        """A ticket of the requester account, filed from `client` (default the anonymous one).
+
+        The client that files a ticket may follow it (the session remembers it, as after opening the e-mail
+        link), so the requester's own actions are filed from the requester's logged-in client.
+        """
+        response = (client or self.public).post("/demande", data={"name": "Jean Demandeur", "email": REQUESTER_EMAIL,
+                                                                  **FORMS[kind]})
         self._check(response, f"dépôt {kind}")
         reference, status = self.latest_reference()
         expected = {"human": "new", "routed": "open", "auto": "auto_answered"}[kind]
@@ -230,8 +245,9 @@ class Bench:
         self.agent_post(reference, "prendre")
         return reference
 
-    def replied(self, next_status: str = "") -> str:
-        reference = self.claimed()
+    def replied(self, next_status: str = "", client=None) -> str:
+        reference = self.submit("human", client)
+        self.agent_post(reference, "prendre")
         self.agent_post(reference, "repondre", {"body": "Bonjour, pouvez-vous préciser ?", "next_status": next_status})
         return reference
 
@@ -247,30 +263,36 @@ class Bench:
         return [
             submission("human"), submission("routed"), submission("auto"),
             Action("claim", "claim a new ticket", lambda: {"ref": self.submit("human")},
-                   lambda ref: agent.post(f"/agent/demandes/{ref}/prendre")),
+                   lambda ref: agent.post(f"/agent/demandes/{ref}/prendre"),
+                   after=lambda t: t.assignee_id is not None),
             Action("agent-reply", "agent reply, first response (claimed ticket)", lambda: {"ref": self.claimed()},
                    lambda ref: agent.post(f"/agent/demandes/{ref}/repondre", data={
                        "body": "Bonjour,\n\nLe bouton est grisé tant que le PDF dépasse 10 Mo.\n\nCordialement",
-                       "next_status": ""})),
+                       "next_status": ""}), after=lambda t: t.first_responded_at is not None),
             Action("internal-note", "internal note (claimed ticket)", lambda: {"ref": self.claimed()},
                    lambda ref: agent.post(f"/agent/demandes/{ref}/note",
                                           data={"note": "Vérifier la taille du fichier avec l'équipe."})),
             Action("status-hold", "status change: on hold (after a reply)", lambda: {"ref": self.replied()},
-                   lambda ref: agent.post(f"/agent/demandes/{ref}/attente")),
+                   lambda ref: agent.post(f"/agent/demandes/{ref}/attente"),
+                   after=lambda t: t.status == "waiting_on_requester"),
             Action("status-resolve", "status change: resolve (after a reply)", lambda: {"ref": self.replied()},
-                   lambda ref: agent.post(f"/agent/demandes/{ref}/resoudre")),
+                   lambda ref: agent.post(f"/agent/demandes/{ref}/resoudre"), after=lambda t: t.status == "resolved"),
             Action("requester-reply", "requester reply on the follow page (ticket waiting)",
-                   lambda: {"ref": self.replied("waiting_on_requester")},
+                   lambda: {"ref": self.replied("waiting_on_requester", requester)},
                    lambda ref: requester.post(f"/demandes/{ref}/repondre",
-                                              data={"body": "Le fichier fait 12 Mo, je le compresse."})),
+                                              data={"body": "Le fichier fait 12 Mo, je le compresse."}),
+                   after=lambda t: t.status == "open"),
             Action("merge", "merge a duplicate into another new ticket",
                    lambda: {"ref": self.submit("human"), "target": self.submit("human")},
-                   lambda ref, target: agent.post(f"/agent/demandes/{ref}/fusionner", data={"target": target})),
+                   lambda ref, target: agent.post(f"/agent/demandes/{ref}/fusionner", data={"target": target}),
+                   after=lambda t: t.merged_into_id is not None),
             Action("auto-confirm", "auto answer confirmed (« Cela répond à ma question »)",
-                   lambda: {"ref": self.submit("auto")},
-                   lambda ref: requester.post(f"/demandes/{ref}/reponse-automatique/resolue")),
-            Action("auto-advisor", "auto answer: ask for an advisor", lambda: {"ref": self.submit("auto")},
-                   lambda ref: requester.post(f"/demandes/{ref}/reponse-automatique/conseiller")),
+                   lambda: {"ref": self.submit("auto", requester)},
+                   lambda ref: requester.post(f"/demandes/{ref}/reponse-automatique/resolue"),
+                   after=lambda t: t.status == "resolved"),
+            Action("auto-advisor", "auto answer: ask for an advisor", lambda: {"ref": self.submit("auto", requester)},
+                   lambda ref: requester.post(f"/demandes/{ref}/reponse-automatique/conseiller"),
+                   after=lambda t: t.status in ("new", "open")),
         ]
 
     def measure(self, action: Action, runs: int, warmup: int) -> None:
@@ -291,6 +313,9 @@ class Bench:
             flashed = response.headers.get("Location", "")
             if action.name.startswith("submit") and "/demande/envoyee" not in flashed:
                 raise SystemExit(f"{action.name} : redirigé vers {flashed}")
+            if action.after is not None and not self.ticket_is(kwargs["ref"], action.after):
+                raise SystemExit(f"{action.name} : la demande {kwargs['ref']} n'est pas dans l'état attendu après "
+                                 f"l'action (refusée ?)")
             if i >= warmup:
                 action.samples.append(Sample(recorder.statements, recorder.commits, elapsed, response.status_code))
 
