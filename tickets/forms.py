@@ -55,6 +55,15 @@ class RequesterReplyForm(FlaskForm):
     submit = SubmitField(_l("Envoyer ma réponse"))
 
 
+class NewLinkForm(FlaskForm):
+    """A requester whose follow link expired asks for a new one, sent to the request's own address."""
+
+    email = EmailField(_l("Adresse électronique utilisée pour la demande"), filters=[_strip],
+                       validators=[DataRequired(), Email(message=_l("Adresse électronique invalide.")),
+                                   Length(max=254)])
+    submit = SubmitField(_l("Recevoir un nouveau lien"))
+
+
 class QueueFilterForm(FlaskForm):
     """Filters of the agent queue, read from the query string (GET, no CSRF token)."""
 

@@ -57,6 +57,7 @@ class Config:
     RATELIMIT_LOGIN: str = "10 per minute;50 per hour"
     RATELIMIT_PUBLIC_FORM: str = "10 per minute;100 per day"
     RATELIMIT_KB_SUGGESTIONS: str = "60 per minute"
+    RATELIMIT_FOLLOW_LINK: str = "5 per hour;20 per day"  # asking for a new follow link, per client
     RATELIMIT_ENABLED: bool = True
     # Attachments on requests and messages.
     ATTACHMENT_MAX_BYTES: int = 10 * 1024 * 1024
@@ -77,6 +78,10 @@ class Config:
     BASE_URL: str = "http://127.0.0.1:5000"
     # Portal: hours a set-password link stays valid.
     PORTAL_LINK_HOURS: int = 24
+    #: Days a requester's follow link (?cle=) opens the request after its last change (tickets.follow_links).
+    FOLLOW_LINK_DAYS: int = 90
+    #: Minutes before another new follow link may be e-mailed for the same request.
+    FOLLOW_LINK_RESEND_MINUTES: int = 15
     # Outgoing mail.
     SMTP_HOST: str = "127.0.0.1"
     SMTP_PORT: int = 1025

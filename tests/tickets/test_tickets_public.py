@@ -153,10 +153,11 @@ def test_wrong_key_missing_key_and_unknown_reference_answer_404(app, make_ticket
     ticket = make_ticket()
     db.session.commit()
     client = app.test_client()
-    assert client.get(f"/demandes/{ticket.reference}?cle=mauvaise-cle").status_code == 404
+    wrong = client.get(f"/demandes/{ticket.reference}?cle=mauvaise-cle")  # the key leaves the URL, opening nothing
+    assert wrong.status_code == 302 and wrong.headers["Location"] == f"/demandes/{ticket.reference}"
     assert client.get(f"/demandes/{ticket.reference}").status_code == 404
     assert client.get("/demandes/DEM-2026-999999").status_code == 404
-    assert client.get("/demandes/DEM-2026-999999?cle=x").status_code == 404
+    assert client.get("/demandes/DEM-2026-999999?cle=x", follow_redirects=True).status_code == 404
     assert client.post(f"/demandes/{ticket.reference}/repondre", data={"body": "x"}).status_code == 404
 
 

@@ -22,9 +22,9 @@ from flask_login import current_user, login_required
 from crm.core import registry
 from crm.core.extensions import db, limiter
 from crm.core.services import is_own_email
-from tickets import queries, services, workflow
+from tickets import follow_links, queries, services, workflow
 from tickets.attachments import AttachmentError, IncomingFile, stored_path
-from tickets.forms import RequesterReplyForm, RequestForm
+from tickets.forms import NewLinkForm, RequesterReplyForm, RequestForm
 from tickets.models import Attachment, Status, Ticket
 
 bp = Blueprint("tickets_public", __name__, template_folder="../templates", static_folder="../static",
@@ -142,18 +142,57 @@ def request_sent():
 
 @bp.get("/demandes/<reference>")
 def follow(reference: str):
-    """The follow-up page; a secret key in the URL is remembered in the session, then removed from the URL."""
+    """The follow-up page; a secret key in the URL is exchanged for the session, then removed from the URL.
+
+    Any ``?cle=`` answers the same redirect to the address without it (the key is never echoed in a page); an
+    unknown, wrong or expired key, or no access at all, then gives the same 404 page, where a new link is asked.
+    """
+    if len(reference) > 20:
+        abort(404)
     key = request.args.get("cle")
     if key is not None:
-        ticket = services.ticket_by_reference(reference) if len(reference) <= 20 else None
-        if ticket is None or not services.check_access_key(ticket, key):
-            abort(404)
-        _remember_access(ticket)
-        return redirect(url_for(".follow", reference=ticket.reference))
+        ticket = services.ticket_by_reference(reference)
+        if ticket is not None and follow_links.key_opens(ticket, key):
+            _remember_access(ticket)
+        return redirect(url_for(".follow", reference=reference))
     if _staff():
         return redirect(url_for("tickets_agent.ticket", reference=reference))
-    ticket = load_requester_ticket(reference)
+    ticket = services.ticket_by_reference(reference)
+    if ticket is None or not requester_may_see(ticket):
+        return _render_link_lost(reference, NewLinkForm())
     return _render_follow(ticket, RequesterReplyForm())
+
+
+def _render_link_lost(reference: str, form: NewLinkForm, status: int = 404):
+    """The page of a link that opens nothing: the same whether the request exists, the key is wrong or expired."""
+    return render_template("tickets/follow_link_lost.html", reference=reference, form=form,
+                           days=current_app.config["FOLLOW_LINK_DAYS"]), status
+
+
+def _follow_link_limit() -> str:
+    return current_app.config["RATELIMIT_FOLLOW_LINK"]
+
+
+@bp.post("/demandes/<reference>/nouveau-lien")
+@limiter.limit(_follow_link_limit)
+def ask_new_link(reference: str):
+    """Send a new follow link to the request's own address; the answer never says whether the address matched."""
+    if len(reference) > 20:
+        abort(404)
+    form = NewLinkForm()
+    if not form.validate_on_submit():
+        return _render_link_lost(reference, form, 422)
+    follow_links.send_new_link(services.ticket_by_reference(reference), form.email.data)
+    return redirect(url_for(".new_link_sent", reference=reference))
+
+
+@bp.get("/demandes/<reference>/nouveau-lien")
+def new_link_sent(reference: str):
+    """The one answer to a request for a new link."""
+    if len(reference) > 20:
+        abort(404)
+    return render_template("tickets/follow_link_sent.html", reference=reference,
+                           minutes=current_app.config["FOLLOW_LINK_RESEND_MINUTES"])
 
 
 def _render_follow(ticket: Ticket, form: RequesterReplyForm, status: int = 200):
