@@ -12,6 +12,7 @@ new kind of condition is one class here and nothing else.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -19,7 +20,11 @@ from datetime import date, timedelta
 from functools import cached_property
 from typing import Any
 
+import re2
+
 from knowledge_base.text import fold, stem_word, tokens
+
+log = logging.getLogger(__name__)
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 #: Requester profiles a rule may test: who is asking (anonymous or logged in) and their portal profiles.
@@ -259,17 +264,61 @@ class AllKeywordsCondition(KeywordsCondition):
         return None
 
 
+#: RE2 runs the administrators' patterns in time linear in the text (no backtracking: `(a+)+$` cannot hang a
+#: request); the project's own fixed patterns stay with Python's `re`.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+#: What RE2 says (its message starts with) → why, in French.
+_RE2_REASONS = (
+    ("invalid escape sequence: \\", "séquence d'échappement inconnue de RE2"),
+    ("invalid perl operator: (?=", "les assertions avant (?=…) ne sont pas acceptées"),
+    ("invalid perl operator: (?!", "les assertions avant négatives (?!…) ne sont pas acceptées"),
+    ("invalid perl operator: (?<", "les assertions arrière (?<=…), (?<!…) ne sont pas acceptées"),
+    ("invalid perl operator: (?P", "les références arrière nommées (?P=…) ne sont pas acceptées"),
+    ("missing )", "parenthèse non fermée"),
+    ("unexpected )", "parenthèse fermante en trop"),
+    ("missing ]", "crochet non fermé"),
+    ("invalid repetition size", "répétition de plus de 1000 fois"),
+    ("bad repetition operator", "opérateur de répétition mal placé"),
+    ("missing argument to repetition operator", "rien à répéter avant *, + ou ?"),
+    ("pattern too large", "expression trop grande"),
+)
+_BACKREFERENCE = re.compile(r"invalid escape sequence: \\[1-9]")
+#: The syntax of a pattern that folding would change: escapes (\D is not \d, \p{Lu}) and named groups (?P<…>).
+_PATTERN_SYNTAX = re.compile(r"\\[pP]\{[^}]*\}|\\.|\(\?P", re.DOTALL)
+
+
+def fold_pattern(raw: str) -> str:
+    """Fold the literal text of a pattern as the question is folded (lower case, no accents), not its syntax."""
+    parts, last = [], 0
+    for match in _PATTERN_SYNTAX.finditer(raw):
+        parts += [fold(raw[last:match.start()]), match[0]]
+        last = match.end()
+    return "".join([*parts, fold(raw[last:])])
+
+
+def compile_pattern(pattern: str, shown: str | None = None) -> re2._Regexp:
+    """Compile an administrator's pattern with RE2, or raise RuleError naming it (as written: ``shown``) in French."""
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as error:
+        detail = error.args[0] if error.args else ""
+        detail = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+        if _BACKREFERENCE.match(detail):
+            reason = "les références arrière (\\1, \\2…) ne sont pas acceptées"
+        else:
+            reason = next((why for start, why in _RE2_REASONS if detail.startswith(start)), "syntaxe non acceptée")
+        raise RuleError(f"expression « {pattern if shown is None else shown} » invalide : {reason} (moteur RE2, "
+                        f"sans retour arrière ; détail : {detail})") from None
+
+
 class PatternsCondition(Condition):
-    name, label = "patterns", "Une des expressions régulières (texte sans accents, en minuscules)"
+    """Regular expressions on the folded text, run by RE2: RE2's syntax, no back-references nor look-arounds."""
+
+    name, label = "patterns", "Une des expressions régulières (texte sans accents, en minuscules ; syntaxe RE2)"
 
     def parse(self, value):
-        patterns = []
-        for raw in _as_list(self.name, value):
-            try:
-                patterns.append(re.compile(fold(str(raw))))
-            except re.error as error:
-                raise RuleError(f"expression « {raw} » invalide : {error}") from None
-        return tuple(patterns)
+        return tuple(compile_pattern(fold_pattern(str(raw)), shown=str(raw)) for raw in _as_list(self.name, value))
 
     def check(self, spec, question):
         for pattern in spec:
@@ -508,6 +557,23 @@ def parse_rules(items: Any) -> list[Rule]:
         if rule.code in seen:
             raise RuleError(f"le code de règle « {rule.code} » est utilisé deux fois")
         seen.add(rule.code)
+    return rules
+
+
+def parse_stored_rules(items: Any) -> list[Rule]:
+    """A stored rule set, for evaluation: a rule the engine no longer accepts is left out (and logged), not fatal.
+
+    A pattern saved before the patterns ran on RE2 may be refused now (a back-reference); refusing the whole set
+    would stop every submission. Saving goes through parse_rules, which refuses it with its message.
+    """
+    if isinstance(items, Mapping) and "rules" in items:
+        items = items["rules"]
+    rules = []
+    for position, item in enumerate(items or [], start=1):
+        try:
+            rules.append(parse_rule(item, position))
+        except RuleError as error:
+            log.error("stored triage rule left out: %s", error)
     return rules
 
 
