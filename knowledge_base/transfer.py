@@ -151,7 +151,8 @@ def _records(handle: TextIO, errors: list[tuple[int | None, str]]) -> Iterator[t
                 errors.append((number, f"JSON invalide ({error.msg}, colonne {error.colno})."))
                 continue
             except (ValueError, RecursionError) as error:  # a number of over 4,300 digits; deep nesting missed
-                errors.append((number, f"JSON illisible ({str(error)[:80]})."))
+                reason = "un nombre dépasse 4 300 chiffres" if "digits" in str(error) else str(error)[:80]
+                errors.append((number, f"JSON illisible ({reason})."))
                 continue
             if not isinstance(record, dict):
                 errors.append((number, "un objet JSON est attendu."))

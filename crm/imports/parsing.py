@@ -144,12 +144,18 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
                 yield number, {"__error__": f"JSON invalide ({error.msg}, colonne {error.colno})"}
                 continue
             except (ValueError, RecursionError) as error:  # a number of over 4,300 digits; deep nesting missed
-                yield number, {"__error__": f"JSON illisible ({str(error)[:80]})"}
+                yield number, {"__error__": f"JSON illisible ({_json_reason(error)})"}
                 continue
             if not isinstance(row, dict):
                 yield number, {"__error__": "un objet JSON est attendu sur chaque ligne"}
                 continue
             yield number, row
+
+
+def _json_reason(error: Exception) -> str:
+    if "digits" in str(error):  # Python's limit on converting long integers (sys.set_int_max_str_digits)
+        return "un nombre dépasse 4\u202f300 chiffres"
+    return str(error)[:80]
 
 
 def _raw(row: dict, name: str) -> str:

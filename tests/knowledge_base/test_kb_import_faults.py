@@ -55,7 +55,7 @@ def test_a_huge_number_or_a_list_for_a_text_is_refused(app, tmp_path, count_rows
     huge = json.dumps({**LINE, "id": "faq-2"})[:-1] + ', "valid_from": ' + "9" * 5000 + "}"
     result = _import(app, tmp_path, LINE, huge, {**LINE, "id": "faq-3", "topic": ["depot"]},
                      {**LINE, "id": "faq-4", "language": {"fr": True}})
-    _refused(result, 2, "JSON illisible")
+    _refused(result, 2, "JSON illisible (un nombre dépasse 4 300 chiffres)")
     assert "kb.jsonl:3: « topic » : texte attendu" in result.output
     assert "kb.jsonl:4: « language » : texte attendu" in result.output
     assert count_rows(Article) == 0

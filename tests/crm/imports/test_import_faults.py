@@ -88,7 +88,7 @@ def test_deep_json_and_a_huge_number_refuse_their_line_alone(app, tmp_path):
     _output, refused = _run(app, tmp_path)
 
     assert set(refused) == {1, 3}
-    assert "plus de 64 niveaux" in refused[1] and "JSON illisible" in refused[3]
+    assert "plus de 64 niveaux" in refused[1] and "JSON illisible (un nombre dépasse 4\u202f300 chiffres)" in refused[3]
     assert _names() == {"A": "Alpha"}
 
 
