@@ -8,7 +8,7 @@ from flask import Flask, current_app, g, request
 from flask_smorest import Api
 from marshmallow import Schema, fields
 
-from crm.core.extensions import csrf
+from crm.core.extensions import csrf, utcnow
 
 #: OpenAPI security requirement of the token-protected endpoints.
 BEARER_SECURITY = [{"bearerAuth": []}]
@@ -66,7 +66,7 @@ def token_required(*roles: str):
         def wrapper(*args, **kwargs):
             from flask_smorest import abort
 
-            from crm.core.services import authenticate_api_token
+            from crm.core.services import api_token_by_value, authenticate_api_token
 
             header = request.headers.get("Authorization", "")
             scheme, _, token = header.partition(" ")
@@ -74,6 +74,9 @@ def token_required(*roles: str):
                 abort(401, message="Jeton d'API manquant : en-tête Authorization: Bearer <jeton>.")
             user = authenticate_api_token(token.strip())
             if user is None:
+                known = api_token_by_value(token.strip())
+                if known is not None and known.revoked_at is None and known.is_expired(utcnow()):
+                    abort(401, message=f"Jeton d'API expiré depuis le {known.expires_at:%Y-%m-%d %H:%M} UTC.")
                 abort(401, message="Jeton d'API invalide, expiré ou révoqué.")
             if roles and not user.has_role(*roles):
                 abort(403, message="Ce jeton n'a pas les droits nécessaires.")

@@ -1,25 +1,31 @@
-"""Log in, log out, choose the language, manage one's API tokens."""
+"""Log in, log out (ending every session of the account), change one's password, choose the language, API tokens."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from crm.core import services
-from crm.core.extensions import db, limiter, login_manager
-from crm.core.forms import ApiTokenForm, EmptyForm, LanguageForm, LoginForm
+from crm.core.extensions import db, limiter, login_manager, utcnow
+from crm.core.forms import ApiTokenForm, ChangePasswordForm, EmptyForm, LanguageForm, LoginForm
 from crm.core.models import User
 
 bp = Blueprint("auth", __name__)
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+def load_user(session_id: str) -> User | None:
+    """The active user of a session identifier "id:version" (User.get_id) whose version is still current."""
+    user_id, _sep, version = session_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -55,6 +61,8 @@ def login():
 @bp.post("/deconnexion")
 @login_required
 def logout():
+    """End this session and every other one of the account: a copied session cookie stops working too."""
+    services.end_sessions(current_user)
     logout_user()
     session.clear()
     flash(_("Vous êtes déconnecté."), "info")
@@ -72,17 +80,42 @@ def set_language():
                               url_for("views.home")))
 
 
+@bp.route("/compte", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_login_limit, methods=["POST"])
+def account():
+    """Change one's password: the other sessions of the account end, this one goes on."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current.data, form.password.data)
+        except services.AccountError as error:
+            form.current.errors.append(str(error))
+        else:
+            login_user(current_user._get_current_object())  # this session carries the new session version
+            flash(_("Mot de passe changé. Vos autres sessions ont été fermées."), "success")
+            return redirect(url_for("auth.account"))
+    return render_template("crm/account.html", form=form), 422 if form.errors else 200
+
+
 @bp.route("/compte/jetons", methods=["GET", "POST"])
 @login_required
 def api_tokens():
     form = ApiTokenForm()
     clear = None
     if form.validate_on_submit():
-        _token, clear = services.create_api_token(current_user, form.name.data)
-        flash(_("Jeton créé. Copiez-le maintenant : il ne sera plus affiché."), "success")
+        expires_at = None
+        if form.expires_on.data is not None:
+            expires_at = services.token_expiry(form.expires_on.data, current_app.config["BABEL_DEFAULT_TIMEZONE"])
+        try:
+            _token, clear = services.create_api_token(current_user, form.name.data, expires_at=expires_at)
+        except services.AccountError as error:
+            form.expires_on.errors.append(str(error))
+        else:
+            flash(_("Jeton créé. Copiez-le maintenant : il ne sera plus affiché."), "success")
     tokens = services.user_api_tokens(current_user)
-    return render_template("crm/api_tokens.html", form=form, tokens=tokens, clear=clear,
-                           revoke_form=EmptyForm())
+    return render_template("crm/api_tokens.html", form=form, tokens=tokens, clear=clear, now=utcnow(),
+                           revoke_form=EmptyForm()), 422 if form.errors else 200
 
 
 @bp.post("/compte/jetons/<int:token_id>/revoquer")
@@ -90,8 +123,6 @@ def api_tokens():
 def revoke_api_token(token_id: int):
     token = services.user_api_token(current_user, token_id)
     if token is None:
-        from flask import abort
-
         abort(404)
     if EmptyForm().validate_on_submit():
         services.revoke_api_token(token)

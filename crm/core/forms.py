@@ -1,11 +1,13 @@
-"""Forms of the shell: login, language, API tokens."""
+"""Forms of the shell: login, language, password change, API tokens."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms import DateField, EmailField, HiddenField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+
+from crm.core.services import MIN_PASSWORD_LENGTH
 
 
 class LoginForm(FlaskForm):
@@ -20,8 +22,18 @@ class LanguageForm(FlaskForm):
     next = HiddenField()
 
 
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(_l("Mot de passe actuel"), validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(_l("Nouveau mot de passe"),
+                             validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)])
+    confirm = PasswordField(_l("Confirmation du nouveau mot de passe"),
+                            validators=[DataRequired(), EqualTo("password", _l("Les deux saisies diffèrent."))])
+    submit = SubmitField(_l("Changer le mot de passe"))
+
+
 class ApiTokenForm(FlaskForm):
     name = StringField(_l("Nom du jeton"), validators=[DataRequired(), Length(max=100)])
+    expires_on = DateField(_l("Valable jusqu'au (inclus)"), validators=[Optional()])
     submit = SubmitField(_l("Créer un jeton"))
 
 

@@ -46,6 +46,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    #: Part of the login session's identifier: raising it (logout, new password) ends every session opened before.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     roles: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -54,6 +56,10 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    def get_id(self) -> str:
+        """Flask-Login's session identifier, "id:version": a session of an earlier version no longer loads."""
+        return f"{self.id}:{self.session_version}"
 
     @property
     def role_names(self) -> set[str]:
@@ -99,3 +105,7 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+    def is_expired(self, now: datetime) -> bool:
+        """Whether the token's expiry, if it has one, has passed."""
+        return self.expires_at is not None and self.expires_at <= now

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -71,9 +72,28 @@ def create_user(email: str, name: str, roles: list[str] | tuple[str, ...], passw
 
 
 def set_password(user: User, password: str) -> None:
-    """Replace the user's password."""
+    """Replace the user's password and end every session opened with the old one (a reset, a change)."""
     check_password_strength(password)
     user.password_hash = hash_password(password)
+    end_sessions(user)
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Replace the password of a signed-in user who gives the current one; AccountError otherwise."""
+    try:
+        valid = bool(user.password_hash) and _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        valid = False
+    if not valid:
+        raise AccountError(_("Le mot de passe actuel est incorrect."))
+    if new == current:
+        raise AccountError(_("Le nouveau mot de passe doit être différent de l'actuel."))
+    set_password(user, new)
+
+
+def end_sessions(user: User) -> None:
+    """Invalidate every login session of the user, on every device (logout, new password)."""
+    user.session_version = (user.session_version or 0) + 1
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -92,23 +112,40 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def create_api_token(user: User, name: str, *, valid_for: timedelta | None = None) -> tuple[ApiToken, str]:
-    """Create a token for the user; the clear value is returned once and never stored."""
+def create_api_token(user: User, name: str, *, valid_for: timedelta | None = None,
+                     expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+    """Create a token for the user, expiring after valid_for or at expires_at if given (never otherwise).
+
+    The clear value is returned once and never stored; an expiry already past is an AccountError.
+    """
+    if valid_for is not None:
+        expires_at = utcnow() + valid_for
+    if expires_at is not None and expires_at <= utcnow():
+        raise AccountError(_("La date d'expiration doit être dans le futur."))
     clear = "gch_" + secrets.token_urlsafe(32)
     token = ApiToken(user=user, name=name, prefix=clear[:12], token_hash=token_digest(clear),
-                     expires_at=(utcnow() + valid_for) if valid_for else None)
+                     expires_at=expires_at)
     db.session.add(token)
     db.session.flush()
     return token, clear
 
 
+def token_expiry(last_day: date, tz: str) -> datetime:
+    """The instant a token valid through last_day (a calendar day in the time zone tz) expires: the next midnight."""
+    midnight = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=ZoneInfo(tz))
+    return midnight.astimezone(UTC)
+
+
+def api_token_by_value(clear: str) -> ApiToken | None:
+    """The token with this clear value, whatever its state, else None."""
+    return db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == token_digest(clear)))
+
+
 def authenticate_api_token(clear: str, *, now: datetime | None = None) -> User | None:
     """The active user owning this unrevoked, unexpired token, else None."""
     now = now or utcnow()
-    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == token_digest(clear)))
-    if token is None or token.revoked_at is not None:
-        return None
-    if token.expires_at is not None and token.expires_at <= now:
+    token = api_token_by_value(clear)
+    if token is None or token.revoked_at is not None or token.is_expired(now):
         return None
     if not token.user.active:
         return None
