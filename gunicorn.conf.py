@@ -45,6 +45,26 @@ def _die_with_parent():
 # -- in the gunicorn master --------------------------------------------------------------------
 
 
+def on_starting(server) -> None:
+    """Before any worker: per-process rate-limit counters (memory://) with several workers are refused in
+    production and announced elsewhere, since each worker would let the whole limit through."""
+    from crm.core.config import Config, ConfigError, load_environment, per_process_rate_limits
+
+    config = {name: getattr(Config, name) for name in dir(Config) if name.isupper()}
+    try:
+        load_environment(config)
+    except ConfigError as error:
+        server.log.error("%s", error)
+        sys.exit(1)
+    problem = per_process_rate_limits(config, server.cfg.workers)
+    if problem is None:
+        return
+    if config["ENV_NAME"] == "production":
+        server.log.error("refused in production: %s", problem)
+        sys.exit(1)
+    server.log.warning("%s", problem)
+
+
 def when_ready(server) -> None:
     """Master ready, no worker forked yet: start the scheduler's supervisor when asked to."""
     if not _scheduler_wanted():

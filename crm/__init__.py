@@ -36,6 +36,7 @@ def create_app(config: type | dict | None = None) -> Flask:
 
     _init_extensions(app)
     _register_shell(app)
+    _trust_proxies(app)
     _register_domains(app)
     if app.config["SCHEDULER_IN_PROCESS"] and not app.testing:
         from notifications.scheduler import start_in_process
@@ -96,6 +97,13 @@ def _register_shell(app: Flask) -> None:
 
 
 def _register_domains(app: Flask) -> None:
+def _trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, the client is the address they forward (rate limits, logs)."""
+    from crm.core.security import trust_proxies
+
+    trust_proxies(app)
+
+
     """Let each domain package register its blueprints, CLI groups, seeders and signal handlers."""
     import crm.demo
     import crm.imports

@@ -52,7 +52,14 @@ class Config:
     LANGUAGES: tuple[str, ...] = ("fr", "en")
     # Front-end assets of the French State design system (npm package @gouvfr/dsfr).
     DSFR_DIST: str = str(PROJECT_ROOT / "node_modules" / "@gouvfr" / "dsfr" / "dist")
+    #: Where the rate-limit counters live: memory:// counts per process (one worker only); several workers or
+    #: instances share redis://host:6379 so that a limit holds in total (docs/deployment.md).
     RATELIMIT_STORAGE_URI: str = "memory://"
+    #: Prefix of the counters' keys, for several services sharing one Redis.
+    RATELIMIT_KEY_PREFIX: str = "guichet"
+    #: Reverse proxies in front of the service whose X-Forwarded-For is believed (werkzeug ProxyFix): 0 trusts
+    #: none and every client is the peer address; behind a load balancer, 1 (2 with a CDN in front of it, ...).
+    TRUSTED_PROXIES: int = 0
     RATELIMIT_HEADERS_ENABLED: bool = True
     RATELIMIT_LOGIN: str = "10 per minute;50 per hour"
     RATELIMIT_PUBLIC_FORM: str = "10 per minute;100 per day"
@@ -255,3 +262,18 @@ def check_config(config: dict) -> None:
 def default_database_uri(instance_path: str) -> str:
     """The embedded SQLite database under instance/."""
     return "sqlite:///" + str(Path(instance_path) / "guichet.sqlite3")
+    if config.get("TRUSTED_PROXIES", 0) < 0:
+        raise ConfigError("TRUSTED_PROXIES : nombre de proxys de confiance attendu (0 ou plus).")
+
+
+def per_process_rate_limits(config: Mapping[str, Any], workers: int) -> str | None:
+    """Why the rate limits would not hold in total with this many worker processes, else None.
+
+    With memory:// each process keeps its own counters: n workers let n times the documented limit through.
+    """
+    storage = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    if workers <= 1 or not config.get("RATELIMIT_ENABLED", True) or not storage.startswith("memory://"):
+        return None
+    return (f"GUICHET_RATELIMIT_STORAGE_URI est {storage} avec {workers} workers : chaque processus compte à part "
+            f"et les limites (connexion, formulaire public) valent {workers} fois la limite documentée. "
+            "Partagez les compteurs : GUICHET_RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379 (docs/deployment.md).")

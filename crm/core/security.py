@@ -1,12 +1,13 @@
-"""Security helpers: response headers, secret-token digests, role checks that answer 403, loaders that answer 404."""
+"""Security helpers: trusted proxies, response headers, secret-token digests, role checks (403), loaders (404)."""
 
 from __future__ import annotations
 
 import hashlib
 from functools import wraps
 
-from flask import Response, abort, current_app, request
+from flask import Flask, Response, abort, current_app, request
 from flask_login import current_user, login_required
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 #: Pages that show a requester's data without a login (the secret link of a request, a survey).
 _PERSONAL_PREFIXES = ("/demandes/", "/enquete/", "/api/")
@@ -17,6 +18,17 @@ def _personal(path: str, endpoint: str | None) -> bool:
     if endpoint is None or endpoint.endswith("static") or endpoint == "views.dsfr_asset":
         return False
     return bool(getattr(current_user, "is_authenticated", False)) or path.startswith(_PERSONAL_PREFIXES)
+
+
+def trust_proxies(app: Flask) -> None:
+    """Believe X-Forwarded-For (and the outermost X-Forwarded-Proto) from TRUSTED_PROXIES proxies, no more.
+
+    With 0 (the default) the headers are ignored: a client cannot pick its rate-limit bucket by sending one.
+    With n, the n-th address from the right is the client: what a client writes to the left is ignored too.
+    """
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=1)
 
 
 def security_headers(response: Response) -> Response:
