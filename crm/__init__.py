@@ -96,7 +96,6 @@ def _register_shell(app: Flask) -> None:
     app.after_request(security.security_headers)
 
 
-def _register_domains(app: Flask) -> None:
 def _trust_proxies(app: Flask) -> None:
     """Behind TRUSTED_PROXIES reverse proxies, the client is the address they forward (rate limits, logs)."""
     from crm.core.security import trust_proxies
@@ -104,6 +103,7 @@ def _trust_proxies(app: Flask) -> None:
     trust_proxies(app)
 
 
+def _register_domains(app: Flask) -> None:
     """Let each domain package register its blueprints, CLI groups, seeders and signal handlers."""
     import crm.demo
     import crm.imports

@@ -257,11 +257,6 @@ def check_config(config: dict) -> None:
         raise ConfigError(
             "SECRET_KEY doit être défini (32 caractères au moins) en production ; la clé par défaut est refusée."
         )
-
-
-def default_database_uri(instance_path: str) -> str:
-    """The embedded SQLite database under instance/."""
-    return "sqlite:///" + str(Path(instance_path) / "guichet.sqlite3")
     if config.get("TRUSTED_PROXIES", 0) < 0:
         raise ConfigError("TRUSTED_PROXIES : nombre de proxys de confiance attendu (0 ou plus).")
 
@@ -277,3 +272,8 @@ def per_process_rate_limits(config: Mapping[str, Any], workers: int) -> str | No
     return (f"GUICHET_RATELIMIT_STORAGE_URI est {storage} avec {workers} workers : chaque processus compte à part "
             f"et les limites (connexion, formulaire public) valent {workers} fois la limite documentée. "
             "Partagez les compteurs : GUICHET_RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379 (docs/deployment.md).")
+
+
+def default_database_uri(instance_path: str) -> str:
+    """The embedded SQLite database under instance/."""
+    return "sqlite:///" + str(Path(instance_path) / "guichet.sqlite3")
