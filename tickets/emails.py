@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from crm.core.extensions import db
+from crm.core.services import is_own_email
 from crm.core.views import external_url, path_for
 from notifications.emails import mail_locale
 from notifications.models import Notification, OutboxMessage
@@ -24,12 +27,23 @@ def follow_link(ticket: Ticket, key: str | None = None) -> str:
     return f"{link}?cle={key}" if key else link
 
 
+def address_confirmed(ticket: Ticket) -> bool:
+    """Whether the request's address is known to be the requester's: filed from the account of that address.
+
+    Otherwise anyone may have typed it: our automatic mails then carry neither the subject nor the name typed,
+    so that the form cannot be used to send a text of one's choice to any address.
+    """
+    return ticket.requester_id is not None and ticket.requester is not None and is_own_email(
+        ticket.requester, ticket.requester_email)
+
+
 def email_requester(ticket: Ticket, *, dedup_key: str, kind: str, template: str, first_message: Message | None = None,
                     **context) -> OutboxMessage | None:
     """An e-mail to the requester about the ticket, threaded on their own first e-mail and on our first one.
 
     ``first_message``: the requester's first message when the caller has it (a ticket being created), so that
-    its Message-ID need not be read back.
+    its Message-ID need not be read back. The templates get ``confirmed`` (address_confirmed): an automatic mail
+    to an address never confirmed must not echo what the requester typed (subject, name).
     """
     if first_message is not None:
         inbound = first_message.email_message_id
@@ -43,6 +57,7 @@ def email_requester(ticket: Ticket, *, dedup_key: str, kind: str, template: str,
     return enqueue_email(
         dedup_key=dedup_key, kind=kind, recipient=ticket.requester_email, template=f"tickets/mail/{template}",
         locale=ticket.requester_locale, thread_id=ticket.id, subject_prefix=f"[{ticket.reference}] ",
+        confirmed=address_confirmed(ticket),
         thread_refs=[inbound] if inbound else [], ticket=ticket, **context)
 
 
@@ -54,10 +69,48 @@ def notify_staff(user, ticket: Ticket, *, kind: str, dedup_key: str, title: str,
                        thread_id=ticket.id, subject_prefix=f"[{ticket.reference}] ", ticket=ticket)
 
 
+#: Markdown images, inline ``![alt](url "title")`` and by reference ``![alt][ref]``, and raw <img> tags.
+_MARKDOWN_IMAGE = re.compile(r"!\[([^\]]*)\](?:\([^)]*\)|\[[^\]]*\])")
+_HTML_IMAGE = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+
+
+def _alt_of_tag(match: re.Match) -> str:
+    alt = _ALT.search(match.group(0))
+    return next((g for g in alt.groups() if g is not None), "") if alt else ""
+
+
+def markdown_text(text: str) -> str:
+    """A Markdown answer for the text part of an e-mail: each image replaced by its alt text."""
+    return _HTML_IMAGE.sub(_alt_of_tag, _MARKDOWN_IMAGE.sub(r"\1", text))
+
+
 def markdown_html(text: str):
-    """Markdown rendered to sanitised HTML (nh3), for answers shown in e-mails."""
+    """Markdown rendered to sanitised HTML (nh3) for e-mails: no image is loaded, each one is its alt text.
+
+    A remote image would tell its server when and where the mail is read (and show what it likes): Markdown
+    images become their alt text, raw <img> tags are removed by the sanitiser.
+    """
     import markdown
     import nh3
+    from markdown.treeprocessors import Treeprocessor
     from markupsafe import Markup
 
-    return Markup(nh3.clean(markdown.markdown(text)))  # noqa: S704 - sanitised by nh3
+    class _ImagesAsText(Treeprocessor):
+        def run(self, root):
+            for parent in list(root.iter()):
+                for index in reversed(range(len(parent))):
+                    child = parent[index]
+                    if child.tag != "img":
+                        continue
+                    text = (child.get("alt") or "") + (child.tail or "")
+                    if index:
+                        parent[index - 1].tail = (parent[index - 1].tail or "") + text
+                    else:
+                        parent.text = (parent.text or "") + text
+                    parent.remove(child)
+
+    renderer = markdown.Markdown()
+    renderer.treeprocessors.register(_ImagesAsText(renderer), "guichet_images_as_text", 0)
+    html = renderer.convert(text)
+    return Markup(nh3.clean(html, tags=nh3.ALLOWED_TAGS - {"img", "area", "map"}))  # noqa: S704 - sanitised

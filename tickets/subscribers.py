@@ -27,7 +27,7 @@ from flask import Flask
 
 from crm.core.extensions import utcnow
 from notifications.emails import local_datetime
-from tickets.emails import email_requester, follow_link, localized, markdown_html, notify_staff
+from tickets.emails import email_requester, follow_link, localized, markdown_html, markdown_text, notify_staff
 from tickets.models import AuthorKind, Priority, Status
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,8 @@ def on_auto_answered(ticket, article=None, access_key: str | None = None, **_kw)
         ticket, dedup_key=f"auto_answer:{ticket.id}:{article.id if article is not None else ''}:"
                           f"{ticket.requester_email}",
         kind="auto_answer", template="auto_answer", article_title=(article.question if article is not None else ""),
-        answer=answer, answer_html=markdown_html(answer), confirm_link=link, escalate_link=link, link=link,
+        answer=markdown_text(answer), answer_html=markdown_html(answer), confirm_link=link, escalate_link=link,
+        link=link,
     )
 
 
