@@ -18,7 +18,23 @@ import sys
 import time
 from pathlib import Path
 
+from gunicorn.glogging import Logger
+
 wsgi_app = "wsgi:app"
+
+
+class GuichetLogger(Logger):
+    """gunicorn's logger, with the secret tokens of URLs (follow keys, password and survey links) written ***."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        from crm.core.redaction import SECRET_FILTER
+
+        self.error_log.addFilter(SECRET_FILTER)
+        self.access_log.addFilter(SECRET_FILTER)
+
+
+logger_class = GuichetLogger
 
 RESTART_DELAY_SECONDS = 10
 STOP_TIMEOUT_SECONDS = 20

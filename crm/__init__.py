@@ -95,6 +95,10 @@ def _register_shell(app: Flask) -> None:
 
     app.after_request(security.security_headers)
 
+    from crm.core import redaction
+
+    redaction.init_app(app)  # no secret token of a URL in the development server's or the application's log
+
 
 def _trust_proxies(app: Flask) -> None:
     """Behind TRUSTED_PROXIES reverse proxies, the client is the address they forward (rate limits, logs)."""
