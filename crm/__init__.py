@@ -66,8 +66,9 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_shell(app: Flask) -> None:
     """Blueprints, error handlers, template helpers and CLI of the shell itself."""
-    from crm.core import api, auth, cli, errors, i18n, inputs, security, views
+    from crm.core import api, auth, cli, errors, i18n, inputs, refcache, security, views
 
+    refcache.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
     inputs.init_app(app)

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
+from crm.core import refcache
 from crm.core.extensions import db, utcnow
 from crm.core.models import User
 from expert import rules as rules_engine
@@ -32,16 +33,25 @@ def versions(limit: int = 50) -> list[RuleSetVersion]:
     return list(db.session.scalars(sa.select(RuleSetVersion).order_by(RuleSetVersion.number.desc()).limit(limit)))
 
 
+def _load_compiled(session) -> tuple[int | None, list[rules_engine.Rule]]:
+    version = session.scalar(sa.select(RuleSetVersion).order_by(RuleSetVersion.number.desc()).limit(1))
+    if version is None:
+        rows = session.scalars(sa.select(Rule).order_by(Rule.position, Rule.id))
+        return None, rules_engine.parse_stored_rules([r.to_dict() for r in rows])
+    return version.number, rules_engine.parse_stored_rules(version.rules or [])
+
+
+RULES = "expert.rules"
+refcache.register(RULES, _load_compiled, Rule, RuleSetVersion)
+
+
 def compiled_rules() -> tuple[int | None, list[rules_engine.Rule]]:
-    """The current version number and rule set, validated for evaluation (a few rules: parsed each time).
+    """The current version number and rule set, validated for evaluation, cached per process (crm.core.refcache).
 
     Every change goes through save_rule_set, which stores the whole set in a new version: the latest version's
-    snapshot is the current set, read in the same statement as its number (the rule rows before any version).
+    snapshot is the current set (the rule rows before any version). Callers must not change what they get.
     """
-    version = latest_version()
-    if version is None:
-        return None, rules_engine.parse_rules(rule_dicts())
-    return version.number, rules_engine.parse_rules(version.rules or [])
+    return refcache.get(RULES)
 
 
 def save_rule_set(items: Any, *, by: User | None, comment: str = "") -> RuleSetVersion | None:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
+from crm.core import refcache
 from crm.core.database import LIKE_ESCAPE, like_pattern
 from crm.core.extensions import db, utcnow
 from crm.core.models import Role, User
@@ -75,12 +76,22 @@ def bump_kb_version() -> int:
     return current_kb_version()[0]
 
 
-def current_kb_version() -> tuple[int, str]:
-    """Return (version, token) of the knowledge base; (0, "") before any change."""
-    row = db.session.execute(
+def _load_kb_version(session) -> tuple[int, str]:
+    row = session.execute(
         sa.select(KnowledgeBaseState.version, KnowledgeBaseState.token).where(KnowledgeBaseState.id == 1)
     ).first()
     return (int(row[0]), str(row[1])) if row else (0, "")
+
+
+KB_VERSION = "knowledge_base.version"
+# The version row itself is cached like reference data: checking it costs no statement of its own, it rides on
+# the one version read of crm.core.refcache (and is read again only when it changed).
+refcache.register(KB_VERSION, _load_kb_version, KnowledgeBaseState)
+
+
+def current_kb_version() -> tuple[int, str]:
+    """Return (version, token) of the knowledge base; (0, "") before any change."""
+    return refcache.get(KB_VERSION)
 
 
 # -- validation --------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import smtplib
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,16 +62,56 @@ def thread_headers(thread_id: int, recipient: str, known: list[str] | tuple[str,
     return (ids[-1] if ids else None), " ".join(ids)
 
 
+#: The PostgreSQL channel on which a commit that wrote e-mails wakes `guichet outbox worker`.
+CHANNEL = "guichet_outbox"
+
+#: session.info key: the outbox rows a batch (see :func:`batch`) holds until it ends
+PENDING_ROWS = "outbox.pending_rows"
+
+
+@contextmanager
+def batch() -> Iterator[None]:
+    """Write the e-mails enqueued inside in one multi-row statement at the end (a submission's, say).
+
+    enqueue_email() then returns None (the row is not read back); the dedup keys still apply (ON CONFLICT DO
+    NOTHING), repeated keys inside the batch included. Nested batches join the outer one."""
+    if PENDING_ROWS in db.session.info:
+        yield
+        return
+    db.session.info[PENDING_ROWS] = {}
+    try:
+        yield
+        rows = list(db.session.info[PENDING_ROWS].values())
+        if rows:
+            _insert_rows(rows)
+    finally:
+        db.session.info.pop(PENDING_ROWS, None)
+
+
+def _insert_rows(rows: list[dict]) -> None:
+    """One multi-row insert; on PostgreSQL the same statement sends the NOTIFY that wakes the outbox worker
+    (delivered at commit, like the one the commit hook sends): no statement of its own."""
+    table = OutboxMessage.__table__
+    insert = dialect_insert(table).values(rows).on_conflict_do_nothing(index_elements=["dedup_key"])
+    if db.session.get_bind().dialect.name == "postgresql" and current_app.config["OUTBOX_KICK_AFTER_COMMIT"]:
+        written = insert.returning(table.c.id).cte("written")
+        db.session.execute(sa.select(sa.func.pg_notify(CHANNEL, "")).where(sa.exists(sa.select(written.c.id))))
+    else:
+        db.session.execute(insert)
+        db.session.info["outbox_kick"] = True
+
+
 def enqueue_email(*, dedup_key: str, kind: str, recipient: str, template: str, locale: str | None = "fr",
                   user=None, thread_id: int | None = None, subject_prefix: str = "",
                   thread_refs: list[str] | tuple[str, ...] = (), not_before: datetime | None = None,
-                  message_id: str | None = None, **context) -> OutboxMessage | None:
-    """Write an e-mail to the outbox in the current transaction; None when its dedup key already exists.
+                  message_id: str | None = None, reply_to: str | None = None, **context) -> OutboxMessage | None:
+    """Write an e-mail to the outbox in the current transaction; None when its dedup key already exists
+    (and inside a :func:`batch`, where the row is written at the end).
 
     ``template`` is the path of the templates without locale and extension ("tickets/mail/ack"); a mail of a
     thread (``thread_id``, e.g. a ticket) is prefixed with ``subject_prefix`` and threaded on ``thread_refs``
     (Message-IDs the caller knows, e.g. the requester's own e-mail) and on the first mail of the thread to the
-    same recipient.
+    same recipient. ``reply_to``: the Reply-To address (a thread's tagged intake address), None for none.
     """
     recipient = (recipient or "").strip()
     if not recipient:
@@ -82,23 +124,36 @@ def enqueue_email(*, dedup_key: str, kind: str, recipient: str, template: str, l
         subject = f"{subject_prefix}{subject}"
         in_reply_to, references = thread_headers(thread_id, recipient, thread_refs)
     now = utcnow()
-    statement = (  # ON CONFLICT DO NOTHING is the dedup; RETURNING gives the row without reading it again
-        dialect_insert(OutboxMessage).values(
-            dedup_key=dedup_key, kind=kind, ticket_id=thread_id,
-            recipient=recipient, recipient_user_id=user.id if user is not None else None, locale=locale,
-            subject=subject[:300], body_text=text, body_html=html, message_id=message_id or new_message_id(),
-            in_reply_to=in_reply_to, references=references, status=OutboxStatus.PENDING, attempts=0,
-            next_attempt_at=max(not_before or now, now), created_at=now, last_error="",
-        )
-        .on_conflict_do_nothing(index_elements=["dedup_key"])
-        .returning(OutboxMessage)
+    values = dict(
+        dedup_key=dedup_key, kind=kind, ticket_id=thread_id,
+        recipient=recipient, recipient_user_id=user.id if user is not None else None, locale=locale,
+        subject=subject[:300], body_text=text, body_html=html, message_id=message_id or new_message_id(),
+        in_reply_to=in_reply_to, references=references, reply_to=reply_to, status=OutboxStatus.PENDING, attempts=0,
+        next_attempt_at=max(not_before or now, now), created_at=now, last_error="", claim_token=None,
+        claimed_at=None, sent_at=None,
     )
-    row = db.session.scalar(statement)
-    if row is None:
-        return None
+    values = {k: v for k, v in values.items() if k in OutboxMessage.__table__.c}
+    pending = db.session.info.get(PENDING_ROWS)
+    if pending is not None:
+        if dedup_key in pending:
+            return None
+        pending[dedup_key] = values
+        message_id = values["message_id"]
+    else:
+        statement = (  # ON CONFLICT DO NOTHING is the dedup; RETURNING gives the row without reading it again
+            dialect_insert(OutboxMessage).values(**values)
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+            .returning(OutboxMessage)
+        )
+        row = db.session.scalar(statement)
+        if row is None:
+            return None
+        message_id = row.message_id
     fresh = db.session.info.get(FRESH_THREADS, {}).get(thread_id)
     if fresh is not None:
-        fresh.setdefault(recipient, row.message_id)
+        fresh.setdefault(recipient, message_id)
+    if pending is not None:
+        return None
     db.session.info["outbox_kick"] = True
     return row
 

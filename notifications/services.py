@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -12,6 +14,7 @@ from crm.core.database import dialect_insert
 from crm.core.extensions import db, utcnow
 from crm.core.models import User
 from notifications.models import DeliveryMode, Notification, NotificationPreference
+from notifications.outbox import batch as outbox_batch
 from notifications.outbox import enqueue_email
 
 
@@ -33,9 +36,68 @@ def set_delivery_mode(user: User, mode: str) -> None:
     db.session.flush()
 
 
-def notification_link(notification: Notification) -> str:
-    """The absolute link of a notification: it marks it read and opens what it is about."""
-    return f"{current_app.config['BASE_URL'].rstrip('/')}/notifications/{notification.id}"
+def notification_link(notification: Notification | int) -> str:
+    """The absolute link of a notification (or of its id): it marks it read and opens what it is about."""
+    number = notification if isinstance(notification, int) else notification.id
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/notifications/{number}"
+
+
+#: session.info key: the notifications a batch (see :func:`batch`) holds until it ends
+PENDING_NOTICES = "notifications.pending"
+
+
+@contextmanager
+def batch() -> Iterator[None]:
+    """Notifications and e-mails made inside are written at the end in at most four statements whatever the
+    number of recipients: the delivery choices of the recipients, the notifications (one multi-row insert), then
+    the outbox rows with the other e-mails of the batch (one more). notify_user() returns None inside."""
+    if PENDING_NOTICES in db.session.info:
+        yield
+        return
+    db.session.info[PENDING_NOTICES] = {}
+    try:
+        with outbox_batch():
+            yield
+            _write_notices(list(db.session.info[PENDING_NOTICES].values()))
+    finally:
+        db.session.info.pop(PENDING_NOTICES, None)
+
+
+def _write_notices(items: list[dict]) -> None:
+    if not items:
+        return
+    casual = sorted({item["user"].id for item in items if not item["urgent"]})
+    modes = dict(db.session.execute(
+        sa.select(NotificationPreference.user_id, NotificationPreference.mode)
+        .where(NotificationPreference.user_id.in_(casual))
+    ).all()) if casual else {}
+    now = utcnow()
+    for item in items:
+        mode = modes.get(item["user"].id, DeliveryMode.IMMEDIATE)
+        item["digest"] = not item["urgent"] and mode == DeliveryMode.DIGEST
+    rows = db.session.execute(
+        dialect_insert(Notification.__table__).values([
+            dict(dedup_key=i["dedup_key"], user_id=i["user"].id, kind=i["kind"], ticket_id=i["thread_id"],
+                 title=i["title"][:300], body=i["body"], url=i["url"][:500], urgent=i["urgent"],
+                 digest_pending=i["digest"], created_at=now)
+            for i in items
+        ])
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(Notification.__table__.c.id, Notification.__table__.c.dedup_key)
+    ).all()
+    ids = {key: number for number, key in rows}
+    for item in items:
+        if item["dedup_key"] in ids and not item["digest"]:
+            _email_notice(item, ids[item["dedup_key"]])
+
+
+def _email_notice(item: dict, notification_id: int) -> None:
+    user = item["user"]
+    enqueue_email(dedup_key=f"notice:{item['dedup_key']}", kind=item["kind"], recipient=user.email,
+                  template="notifications/mail/staff_notice", locale=user.locale, user=user,
+                  thread_id=item["thread_id"], subject_prefix=item["subject_prefix"], not_before=item["not_before"],
+                  title=item["title"], body=item["body"], link=notification_link(notification_id),
+                  urgent=item["urgent"], **item["context"])
 
 
 def notify_user(user: User | None, *, kind: str, dedup_key: str, title: str, body: str = "", url: str = "",
@@ -49,6 +111,12 @@ def notify_user(user: User | None, *, kind: str, dedup_key: str, title: str, bod
     """
     if user is None or not user.active:
         return None
+    pending = db.session.info.get(PENDING_NOTICES)
+    if pending is not None:
+        pending.setdefault(dedup_key[:255], dict(
+            user=user, kind=kind, dedup_key=dedup_key[:255], title=title, body=body, url=url, thread_id=thread_id,
+            subject_prefix=subject_prefix, urgent=urgent, not_before=not_before, context=context))
+        return None
     now = utcnow()
     notification = db.session.scalar(  # RETURNING gives the row without reading it again
         dialect_insert(Notification).values(
@@ -61,10 +129,9 @@ def notify_user(user: User | None, *, kind: str, dedup_key: str, title: str, bod
     if notification is None:
         return None
     if urgent or delivery_mode(user) == DeliveryMode.IMMEDIATE:
-        enqueue_email(dedup_key=f"notice:{dedup_key}", kind=kind, recipient=user.email,
-                      template="notifications/mail/staff_notice", locale=user.locale, user=user, thread_id=thread_id,
-                      subject_prefix=subject_prefix, not_before=not_before, title=title, body=body,
-                      link=notification_link(notification), urgent=urgent, **context)
+        _email_notice(dict(user=user, kind=kind, dedup_key=dedup_key, title=title, body=body,
+                           thread_id=thread_id, subject_prefix=subject_prefix, urgent=urgent,
+                           not_before=not_before, context=context), notification.id)
     else:
         notification.digest_pending = True
     return notification

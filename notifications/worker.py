@@ -18,11 +18,9 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 from crm.core.extensions import db
-from notifications.outbox import end_threads
+from notifications.outbox import CHANNEL, end_threads
 
 log = logging.getLogger(__name__)
-
-CHANNEL = "guichet_outbox"
 
 
 def _before_commit(session) -> None:

@@ -50,6 +50,14 @@ def _limiter_follows_the_test_config(app):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_reference_cache(app):
+    """Each test starts with no cached reference data: the previous test's rows were rolled back."""
+    from crm.core import refcache
+
+    refcache.clear(app)
+
+
+@pytest.fixture(autouse=True)
 def _db_transaction(request, app):
     """Run each test inside a transaction rolled back at the end (tests marked `committed` commit)."""
     with app.app_context():

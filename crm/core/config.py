@@ -137,6 +137,9 @@ class Config:
     IMPORT_TIME: str = "02:30"
     #: Largest share of an entity one import run may delete without `--allow-deletions` (a truncated export).
     IMPORT_MAX_DELETION_SHARE: float = 0.05
+    #: How long a process may use its copy of reference data (topics, queues, SLA policies, rules, référents)
+    #: before comparing versions again: an edit made on another instance shows within this delay.
+    REFERENCE_REFRESH_SECONDS: float = 2.0
     # Knowledge base.
     KB_REFRESH_SECONDS: float = 5.0
     KB_AUTO_ANSWER_CONFIDENCE: float = 0.8
@@ -152,6 +155,7 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret-key"  # noqa: S105
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
+    REFERENCE_REFRESH_SECONDS = 0.0  # compare versions in every transaction: statement counts are exact
     SERVER_NAME = "localhost"
     BASE_URL = "http://localhost"
 

@@ -109,3 +109,12 @@ class ApiToken(db.Model):
     def is_expired(self, now: datetime) -> bool:
         """Whether the token's expiry, if it has one, has passed."""
         return self.expires_at is not None and self.expires_at <= now
+
+
+class CacheVersion(db.Model):
+    """The current token of a cached namespace of reference data (crm.core.refcache)."""
+
+    __tablename__ = "cache_versions"
+
+    name: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    version: Mapped[str] = mapped_column(sa.String(32))
