@@ -57,6 +57,8 @@ class Config:
     RATELIMIT_STORAGE_URI: str = "memory://"
     #: Prefix of the counters' keys, for several services sharing one Redis.
     RATELIMIT_KEY_PREFIX: str = "guichet"
+    #: The shared storage unreachable: each process counts in memory meanwhile (limits per process, no error 500).
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED: bool = True
     #: Reverse proxies in front of the service whose X-Forwarded-For is believed (werkzeug ProxyFix): 0 trusts
     #: none and every client is the peer address; behind a load balancer, 1 (2 with a CDN in front of it, ...).
     TRUSTED_PROXIES: int = 0

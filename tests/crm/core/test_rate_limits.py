@@ -209,6 +209,14 @@ def test_with_redis_the_login_limit_holds_across_the_workers_of_one_server(serve
     assert statuses == [200] * LOGIN_LIMIT_PER_MINUTE + [429] * 5
 
 
+def test_with_redis_down_the_limits_still_hold_per_process_and_nothing_fails(servers):
+    """An unreachable shared storage is no error 500: the process counts in memory until it is back."""
+    dead = f"redis://127.0.0.1:{_free_port()}/0"  # nothing listens there
+    base = servers(RATELIMIT_STORAGE_URI=dead, RATELIMIT_KEY_PREFIX="guichet-test-dead")
+    statuses = _failed_logins([base], LOGIN_LIMIT_PER_MINUTE + 2)
+    assert statuses == [200] * LOGIN_LIMIT_PER_MINUTE + [429] * 2
+
+
 def test_with_memory_storage_each_instance_lets_the_whole_limit_through(servers):
     """What the shared storage fixes: two instances counting in memory accept twice the documented limit."""
     first, second = servers(), servers()
