@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import email.policy
+import secrets
+import time
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formatdate, parseaddr
 
 from flask import current_app
 from flask_babel import force_locale, format_datetime
@@ -46,10 +48,10 @@ def local_datetime(value: datetime | None, locale: str) -> str:
 
 
 def new_message_id() -> str:
-    """A globally unique Message-ID on the sender's domain."""
+    """A globally unique, unguessable Message-ID on the sender's domain (a reply citing it proves it saw our mail)."""
     _name, address = parseaddr(current_app.config["MAIL_SENDER"])
     domain = address.rpartition("@")[2] or "guichet.invalid"
-    return make_msgid(idstring="guichet", domain=domain)
+    return f"<{int(time.time())}.{secrets.token_hex(16)}.guichet@{domain}>"
 
 
 def build_message(row) -> EmailMessage:
@@ -64,6 +66,8 @@ def build_message(row) -> EmailMessage:
         message["In-Reply-To"] = row.in_reply_to
     if row.references:
         message["References"] = row.references
+    if row.reply_to:
+        message["Reply-To"] = row.reply_to
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
     message.set_content(row.body_text)

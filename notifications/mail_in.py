@@ -9,6 +9,11 @@ IMAP_QUARANTINE_FOLDER when it fails, with an InboundMail record saying why): a 
 blocks the others and is never lost. A message already recorded (same Message-ID) is not processed
 twice, even when a crash happened between the commit and the move.
 
+Identity: the tags of the intake address the message was sent to (``guichet+<tag>@…``, see notifications.intake)
+and the Authentication-Results header of the trusted receiving relay (MAIL_AUTHSERV_ID, the topmost one with
+that authserv-id; any other is written by whoever sent the mail and is ignored) are handed to the handler, which
+decides whether the message may join a conversation; the results are kept on the InboundMail record.
+
 Quoted history: email-reply-parser handles English clients and "-- " signatures but not French
 attribution lines ("Le lun. 2 nov. 2026 à 10:00, X a écrit :", possibly wrapped on two lines) nor
 Outlook's "De : … / Envoyé : …" header blocks, so ``strip_quotes`` first cuts the text at the first
@@ -28,7 +33,7 @@ import ssl
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 from email.message import Message as MimeMessage
-from email.utils import parseaddr
+from email.utils import getaddresses, parseaddr
 from html import unescape
 from html.parser import HTMLParser
 
@@ -38,6 +43,7 @@ from flask import current_app
 
 from crm.core.extensions import db
 from notifications.intake import InboundMail as Intake
+from notifications.intake import intake_address
 from notifications.models import InboundMail, InboundStatus, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -68,6 +74,8 @@ class ParsedMail:
     in_reply_to: list[str] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
     locale: str = "fr"
+    reply_tags: list[str] = field(default_factory=list)
+    auth: dict = field(default_factory=dict)
 
 
 def header(msg: MimeMessage, name: str) -> str:
@@ -115,6 +123,98 @@ def auto_reason(msg: MimeMessage, sender_email: str) -> str | None:
     if own and sender_email == own:
         return "message envoyé par Guichet lui-même"
     return None
+
+
+# -- identity: the tagged address it was sent to, what the receiving relay checked -------------------------
+
+RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "Resent-To")
+_TAG_RE = re.compile(r"^[a-z0-9]{8,64}$")
+
+
+def reply_tags(msg: MimeMessage) -> list[str]:
+    """The tags of our intake address among the recipients (``guichet+<tag>@domain``), in order, lowercase."""
+    _name, local, domain = intake_address()
+    if not local or not domain:
+        return []
+    values = [header(msg, name) for name in RECIPIENT_HEADERS]
+    tags: list[str] = []
+    for _display, address in getaddresses([v for v in values if v]):
+        left, _at, right = address.strip().lower().rpartition("@")
+        tag = left[len(local) + 1:] if right == domain and left.startswith(local + "+") else ""
+        if _TAG_RE.match(tag) and tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def _without_comments(value: str) -> str:
+    previous = None
+    while previous != value:
+        previous, value = value, re.sub(r"\([^()]*\)", " ", value)
+    return value
+
+
+def parse_authentication_results(value: str) -> tuple[str, dict[str, list[tuple[str, dict[str, str]]]]]:
+    """(authserv-id, {method: [(result, {property: value})]}) of one Authentication-Results header (RFC 8601)."""
+    parts = [p.strip() for p in _without_comments(value).split(";")]
+    authserv_id = (parts[0].split() or [""])[0].lower()
+    methods: dict[str, list[tuple[str, dict[str, str]]]] = {}
+    for part in parts[1:]:
+        words = part.split()
+        if not words or "=" not in words[0]:
+            continue
+        method, _eq, result = words[0].partition("=")
+        props = {}
+        for word in words[1:]:
+            key, eq, val = word.partition("=")
+            if eq:
+                props[key.lower()] = val.strip('"').lower()
+        methods.setdefault(method.split("/")[0].lower(), []).append((result.lower(), props))
+    return authserv_id, methods
+
+
+def _aligned(domain: str, sender_domain: str) -> bool:
+    """Relaxed alignment, approximated: one domain is the other or a subdomain of it."""
+    return bool(domain) and (domain == sender_domain or sender_domain.endswith("." + domain)
+                             or domain.endswith("." + sender_domain))
+
+
+def authentication(msg: MimeMessage, sender_email: str) -> dict:
+    """What the trusted relay found: dkim, spf, dmarc results, the DKIM-signing domains that passed, and a verdict:
+    "dkim" (a DKIM signature of the sender's domain passed), "spf" (DMARC passed on SPF alone), "fail" (DMARC
+    failed) or "none" (nothing trusted says who sent it: no header of MAIL_AUTHSERV_ID, or it is not set)."""
+    trusted = (current_app.config.get("MAIL_AUTHSERV_ID") or "").strip().lower()
+    found = None
+    if trusted:
+        try:
+            values = [str(v) for v in msg.get_all("Authentication-Results") or ()]
+        except Exception:  # noqa: BLE001 - an unreadable header says nothing
+            values = []
+        for value in values:  # the topmost header of our relay: the one it wrote on reception
+            authserv_id, methods = parse_authentication_results(value)
+            if authserv_id == trusted:
+                found = methods
+                break
+    if found is None:
+        return {"authserv_id": None, "verdict": "none"}
+    sender_domain = sender_email.rpartition("@")[2]
+
+    def first(method: str) -> str | None:
+        return found[method][0][0] if found.get(method) else None
+
+    dkim_passed = [props.get("header.d") or props.get("header.i", "").rpartition("@")[2]
+                   for result, props in found.get("dkim", ()) if result == "pass"]
+    dkim_passed = [d for d in dkim_passed if d]
+    dmarc = first("dmarc")
+    if dmarc == "fail":
+        verdict = "fail"
+    elif any(_aligned(d, sender_domain) for d in dkim_passed):
+        verdict = "dkim"
+    elif dmarc == "pass":
+        verdict = "spf"
+    else:
+        verdict = "none"
+    return {"authserv_id": trusted, "dkim": "pass" if dkim_passed else first("dkim"), "dkim_domains": dkim_passed,
+            "spf": first("spf"), "dmarc": dmarc, "verdict": verdict}
 
 
 _LATIN = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252", "iso-8859-15"}
@@ -282,8 +382,10 @@ def parse_mail(raw: bytes) -> ParsedMail:
                         sender_name=name.strip()[:200], subject=subject, body="",
                         thread_ids=in_reply_to + references, in_reply_to=in_reply_to, references=references)
     parsed.auto_reason = auto_reason(msg, address)
+    parsed.auth = authentication(msg, address)
     if parsed.auto_reason:
         return parsed
+    parsed.reply_tags = reply_tags(msg)
     parsed.body = strip_quotes(_body(msg))
     parsed.attachments = _attachments(msg)
     language = header(msg, "Content-Language").strip().lower()
@@ -311,7 +413,7 @@ def intake_of(parsed: ParsedMail) -> Intake:
     return Intake(sender=parsed.sender_email, name=parsed.sender_name, subject=parsed.subject, text=parsed.body,
                   message_id=parsed.message_id, in_reply_to=list(parsed.in_reply_to),
                   references=list(parsed.references), attachments=list(parsed.attachments), locale=parsed.locale,
-                  ticket_hint=thread_ticket_id(parsed))
+                  ticket_hint=thread_ticket_id(parsed), reply_tags=list(parsed.reply_tags), auth=dict(parsed.auth))
 
 
 _STATUS_OF = {"created": InboundStatus.TICKET_CREATED, "replied": InboundStatus.REPLY_ADDED,
@@ -324,7 +426,7 @@ def process_mail(raw: bytes) -> InboundMail:
 
     parsed = parse_mail(raw)
     record = InboundMail(message_key=parsed.key, sender=parsed.sender_email, subject=parsed.subject[:300],
-                         size=len(raw))
+                         size=len(raw), auth_results=parsed.auth)
     already = db.session.scalar(
         sa.select(InboundMail).where(InboundMail.message_key == parsed.key,
                                      InboundMail.status != InboundStatus.QUARANTINED).limit(1)

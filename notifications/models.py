@@ -50,6 +50,8 @@ class OutboxMessage(db.Model):
     message_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
     in_reply_to: Mapped[str | None] = mapped_column(sa.String(255))
     references: Mapped[str] = mapped_column(sa.Text, default="")
+    #: Where the recipient's answer goes (a conversation's tagged intake address), or None for none.
+    reply_to: Mapped[str | None] = mapped_column(sa.String(254))
     status: Mapped[str] = mapped_column(sa.String(10), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -142,6 +144,8 @@ class InboundMail(db.Model):
     ticket_id: Mapped[int | None]
     detail: Mapped[str] = mapped_column(sa.Text, default="")
     folder: Mapped[str] = mapped_column(sa.String(120), default="")
+    #: What the trusted receiving relay's Authentication-Results said (notifications.mail_in.authentication).
+    auth_results: Mapped[dict | None] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (sa.Index("ix_inbound_mails_status_created", "status", "created_at"),)

@@ -13,6 +13,7 @@ from notifications.emails import mail_locale
 from notifications.models import Notification, OutboxMessage
 from notifications.outbox import enqueue_email
 from notifications.services import notify_user
+from tickets import identity
 from tickets.models import AuthorKind, Message, Ticket
 
 
@@ -58,7 +59,7 @@ def email_requester(ticket: Ticket, *, dedup_key: str, kind: str, template: str,
         dedup_key=dedup_key, kind=kind, recipient=ticket.requester_email, template=f"tickets/mail/{template}",
         locale=ticket.requester_locale, thread_id=ticket.id, subject_prefix=f"[{ticket.reference}] ",
         confirmed=address_confirmed(ticket),
-        thread_refs=[inbound] if inbound else [], ticket=ticket, **context)
+        thread_refs=[inbound] if inbound else [], ticket=ticket, reply_to=identity.reply_address(ticket), **context)
 
 
 def notify_staff(user, ticket: Ticket, *, kind: str, dedup_key: str, title: str, body: str = "",

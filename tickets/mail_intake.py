@@ -1,20 +1,21 @@
 """Mail → ticket: the handler notifications calls (through crm.core.registry) for each readable incoming message.
 
-It finds the ticket a message answers (its thread ids, the mail side's hint, the reference in the subject),
-checks the attachments (refused ones are noted in the text) and adds a reply or opens a new request.
+It finds the ticket a message answers (its reply token or a Message-ID we sent, from the requester: see
+tickets.identity), checks the attachments (refused ones are noted in the text) and adds a reply or opens a new
+request; a reference cited without that proof opens a new request with an internal note saying why.
 """
 
 from __future__ import annotations
 
 import re
 
-import sqlalchemy as sa
 from flask import Flask, current_app
 
 from crm.core.extensions import db
 from notifications.intake import InboundMail, IntakeResult
+from tickets import identity
 from tickets.attachments import AttachmentError, IncomingFile, check_files
-from tickets.models import Channel, Message, Ticket
+from tickets.models import Channel, Ticket
 from tickets.services import TicketError, ticket_by_reference
 from tickets.workflow import add_requester_reply, create_ticket
 
@@ -39,54 +40,63 @@ def checked_attachments(files: list[tuple[str, bytes, str]]) -> tuple[list[Incom
     return accepted, notes
 
 
-def find_ticket(mail: InboundMail) -> Ticket | None:
-    """The ticket this message answers: by In-Reply-To/References, the hint, else the reference in the subject."""
-    ticket = None
-    ids = [i for i in [*mail.in_reply_to, *mail.references] if len(i) <= 255]
-    if ids:
-        ticket_id = db.session.scalar(
-            sa.select(Message.ticket_id).where(Message.email_message_id.in_(ids)).order_by(Message.id.desc()).limit(1)
-        ) or mail.ticket_hint
-        ticket = db.session.get(Ticket, ticket_id) if ticket_id else None
-    if ticket is None:
-        match = REFERENCE_RE.search(mail.subject)
-        ticket = ticket_by_reference(match.group(0)) if match else None
+def _surviving(ticket: Ticket | None) -> Ticket | None:
+    """The ticket a merged one lives on in."""
     seen = set()
     while ticket is not None and ticket.merged_into_id and ticket.id not in seen:
         seen.add(ticket.id)
         ticket = ticket.merged_into
-    # Only the requester may add to a ticket by e-mail; anyone else opens their own request.
-    if ticket is not None and ticket.requester_email != mail.sender:
-        return None
     return ticket
 
 
-def intake_mail(mail: InboundMail) -> IntakeResult:
-    """Add the message to the ticket it answers, or open a new request; flushes, the caller commits."""
-    from crm.core.services import user_by_email
+def find_ticket(mail: InboundMail) -> tuple[Ticket | None, str, Ticket | None]:
+    """(the ticket this message answers, why it answers none, the ticket it claimed to answer).
 
+    Only proof threads (tickets.identity): the ticket's reply token in the address it was sent to, or a Message-ID
+    we sent in its thread; then only from the requester's address, without a DMARC failure. A reference in the
+    subject alone gives the claimed ticket and a reason, never the ticket.
+    """
+    proven = _surviving(identity.ticket_by_reply_token(mail.reply_tags) or identity.ticket_by_sent_message(mail))
+    if proven is not None:
+        reason = identity.may_thread(proven, mail)
+        return (None, reason, proven) if reason else (proven, "", proven)
+    match = REFERENCE_RE.search(mail.subject)
+    cited = _surviving(ticket_by_reference(match.group(0).upper())) if match else None
+    return None, identity.unthreaded_reason(cited), cited
+
+
+def intake_mail(mail: InboundMail) -> IntakeResult:
+    """Add the message to the ticket it answers, or open a new request; flushes, the caller commits.
+
+    A new request from e-mail is never linked to an account: the acknowledgement asks to confirm the address.
+    """
     attachments, notes = checked_attachments(mail.attachments)
     text = mail.text
     if notes:
         text = (text + "\n\n" + "\n".join(f"[{n}]" for n in notes)).strip()
     body = text or ("(voir les pièces jointes)" if attachments else "(message sans texte)")
-    ticket = find_ticket(mail)
+    ticket, reason, claimed = find_ticket(mail)
     if ticket is not None:
         try:
-            add_requester_reply(ticket, body=body, author=ticket.requester, attachments=attachments,
-                                channel=Channel.EMAIL, email_message_id=mail.message_id)
+            message = add_requester_reply(ticket, body=body, author=ticket.requester, attachments=attachments,
+                                          channel=Channel.EMAIL, email_message_id=mail.message_id)
         except TicketError as error:
             body = f"Suite de la demande {ticket.reference} ({error})\n\n{body}"
         else:
+            message.email_auth = mail.auth or None
+            db.session.flush()
             return IntakeResult("replied", ticket_id=ticket.id, reference=ticket.reference)
-    user = user_by_email(mail.sender)
     ticket, _key = create_ticket(
         subject=REFERENCE_RE.sub("", mail.subject).strip(" []:-") or "(sans objet)", body=body,
-        requester_email=mail.sender, requester_name=mail.name, requester=user,
-        channel=Channel.EMAIL, locale=(user.locale if user else mail.locale), attachments=attachments,
-        email_message_id=mail.message_id,
+        requester_email=mail.sender, requester_name=mail.name, requester=None,
+        channel=Channel.EMAIL, locale=mail.locale, attachments=attachments, email_message_id=mail.message_id,
     )
-    return IntakeResult("created", ticket_id=ticket.id, reference=ticket.reference)
+    ticket.messages[0].email_auth = mail.auth or None
+    if reason:
+        identity.note_unthreaded(ticket, reason, claimed.reference if claimed is not None else None)
+    db.session.flush()
+    return IntakeResult("created", ticket_id=ticket.id, reference=ticket.reference,
+                        reason=f"non rattaché : {reason}" if reason else "")
 
 
 def init_app(app: Flask) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import enum
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -78,6 +80,13 @@ SLA_STATE_LABELS = {
     SlaState.BREACHED: "Dépassé",
     SlaState.MET: "Respecté",
     SlaState.MISSED: "Non respecté",
+}
+#: The badge of an incoming e-mail on the agent's ticket page, by notifications.mail_in's verdict.
+EMAIL_AUTH_LABELS = {
+    "dkim": "Authentifié (DKIM)",
+    "spf": "Authentifié (SPF)",
+    "fail": "Non authentifié (DMARC en échec)",
+    "none": "Non authentifié",
 }
 PRIORITY_RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
 
@@ -173,6 +182,11 @@ class SlaPolicy(db.Model):
     queue: Mapped[Queue | None] = relationship()
 
 
+def new_reply_token() -> str:
+    """24 random lowercase base32 characters (120 bits): safe in an address's local part, whatever its case."""
+    return base64.b32encode(secrets.token_bytes(15)).decode().lower()
+
+
 class Ticket(db.Model):
     """A request traced until it is answered, with its SLA due times stored for indexed queries."""
 
@@ -204,6 +218,11 @@ class Ticket(db.Model):
     tier_origin: Mapped[str] = mapped_column(sa.String(400), default="")
     link_candidates: Mapped[dict | None] = mapped_column(sa.JSON)
     access_key_hash: Mapped[str] = mapped_column(sa.String(64))
+    #: Unguessable, in the Reply-To of our e-mails: a mail threads onto the ticket only with it (tickets.identity).
+    reply_token: Mapped[str | None] = mapped_column(sa.String(32), index=True, unique=True,
+                                                     default=new_reply_token)
+    #: When the requester proved the address is theirs (the link of the acknowledgement); None: not yet.
+    requester_confirmed_at: Mapped[datetime | None]
     merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id", ondelete="SET NULL"))
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -358,6 +377,8 @@ class Message(db.Model):
     internal: Mapped[bool] = mapped_column(default=False)
     channel: Mapped[str] = mapped_column(sa.String(10), default=Channel.WEB)
     email_message_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    #: An incoming e-mail's Authentication-Results as read by notifications.mail_in (with its "verdict").
+    email_auth: Mapped[dict | None] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
@@ -365,6 +386,13 @@ class Message(db.Model):
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="message", cascade="all, delete-orphan", lazy="selectin"
     )
+
+    @property
+    def auth_label(self) -> str | None:
+        """The badge of an incoming e-mail: authenticated or not (None for a message that came otherwise)."""
+        if self.email_auth is None:
+            return None
+        return EMAIL_AUTH_LABELS.get(self.email_auth.get("verdict"), EMAIL_AUTH_LABELS["none"])
 
 
 class Attachment(db.Model):

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from crm.core.extensions import db, utcnow
 from crm.core.models import STAFF_ROLES, User, UserRole
-from crm.core.services import is_own_email
+from tickets import identity
 from tickets.models import ACTIVE_STATUSES, CannedResponse, Priority, Queue, SlaState, Status, Ticket, Topic
 
 PER_PAGE = 50
@@ -231,15 +231,15 @@ def list_tickets(filters: QueueFilters | None = None, *, page: int = 1, per_page
 
 
 def requester_owns(user: User, ticket: Ticket) -> bool:
-    """Whether the ticket is the user's: filed from their account or in their address (any case)."""
-    return ticket.requester_id == user.id or is_own_email(user, ticket.requester_email)
+    """Whether the ticket is the user's: filed from their account, or in their address once confirmed."""
+    return identity.owns(user, ticket)
 
 
 def requester_tickets(*, user_id: int, email: str, limit: int = 200) -> list[Ticket]:
-    """A requester's own tickets (by account or by e-mail), newest first."""
+    """A requester's own tickets (by account, or by their address once confirmed), newest first."""
     query = (
         sa.select(Ticket)
-        .where(sa.or_(Ticket.requester_id == user_id, Ticket.requester_email == email.strip().lower()))
+        .where(identity.owned_by(user_id, email))
         .order_by(Ticket.created_at.desc(), Ticket.id.desc())
         .limit(limit)
     )

@@ -27,6 +27,7 @@ from flask import Flask
 
 from crm.core.extensions import utcnow
 from notifications.emails import local_datetime
+from tickets import identity
 from tickets.emails import email_requester, follow_link, localized, markdown_html, markdown_text, notify_staff
 from tickets.models import AuthorKind, Priority, Status
 
@@ -44,6 +45,7 @@ def on_ticket_created(ticket, message=None, access_key: str | None = None, **_kw
             first_message=message if message is not None and message.author_kind == AuthorKind.REQUESTER else None,
             link=follow_link(ticket, access_key),
             due=local_datetime(ticket.first_response_due_at, ticket.requester_locale),
+            address_link=identity.confirmation_link(ticket),  # None once the address is known to be theirs
         )
     queue = ticket.queue
     if queue is not None and queue.is_referent_group:
@@ -95,6 +97,7 @@ def on_auto_answered(ticket, article=None, access_key: str | None = None, **_kw)
         kind="auto_answer", template="auto_answer", article_title=(article.question if article is not None else ""),
         answer=markdown_text(answer), answer_html=markdown_html(answer), confirm_link=link, escalate_link=link,
         link=link,
+        address_link=identity.confirmation_link(ticket),  # None once the address is known to be theirs
     )
 
 

@@ -113,6 +113,12 @@ class Config:
     IMAP_QUARANTINE_FOLDER: str = "Quarantaine"  # messages that could not be processed
     IMAP_MAX_MESSAGE_BYTES: int = 30 * 1024 * 1024
     IMAP_BATCH: int = 50
+    #: The address requesters write to (None: the address of MAIL_SENDER); replies go to <local>+<ticket token>@…
+    MAIL_INTAKE_ADDRESS: str | None = None
+    #: The authserv-id of our receiving relay: only its Authentication-Results header is believed (None: none is).
+    MAIL_AUTHSERV_ID: str | None = None
+    #: Days the link that confirms a requester's address (and links the request to their account) stays valid.
+    REQUESTER_CONFIRM_DAYS: int = 30
     # Outbox, notifications and scheduled jobs (notifications package).
     OUTBOX_MAX_ATTEMPTS: int = 8
     OUTBOX_BACKOFF_SECONDS: int = 60
