@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from crm import create_app
 from crm.core.extensions import db
-from tickets import services
+from tickets import identity, services
 from tickets.models import Attachment, Message, Status, Ticket
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -170,6 +170,10 @@ def test_logged_in_owner_sees_ticket_other_requester_gets_404(client, make_ticke
     assert client.get(f"/demandes/{ticket.reference}").status_code == 404
     client.post("/deconnexion")
     login(owner)
+    # filed in their address without their account: not theirs until they confirm it (tickets.identity)
+    assert client.get(f"/demandes/{ticket.reference}").status_code == 404
+    identity.confirm_requester(ticket)
+    db.session.commit()
     assert client.get(f"/demandes/{ticket.reference}").status_code == 200
     mine = client.get("/mes-demandes").get_data(as_text=True)
     assert ticket.reference in mine
@@ -177,10 +181,12 @@ def test_logged_in_owner_sees_ticket_other_requester_gets_404(client, make_ticke
 
 def test_my_requests_lists_only_own_tickets(client, make_ticket, make_user, login):
     mine = make_ticket(requester_email="moi@labo.example")
+    identity.confirm_requester(mine)
+    unconfirmed = make_ticket(requester_email="moi@labo.example")
     other = make_ticket(requester_email="autre@labo.example")
     login(make_user("requester", email="moi@labo.example"))
     html = client.get("/mes-demandes").get_data(as_text=True)
-    assert mine.reference in html and other.reference not in html
+    assert mine.reference in html and other.reference not in html and unconfirmed.reference not in html
 
 
 def test_my_requests_needs_login_and_staff_go_to_queue(client, make_user, login):
