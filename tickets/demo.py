@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from crm.core.extensions import db, utcnow
+from crm.projects.models import PORTAL_STATES
 from expert.demo import outcome_fates, waiting_auto_answers
 from expert.demo import seed as seed_expert_data
 from notifications.models import OutboxMessage
@@ -48,8 +49,6 @@ TOPICS = [
     ("portail", "Compte et portail projets", "Account and project portal", "support"),
     ("autre", "Autre question", "Other question", "support"),
 ]
-
-SERVICE_TIERS = ("standard", "prioritaire", "premium")
 
 # (name, tier, priority, topic, queue, first response minutes, resolution minutes, calendar)
 POLICIES = [
@@ -158,23 +157,35 @@ def seed_demo_tickets(context: dict) -> None:
     users = context.get("users", {})
     requesters = context.get("requesters", [])
     agents = [u for key, u in users.items() if key.startswith(("agent", "referent"))]
-    organisations = context.get("organisations", [])
+    projects = [p for p in context.get("projects", []) if p.state in PORTAL_STATES]
     rng = random.Random(2026)  # noqa: S311 - demo data
     now = utcnow()
     n = int(context.get("n_tickets", 300))
     for i in range(n):
         topic, subject, body = SAMPLE_REQUESTS[i % len(SAMPLE_REQUESTS)]
         created = now - timedelta(minutes=rng.randint(5, 60 * 24 * 45))
-        requester = rng.choice(requesters) if requesters and rng.random() < 0.6 else None
+        requester = rng.choice(requesters) if requesters and rng.random() < 0.4 else None
         email = requester.email if requester else f"demandeur{i}@etablissement-exemple.fr"
-        organisation = rng.choice(organisations) if organisations and rng.random() < 0.7 else None
+        name = requester.name if requester else f"Demandeur {i}"
+        named = None
+        if requester is None and projects and rng.random() < 0.6:
+            # Linked through the real path (tickets.linking): a partner's lead writes, naming the project in the
+            # field or the text, or not at all (then their address finds it when they lead only that one).
+            project = rng.choice(projects)
+            lead = rng.choice([p for p in project.partners if p.scientific_lead or p.administrative_lead] or [None])
+            person = (lead.scientific_lead or lead.administrative_lead) if lead is not None else None
+            if person is not None and person.email and rng.random() < 0.8:
+                email, name = person.email, person.full_name
+            mention = rng.random()
+            if mention < 0.4:
+                named = project.reference
+            elif mention < 0.8:
+                body = f"{body}\n\nProjet {project.reference} ({project.acronym})."
         ticket, _key = workflow.create_ticket(
-            subject=subject, body=body, requester_email=email,
-            requester_name=requester.name if requester else f"Demandeur {i}", requester=requester,
+            subject=subject, body=body, requester_email=email, requester_name=name, requester=requester,
             topic=topic, priority=rng.choices(list(Priority), weights=[10, 70, 15, 5])[0],
             channel=rng.choice(["web", "web", "email", "portal", "api"]), created_at=created,
-            organisation_id=organisation.id if organisation else None,
-            service_tier=(organisation.service_tier if organisation else None) or rng.choice(SERVICE_TIERS),
+            project_reference=named,
         )
         _play_history(ticket, rng, agents, created, now)
     db.session.flush()

@@ -172,10 +172,28 @@ class MessageSchema(Schema):
     created_at = fields.AwareDateTime()
 
 
+def _org_ref(org) -> dict | None:
+    return {"id": org.id, "code": org.code, "name": org.name} if org is not None else None
+
+
+class LinksSchema(Schema):
+    """What the ticket is linked to (tickets.linking): project, establishment, laboratory, candidates."""
+
+    project = fields.Function(lambda t: t.project.reference if t.project else None)
+    organisation = fields.Function(lambda t: _org_ref(t.organisation))
+    laboratory = fields.Function(lambda t: _org_ref(t.laboratory))
+    person_known = fields.Function(lambda t: t.person_id is not None,
+                                   metadata={"description": "Le demandeur est connu des systèmes métier"})
+    tier_origin = fields.String(metadata={"description": "Niveau de service et d'où il vient"})
+    candidates = fields.Raw(attribute="link_candidates", allow_none=True,
+                            metadata={"description": "Projets et établissements à départager (identifiants)"})
+
+
 class TicketDetailSchema(TicketSchema):
     """A ticket with its messages visible to the caller and both SLA clocks computed now."""
 
     sla = fields.Nested(SlaDetailSchema)
+    links = fields.Nested(LinksSchema, attribute="ticket")
     messages = fields.List(fields.Nested(MessageSchema))
 
 

@@ -14,7 +14,7 @@ from crm.core.database import dialect_insert
 from crm.core.extensions import db, utcnow
 from crm.core.models import User
 from crm.core.security import token_digest
-from tickets import signals
+from tickets import linking, signals
 from tickets.attachments import IncomingFile, check_files, store_file
 from tickets.models import (
     ACTIVE_STATUSES,
@@ -176,10 +176,7 @@ def open_ticket(*, subject: str, body: str, requester_email: str, requester_name
         requester_locale=locale, project_reference=(project_reference or "").strip() or None,
         service_tier=service_tier, access_key_hash=token_digest(key), created_at=now, updated_at=now,
     )
-    if organisation_id is not None:
-        ticket.organisation_id = organisation_id
-    if project_id is not None:
-        ticket.project_id = project_id
+    linking.link_ticket(ticket, body=body, project_id=project_id, organisation_id=organisation_id)
     message = Message(ticket=ticket, author=requester, author_kind=AuthorKind.REQUESTER,
                       author_name=requester_label(ticket), body=body,
                       channel=channel, created_at=now, email_message_id=email_message_id)
@@ -194,6 +191,8 @@ def open_ticket(*, subject: str, body: str, requester_email: str, requester_name
 def apply_sla_policy(ticket: Ticket, *, by: User | None = None, now: datetime | None = None) -> None:
     """(Re)choose the SLA policy from the ticket's tier, priority, topic and queue; record why."""
     policy, reason = choose_sla_policy(ticket)
+    if ticket.tier_origin:  # the tier and where it comes from (tickets.linking), then the policy's own reason
+        reason = f"{ticket.tier_origin}. {reason}"
     if policy is not ticket.sla_policy or reason != ticket.sla_reason:
         previous = ticket.sla_policy.name if ticket.sla_policy else None
         ticket.sla_policy = policy
@@ -444,3 +443,31 @@ def merge_tickets(duplicate: Ticket, into: Ticket, *, by: User, now: datetime | 
 def ticket_by_reference(reference: str) -> Ticket | None:
     """The ticket with this public reference."""
     return db.session.scalar(sa.select(Ticket).where(Ticket.reference == reference.strip().upper()))
+
+
+def _links_label(ticket: Ticket) -> str | None:
+    """The project and establishment of a ticket, for its history."""
+    parts = [ticket.project.reference if ticket.project else "",
+             ticket.organisation.name if ticket.organisation else ""]
+    return " — ".join(p for p in parts if p) or None
+
+
+def relink_ticket(ticket: Ticket, *, project, organisation, by: User, now: datetime | None = None) -> bool:
+    """An agent links the ticket to a project (or none) and an establishment (None: found from the project, else
+    the person); recorded in the history, the SLA policy chosen again with its reason. False if nothing changed."""
+    now = now or utcnow()
+    before = (ticket.project_id, ticket.organisation_id, ticket.laboratory_id, ticket.link_candidates)
+    label = _links_label(ticket)
+    links = linking.find_links(email=ticket.requester_email, project=project, organisation=organisation,
+                               search_project=False)
+    links.origin = (f"{links.origin}, " if links.origin else "") + f"rattachement choisi par {by.name}"
+    after = (project.id if project else None, links.organisation.id if links.organisation else None,
+             links.laboratory.id if links.laboratory else None, links.candidates)
+    if after == before:
+        return False
+    linking.set_links(ticket, links)
+    record_event(ticket, "links", by, at=now, before=label, after=_links_label(ticket))
+    ticket.updated_at = now
+    db.session.flush()
+    apply_sla_policy(ticket, by=by, now=now)
+    return True

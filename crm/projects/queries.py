@@ -1,4 +1,4 @@
-"""Named queries of projects: payment totals, lookup by reference."""
+"""Named queries of projects: payment totals, lookup by reference, the projects of a person."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from crm.core.extensions import db
-from crm.projects.models import Partner, PaymentLine, Project
+from crm.projects.models import PORTAL_STATES, Partner, PaymentLine, Project
 
 ZERO = Decimal("0.00")
 
@@ -44,3 +44,39 @@ def projects_of_organisations(ids: list[int]) -> sa.Select:
         sa.or_(Partner.organisation_id.in_(ids), Partner.laboratory_id.in_(ids)))
     return sa.select(Project).where(Project.id.in_(partners)).order_by(Project.call_year.desc().nulls_last(),
                                                                         Project.reference)
+
+
+def _with_partners():
+    """Load a project's partners with their establishment and laboratory in the same statement."""
+    return sa.orm.joinedload(Project.partners).options(sa.orm.joinedload(Partner.organisation),
+                                                       sa.orm.joinedload(Partner.laboratory))
+
+
+def projects_by_references(references: list[str]) -> list[Project]:
+    """The projects with these references (written in capitals, as the business systems do), partners loaded,
+    in one query."""
+    wanted = sorted({r.strip().upper() for r in references if r and r.strip()})
+    if not wanted:
+        return []
+    return list(db.session.scalars(sa.select(Project).where(Project.reference.in_(wanted))
+                                   .options(_with_partners())).unique())
+
+
+def active_projects_of_person(person_id: int) -> list[Project]:
+    """The projects in an active state (not closed nor abandoned) that this person coordinates or of which they
+    lead a partner (scientific or administrative lead), partners loaded, most recent call first."""
+    led = sa.select(Partner.project_id).where(sa.or_(Partner.scientific_lead_id == person_id,
+                                                     Partner.administrative_lead_id == person_id))
+    query = (sa.select(Project)
+             .where(Project.state.in_([str(s) for s in PORTAL_STATES]),
+                    sa.or_(Project.coordinator_id == person_id, Project.id.in_(led)))
+             .options(_with_partners())
+             .order_by(Project.call_year.desc().nulls_last(), Project.reference))
+    return list(db.session.scalars(query).unique())
+
+
+def projects_by_ids(ids: list[int]) -> list[Project]:
+    """The projects with these ids, by reference."""
+    if not ids:
+        return []
+    return list(db.session.scalars(sa.select(Project).where(Project.id.in_(ids)).order_by(Project.reference)))

@@ -1,4 +1,5 @@
-"""The portal's contact form on a project: it opens a ticket linked to the project and the organisation."""
+"""The portal's contact form on a project: it opens a ticket on the project and the partner the user follows
+(tickets.linking finds the person and the laboratory and says where the service tier comes from)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,6 @@ def report(reference: str):
     if form.validate_on_submit():
         label, topic = CONTACT_REASONS[form.reason.data]
         partner = portal_queries.followed_partner(profiles_of(current_user), project)
-        partner = partner or (project.partners[0] if project.partners else None)
         organisation = partner.organisation if partner else None
         ticket, _key = workflow.create_ticket(
             subject=_("Portail projets — %(reason)s — %(acronym)s", reason=label, acronym=project.acronym),
@@ -46,8 +46,7 @@ def report(reference: str):
                                                 reference=project.reference, acronym=project.acronym),
             requester_email=current_user.email, requester_name=current_user.name, requester=current_user,
             topic=_topic(topic), channel=Channel.PORTAL, project_reference=project.reference,
-            organisation_id=organisation.id if organisation else None, project_id=project.id,
-            service_tier=organisation.effective_service_tier if organisation else None, actor=current_user,
+            organisation_id=organisation.id if organisation else None, project_id=project.id, actor=current_user,
             locale=str(get_locale() or "fr"),
         )
         flash(_("Votre signalement est enregistré sous la référence %(reference)s.", reference=ticket.reference),
