@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     EmailField,
+    IntegerField,
     MultipleFileField,
     RadioField,
     SelectField,
@@ -42,6 +43,9 @@ class RequestForm(FlaskForm):
                             validators=[DataRequired(), Length(max=MESSAGE_MAX)])
     project_reference = StringField(_l("Référence du projet (facultatif)"), filters=[_strip],
                                     validators=[Optional(), Length(max=40)])
+    #: For a signed-in person the business systems know: one of their projects (choices set by the view).
+    project = SelectField(_l("Votre projet (facultatif)"), choices=[], validate_choice=False,
+                          validators=[Optional()])
     attachments = MultipleFileField(_l("Pièces jointes (facultatif)"))
     website = StringField(_l("Ne remplissez pas ce champ"))
     submit = SubmitField(_l("Envoyer ma demande"))
@@ -127,6 +131,25 @@ class MergeForm(FlaskForm):
                          validators=[DataRequired(), Length(max=20)],
                          description=_l("Par exemple DEM-2026-000123"))
     submit = SubmitField(_l("Fusionner comme doublon"))
+
+
+class LinkForm(FlaskForm):
+    """An agent corrects what the ticket is linked to: a project by its reference, an establishment."""
+
+    project_reference = StringField(_l("Référence du projet"), filters=[_strip],
+                                    validators=[Optional(), Length(max=40)],
+                                    description=_l("Laisser vide : aucun projet"))
+    organisation = StringField(_l("Établissement (code, SIRET, SIREN ou RNSR)"), filters=[_strip],
+                               validators=[Optional(), Length(max=40)],
+                               description=_l("Laisser vide : déduit du projet, sinon de la personne"))
+    submit = SubmitField(_l("Enregistrer le rattachement"))
+
+
+class LinkChoiceForm(FlaskForm):
+    """One click on a candidate project or establishment of the ticket."""
+
+    project = IntegerField(validators=[Optional()])
+    organisation = IntegerField(validators=[Optional()])
 
 
 class SurveyForm(FlaskForm):

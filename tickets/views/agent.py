@@ -174,6 +174,7 @@ EVENT_LABELS = {
     "queue": "File modifiée",
     "merged": "Fusionnée dans une autre demande",
     "merged_from": "Doublon fusionné dans cette demande",
+    "links": "Rattachement modifié",
     "sla_at_risk": "Délai à risque",
     "sla_breached": "Délai dépassé",
 }
@@ -253,7 +254,7 @@ def _act(reference: str, action: Callable[[Ticket], str | None], form=None, form
         return render_ticket(load_ticket(reference), 422, **({form_name: form} if form_name else {}))
     if message:
         flash(message, "success")
-    return redirect(url_for(".ticket", reference=ticket.reference))
+    return redirect(url_for("tickets_agent.ticket", reference=ticket.reference))
 
 
 @bp.post("/demandes/<reference>/prendre")

@@ -22,6 +22,9 @@ from flask_login import current_user, login_required
 from crm.core import registry
 from crm.core.extensions import db, limiter
 from crm.core.services import is_own_email
+from crm.organisations import queries as organisation_queries
+from crm.projects import queries as project_queries
+from crm.projects.models import Project
 from tickets import follow_links, queries, services, workflow
 from tickets.attachments import AttachmentError, IncomingFile, stored_path
 from tickets.forms import NewLinkForm, RequesterReplyForm, RequestForm
@@ -89,6 +92,10 @@ def new_request():
     """The request form: anyone may submit; logged-in users find their name and address filled in."""
     form = RequestForm()
     form.topic.choices = [("", _("Sélectionnez un thème"))] + topic_choices()
+    projects = own_projects()
+    if projects:
+        form.project.choices = [("", _("Aucun de ces projets"))] + [
+            (p.reference, f"{p.acronym} — {p.reference}") for p in projects]
     if request.method == "GET" and current_user.is_authenticated:
         form.name.data = current_user.name
         form.email.data = current_user.email
@@ -100,13 +107,16 @@ def new_request():
     if form.website.data:  # the honeypot: only robots fill it
         flash(_("Votre demande n'a pas pu être envoyée. Veuillez réessayer."), "error")
         return _render_request_form(form, files)
+    if form.project.data and form.project.data not in {p.reference for p in projects}:
+        form.project.errors = [_("Choisissez un de vos projets dans la liste.")]
+        return _render_request_form(form, files)
     user = current_user if current_user.is_authenticated else None
     owner = user if user is not None and is_own_email(user, form.email.data) else None
     try:
         ticket, key = workflow.create_ticket(
             subject=form.subject.data, body=form.message.data, requester_email=form.email.data,
             requester_name=form.name.data, requester=owner, topic=form.topic.data,
-            project_reference=form.project_reference.data or None, attachments=files,
+            project_reference=form.project.data or form.project_reference.data or None, attachments=files,
             locale=str(get_locale()),
         )
     except AttachmentError as error:
@@ -124,6 +134,14 @@ def new_request():
         "email": ticket.requester_email,
     }
     return redirect(url_for(".request_sent"))
+
+
+def own_projects() -> list[Project]:
+    """The active projects of the signed-in person the business systems know (none for visitors and staff)."""
+    if not current_user.is_authenticated or current_user.is_staff:
+        return []
+    person = organisation_queries.person_of_user(current_user.id, current_user.email)
+    return project_queries.active_projects_of_person(person.id) if person is not None else []
 
 
 def _render_request_form(form: RequestForm, files: list[IncomingFile]):
