@@ -108,6 +108,11 @@ class TriageDecision(db.Model):
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
     outcome: Mapped[str] = mapped_column(sa.String(20), index=True)
     outcome_at: Mapped[datetime | None]
+    #: The call the question was found to be about, and how (expert.calls.SOURCES); None: not detected.
+    call_code: Mapped[str | None] = mapped_column(sa.String(40))
+    call_source: Mapped[str | None] = mapped_column(sa.String(20))
+    #: The calls offered to the requester while the answer waits for the call of the question (emptied once chosen).
+    call_choices: Mapped[list] = mapped_column(sa.JSON, default=list)
 
     __table_args__ = (sa.Index("ix_expert_triage_decisions_decided_outcome", "decided_at", "outcome"),)
 

@@ -117,6 +117,45 @@ class Project(db.Model):
         return f"{self.acronym} ({self.reference})"
 
 
+class CallState(enum.StrEnum):
+    UPCOMING = "upcoming"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+CALL_STATE_LABELS = {CallState.UPCOMING: "À venir", CallState.OPEN: "Ouvert", CallState.CLOSED: "Clos"}
+
+
+class Call(db.Model):
+    """A call for proposals as people name it: code, name, acronyms and other names, dates and state.
+
+    Projects point at a call by its code (``Project.call_code``, no foreign key: the business systems' files
+    may name a call before it is described here). Triage detects the call a question is about from these.
+    """
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(255), default="")
+    #: Acronyms written in questions ("AAPG", "JCJC"), without the year.
+    acronyms: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    #: Other names people use ("appel générique", "extensions territoriales").
+    aliases: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    year: Mapped[int | None]
+    opens_on: Mapped[date | None]
+    closes_on: Mapped[date | None]
+    state: Mapped[str] = mapped_column(sa.String(20), default=CallState.OPEN)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def state_label(self) -> str:
+        return CALL_STATE_LABELS.get(self.state, self.state)
+
+    def __str__(self) -> str:
+        return f"{self.name or self.code} ({self.code})"
+
+
 class Partner(db.Model):
     """A consortium member: an establishment, optionally a laboratory, and its two leads."""
 
