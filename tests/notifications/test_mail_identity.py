@@ -198,6 +198,10 @@ def test_authentication_is_recorded_and_shown_to_the_agent(reference_data, clien
     assert html.count("guichet-auth-badge") == 2
     assert "Authentifié (DKIM)" in html and "Non authentifié" in html
     assert "adresse non confirmée" in html
+    client.post("/deconnexion")
+    login(make_user("admin"))
+    listing = client.get("/admin/courriels-recus").get_data(as_text=True)
+    assert "DKIM pass · SPF pass · DMARC pass" in listing  # the first mail, as the relay found it
 
 
 # -- through a real IMAP server -----------------------------------------------------------------------------
