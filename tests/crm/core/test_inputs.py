@@ -63,3 +63,28 @@ def test_json_depth_skips_strings_and_counts_nesting():
     assert json_depth(json.dumps({"a": [1, {"b": "[[[{{{"}]}).encode()) == 3
     assert json_depth(b'"\\"[["') == 0
     assert json_depth(("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1)).encode()) == MAX_JSON_DEPTH + 1
+
+
+@pytest.mark.parametrize("path", ["/notifications/99999999999999999999", "/gestion/articles/2147483648",
+                                  "/agent/pieces-jointes/" + "9" * 400, "/crm/organisations/99999999999999999999"])
+def test_an_identifier_beyond_the_largest_key_names_nothing(client, make_user, login, path):
+    login(make_user("manager"))
+    assert client.get(path).status_code == 404
+    assert client.get("/notifications/2147483647").status_code == 404  # the largest key: looked up, not found
+
+
+@pytest.mark.parametrize("body", ["1e308", '"x"', "[]", '{"note": "Bonjour", "submit": "y"}'])
+def test_a_json_body_sent_to_a_page_is_refused_before_any_form_reads_it(client, make_user, login, make_ticket,
+                                                                         count_rows, body):
+    from crm.core.extensions import db
+    from tickets.models import Message
+
+    login(make_user("agent"))
+    ticket = make_ticket()
+    db.session.commit()  # kept by the error response, which rolls back what the test did not commit
+    before = count_rows(Message)
+    response = client.post(f"/agent/demandes/{ticket.reference}/note", data=body, content_type="application/json")
+    assert response.status_code == 415 and "pas du JSON" in response.get_data(as_text=True)
+    assert count_rows(Message) == before
+    note = client.post(f"/agent/demandes/{ticket.reference}/note", data={"note": "Bonjour"})
+    assert note.status_code == 302 and count_rows(Message) == before + 1  # the form itself still works
