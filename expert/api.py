@@ -105,7 +105,7 @@ def search(args):
 @token_required(*STAFF_ROLES)
 @bp.arguments(TriageInputSchema)
 @bp.response(200, DecisionSchema)
-@_problems(401, 403, 422)
+@_problems(400, 401, 403, 413, 422)
 def triage(data):
     """The decision the rules would take for this text: rules fired and why, candidates, action. Creates nothing."""
     return services.try_question(data["subject"], data["body"], topic=data["topic"], call=data["call"],

@@ -66,7 +66,7 @@ def _field_error(field: str, message: str, status: int = 422):
 @token_required()
 @bp.arguments(TicketCreateSchema)
 @bp.response(201, TicketDetailSchema)
-@_problems(401, 403, 422)
+@_problems(400, 401, 403, 413, 422)
 def create_ticket(data: dict):
     """Déposer une demande (canal « api »)."""
     user = g.api_user
@@ -147,7 +147,7 @@ def get_ticket(reference: str):
 @token_required()
 @bp.arguments(ReplySchema)
 @bp.response(201, MessageSchema)
-@_problems(401, 403, 404, 409, 422)
+@_problems(400, 401, 403, 404, 409, 413, 422)
 def reply(data: dict, reference: str):
     """Répondre (ou, pour l'équipe, ajouter une note interne avec internal: true)."""
     ticket = _load(reference)
@@ -169,7 +169,7 @@ def reply(data: dict, reference: str):
 @token_required(*STAFF_ROLES)
 @bp.arguments(StatusChangeSchema)
 @bp.response(200, TicketDetailSchema)
-@_problems(401, 403, 404, 409, 422)
+@_problems(400, 401, 403, 404, 409, 413, 422)
 def change_status(data: dict, reference: str):
     """Changer le statut selon les transitions permises (l'horloge SLA se suspend ou reprend)."""
     ticket = _load(reference)

@@ -6,7 +6,7 @@ from flask import g
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
-from crm.core.api import token_required
+from crm.core.api import problem_responses, token_required
 from crm.core.extensions import db
 from crm.core.i18n import paris_today
 from crm.portal.queries import ZERO, ProjectCriteria, indicators, payment_totals, search_projects, visible_partners
@@ -15,7 +15,11 @@ from crm.projects.models import PORTAL_STATES
 
 bp = Blueprint("portal_api", __name__, url_prefix="/portal",
                description="Portail de suivi des projets : projets et indicateurs de votre périmètre.")
-SECURITY = [{"bearerAuth": []}]
+
+
+def _problems(*codes: int):
+    """Document problem-details error responses (401 and 422 always) and Bearer security."""
+    return problem_responses(bp, *codes)
 
 
 class ProjectArgsSchema(Schema):
@@ -130,7 +134,7 @@ class _Document:
 @token_required()
 @bp.arguments(ProjectArgsSchema, location="query")
 @bp.response(200, ProjectPageSchema)
-@bp.doc(security=SECURITY)
+@_problems()
 def list_projects(args: dict):
     """Rechercher les projets de votre périmètre (hors projets clos et abandonnés)."""
     profiles = profiles_of(g.api_user)
@@ -147,7 +151,7 @@ def list_projects(args: dict):
 @bp.route("/projects/<reference>", methods=["GET"])
 @token_required()
 @bp.response(200, ProjectDetailSchema)
-@bp.doc(security=SECURITY)
+@_problems(404)
 def get_project(reference: str):
     """Lire la fiche d'un projet de votre périmètre (404 sinon)."""
     profiles = profiles_of(g.api_user)
@@ -161,7 +165,7 @@ def get_project(reference: str):
 @bp.route("/indicators", methods=["GET"])
 @token_required()
 @bp.response(200, IndicatorsSchema)
-@bp.doc(security=SECURITY)
+@_problems()
 def get_indicators():
     """Indicateurs d'activité de votre périmètre : projets par état, livrables en retard et remis."""
     return indicators(profiles_of(g.api_user), paris_today())
