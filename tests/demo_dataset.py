@@ -16,10 +16,16 @@ def demo_data(app):
     """Every seeder of the demo, committed for the module; the tables are emptied after it."""
     with app.app_context():
         context = {"n_tickets": DEMO_TICKETS}
-        for _order, _name, seed in registry.seeders(app):
-            seed(context)
-        db.session.commit()
-        db.session.remove()
+        try:
+            for _order, _name, seed in registry.seeders(app):
+                seed(context)
+            db.session.commit()
+        except BaseException:  # leave the tables empty for the modules after, whatever happened
+            db.session.rollback()
+            truncate_all()
+            raise
+        finally:
+            db.session.remove()
     yield
     with app.app_context():
         db.session.remove()
