@@ -35,15 +35,33 @@ def seeded(live_app):
     return {"agent_email": email}
 
 
+def _watch(page, problems: list[str]):
+    """Collect what the browser refuses or fails on this page: CSP violations and other console errors, script
+    errors, failed requests (but the favicon the browser asks for on its own, which the application has not)."""
+    def console(message):
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(f"{page.url}: {message.text}")
+
+    def response(answer):
+        if answer.status >= 400 and not answer.url.endswith("/favicon.ico"):
+            problems.append(f"{page.url}: {answer.status} on {answer.url}")
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
+    page.on("response", response)
+    return page
+
+
 def _no_horizontal_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 def test_requester_and_agent_journeys(live_server, browser, axe_check, seeded):
     base = live_server
+    problems: list[str] = []  # console errors, CSP violations included: none expected on any page
     # --- the requester submits a request with an attachment --------------------------------------------
     requester = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
-    page = requester.new_page()
+    page = _watch(requester.new_page(), problems)
     page.set_default_timeout(5000)
     page.goto(base + "/demande")
     axe_check(page, "formulaire de demande")
@@ -52,6 +70,7 @@ def test_requester_and_agent_journeys(live_server, browser, axe_check, seeded):
     page.get_by_label("Thème de votre demande").select_option("depot")
     page.get_by_label("Objet").fill("Dépôt de ma proposition ANR")
     page.get_by_label("Votre message").fill("Bonjour,\nLa plateforme refuse mon annexe budgétaire. Que faire ?")
+    page.wait_for_timeout(600)  # the article suggestions script (a file, under the CSP) asks the server
     page.get_by_label("Pièces jointes").set_input_files(
         [{"name": "budget.pdf", "mimeType": "application/pdf", "buffer": PDF}])
     page.get_by_role("button", name="Envoyer ma demande").click()
@@ -65,7 +84,7 @@ def test_requester_and_agent_journeys(live_server, browser, axe_check, seeded):
 
     # --- the requester follows it from the secret link (a fresh browser) and replies ------------------------
     follower = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
-    page = follower.new_page()
+    page = _watch(follower.new_page(), problems)
     page.set_default_timeout(5000)
     page.goto(link)
     assert page.url == f"{base}/demandes/{reference}"  # the key left the URL
@@ -80,7 +99,7 @@ def test_requester_and_agent_journeys(live_server, browser, axe_check, seeded):
 
     # --- the agent logs in, finds it in the queue, claims, replies, resolves ----------------------------------
     agent = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="fr-FR")
-    desk = agent.new_page()
+    desk = _watch(agent.new_page(), problems)
     desk.set_default_timeout(5000)
     desk.goto(base + "/connexion")
     axe_check(desk, "connexion")
@@ -139,3 +158,4 @@ def test_requester_and_agent_journeys(live_server, browser, axe_check, seeded):
     assert _no_horizontal_scroll(desk)
     follower.close()
     agent.close()
+    assert problems == [], "\n".join(problems)
