@@ -1,7 +1,7 @@
 """Every route of the application, fuzzed with hostile path values, query strings and bodies: never a 500.
 
 The rules come from `app.url_map` (pages, exports, API, static files: all of them). On the demo data set, each
-identity (anonymous, agent, manager, administrator) first walks its pages to learn real path
+identity (anonymous, agent, manager, administrator, portal account) first walks its pages to learn real path
 values and the forms each page offers; then, for every rule, hypothesis draws URLs mixing real values with hostile
 ones (NUL, `%00`, huge and negative integers, very long and unicode strings), hostile query strings and, for the
 methods that take a body, the real form of the page with hostile values, multipart uploads, JSON and garbage.
@@ -33,6 +33,7 @@ IDENTITIES = {
     "agent": "agent@guichet.example",
     "responsable": "manager@guichet.example",
     "administrateur": "admin@guichet.example",
+    "portail": "claire.delorme@univ-exemple.fr",  # a laboratory director: the portal's projects and exports
 }
 HUGE = "99999999999999999999"
 HOSTILE = [
