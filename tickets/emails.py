@@ -7,7 +7,6 @@ import re
 import sqlalchemy as sa
 
 from crm.core.extensions import db
-from crm.core.services import is_own_email
 from crm.core.views import external_url, path_for
 from notifications.emails import mail_locale
 from notifications.models import Notification, OutboxMessage
@@ -28,23 +27,13 @@ def follow_link(ticket: Ticket, key: str | None = None) -> str:
     return f"{link}?cle={key}" if key else link
 
 
-def address_confirmed(ticket: Ticket) -> bool:
-    """Whether the request's address is known to be the requester's: filed from the account of that address.
-
-    Otherwise anyone may have typed it: our automatic mails then carry neither the subject nor the name typed,
-    so that the form cannot be used to send a text of one's choice to any address.
-    """
-    return ticket.requester_id is not None and ticket.requester is not None and is_own_email(
-        ticket.requester, ticket.requester_email)
-
-
 def email_requester(ticket: Ticket, *, dedup_key: str, kind: str, template: str, first_message: Message | None = None,
                     **context) -> OutboxMessage | None:
     """An e-mail to the requester about the ticket, threaded on their own first e-mail and on our first one.
 
     ``first_message``: the requester's first message when the caller has it (a ticket being created), so that
-    its Message-ID need not be read back. The templates get ``confirmed`` (address_confirmed): an automatic mail
-    to an address never confirmed must not echo what the requester typed (subject, name).
+    its Message-ID need not be read back. The templates get ``confirmed`` (tickets.identity): an automatic mail to
+    an address never confirmed must not echo what was typed on the form (subject, name): anyone may have typed it.
     """
     if first_message is not None:
         inbound = first_message.email_message_id
@@ -58,7 +47,7 @@ def email_requester(ticket: Ticket, *, dedup_key: str, kind: str, template: str,
     return enqueue_email(
         dedup_key=dedup_key, kind=kind, recipient=ticket.requester_email, template=f"tickets/mail/{template}",
         locale=ticket.requester_locale, thread_id=ticket.id, subject_prefix=f"[{ticket.reference}] ",
-        confirmed=address_confirmed(ticket),
+        confirmed=identity.is_confirmed(ticket),
         thread_refs=[inbound] if inbound else [], ticket=ticket, reply_to=identity.reply_address(ticket), **context)
 
 
