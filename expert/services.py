@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask_babel import gettext as _
 
+from crm.core import refcache
 from crm.core.extensions import db
 from crm.core.models import User
 from expert import rules as rules_engine
@@ -213,11 +214,22 @@ def auto_answer_body(article) -> str:
     ])
 
 
+def answer_with(decision: TriageDecision, article) -> None:
+    """Record the article a decision answers with (kept on the decision: no second read to announce it)."""
+    decision.article_id = article.id
+    decision._answered_article = article
+
+
 def decision_article(decision: TriageDecision):
     """The knowledge-base article a decision answered with, if any."""
     from knowledge_base.models import Article
 
-    return db.session.get(Article, decision.article_id) if decision.article_id is not None else None
+    if decision.article_id is None:
+        return None
+    article = getattr(decision, "_answered_article", None)
+    if article is not None and article.id == decision.article_id:
+        return article
+    return db.session.get(Article, decision.article_id)
 
 
 def latest_decision(ticket) -> TriageDecision | None:
@@ -228,24 +240,52 @@ def latest_decision(ticket) -> TriageDecision | None:
     )
 
 
+@dataclass(frozen=True)
+class ReferentSlot:
+    """A référent's profile as the picking needs it (cached per process: crm.core.refcache)."""
+
+    user_id: int
+    group_id: int
+    topics: tuple[str, ...]
+    calls: tuple[str, ...]
+    available: bool
+    max_load: int
+
+
+REFERENTS = "expert.referents"
+
+
+def _load_referents(session) -> dict[int, tuple[ReferentSlot, ...]]:
+    groups: dict[int, list[ReferentSlot]] = {}
+    for p in session.scalars(sa.select(ReferentProfile).where(ReferentProfile.group_id.is_not(None))
+                             .order_by(ReferentProfile.user_id)):
+        groups.setdefault(p.group_id, []).append(ReferentSlot(
+            p.user_id, p.group_id, tuple(p.topics or ()), tuple(p.calls or ()), p.available, p.max_load or 0))
+    return {group: tuple(slots) for group, slots in groups.items()}
+
+
+refcache.register(REFERENTS, _load_referents, ReferentProfile)
+
+
+def referent_slots(group_id: int) -> tuple[ReferentSlot, ...]:
+    """The référent profiles of a group (their users may be inactive: the caller checks)."""
+    return refcache.get(REFERENTS).get(group_id, ())
+
+
 def group_has_referents(group_id: int) -> bool:
-    """Whether some active user has a référent profile in this group."""
-    return db.session.scalar(
-        sa.select(ReferentProfile.id).join(User, User.id == ReferentProfile.user_id)
-        .where(ReferentProfile.group_id == group_id, User.active.is_(True)).limit(1)
-    ) is not None
+    """Whether some user has a référent profile in this group."""
+    return bool(referent_slots(group_id))
 
 
-def pick_referent(group_id: int, load_by_user: dict[int, int]) -> User | None:
-    """The available référent of the group with the fewest active tickets (ties: lowest id), under max load."""
-    profiles = db.session.scalars(
-        sa.select(ReferentProfile).join(User, User.id == ReferentProfile.user_id)
-        .where(ReferentProfile.group_id == group_id, User.active.is_(True))
-    ).all()
-    for profile in sorted(profiles, key=lambda p: (load_by_user.get(p.user_id, 0), p.user_id)):
-        load = load_by_user.get(profile.user_id, 0)
-        if profile.available and (not profile.max_load or load < profile.max_load):
-            return profile.user
+def choose_referent(slots, users_and_loads: dict[int, tuple[User, int]]) -> User | None:
+    """Among the group's profiles whose user is active (``users_and_loads``: id -> (user, active tickets)), the
+    available one with the fewest active tickets (ties: lowest id), under their maximum load."""
+    ranked = sorted((s for s in slots if s.user_id in users_and_loads),
+                    key=lambda s: (users_and_loads[s.user_id][1], s.user_id))
+    for slot in ranked:
+        user, load = users_and_loads[slot.user_id]
+        if slot.available and (not slot.max_load or load < slot.max_load):
+            return user
     return None
 
 

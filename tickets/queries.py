@@ -15,8 +15,18 @@ import sqlalchemy as sa
 
 from crm.core.extensions import db, utcnow
 from crm.core.models import STAFF_ROLES, User, UserRole
-from tickets import identity
-from tickets.models import ACTIVE_STATUSES, CannedResponse, Priority, Queue, SlaState, Status, Ticket, Topic
+from tickets import identity, reference
+from tickets.models import (
+    ACTIVE_STATUSES,
+    CannedResponse,
+    Priority,
+    Queue,
+    QueueMember,
+    SlaState,
+    Status,
+    Ticket,
+    Topic,
+)
 
 PER_PAGE = 50
 #: The queue shows "more than COUNT_CAP" rather than counting every matching row.
@@ -274,11 +284,34 @@ def canned_responses(ticket: Ticket) -> list[CannedResponse]:
     ))
 
 
-def active_topics() -> list[Topic]:
-    """The topics offered to requesters, in their display order."""
+#: session.info key: {queue id: its active members} read with the référent choice of the submission under way
+MEMBERS = "tickets.queue_members"
+
+
+def remember_members(queue_id: int, users: list[User]) -> None:
+    """Keep a queue's active members read by another statement, for queue_member_users (forget_members ends)."""
+    db.session.info.setdefault(MEMBERS, {})[queue_id] = users
+
+
+def forget_members() -> None:
+    db.session.info.pop(MEMBERS, None)
+
+
+def queue_member_users(queue_id: int) -> list[User]:
+    """The users who are members of a queue (active ones only when already read for the submission under way),
+    in one statement (their roles not loaded)."""
+    known = db.session.info.get(MEMBERS, {}).get(queue_id)
+    if known is not None:
+        return list(known)
     return list(db.session.scalars(
-        sa.select(Topic).where(Topic.active.is_(True)).order_by(Topic.position, Topic.label)
+        sa.select(User).join(QueueMember, QueueMember.user_id == User.id)
+        .where(QueueMember.queue_id == queue_id).options(sa.orm.lazyload(User.roles)).order_by(User.id)
     ))
+
+
+def active_topics() -> list[Topic]:
+    """The topics offered to requesters, in their display order (read-only rows of the process cache)."""
+    return list(reference.reference().ordered_topics)
 
 
 def ticket_references(ids) -> dict[int, str]:

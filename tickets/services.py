@@ -10,11 +10,12 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 
+from crm.core import refcache
 from crm.core.database import dialect_insert
 from crm.core.extensions import db, utcnow
 from crm.core.models import User
 from crm.core.security import token_digest
-from tickets import linking, signals
+from tickets import linking, reference, signals
 from tickets.attachments import IncomingFile, check_files, store_file
 from tickets.models import (
     ACTIVE_STATUSES,
@@ -65,42 +66,38 @@ def next_reference(year: int) -> str:
     return f"DEM-{year}-{number:06d}"
 
 
+def ensure_reference(ticket: Ticket, now: datetime) -> None:
+    """Number a ticket being opened (tickets.workflow), as late as possible: the year's counter row stays locked
+    until the commit, so concurrent submissions wait on each other only for what follows (not the matching)."""
+    if ticket.reference is None:
+        ticket.reference = next_reference(now.astimezone(UTC).year)
+
+
 def record_event(ticket: Ticket, kind: str, actor: User | None = None, at: datetime | None = None,
                  **data) -> TicketEvent:
-    """Append a change to the ticket's audit trail."""
-    event = TicketEvent(ticket=ticket, kind=kind, actor=actor, data=data, created_at=at or utcnow())
-    db.session.add(event)
-    remember_event(ticket, event)
+    """Append a change to the ticket's audit trail (while the ticket is opened: written with the others)."""
+    event = TicketEvent(ticket_id=ticket.id, kind=kind, actor_id=actor.id if actor is not None else None,
+                        data=data, created_at=at or utcnow())
+    if not remember_event(ticket, event):
+        event.ticket, event.actor = ticket, actor
+        db.session.add(event)
     return event
 
 
-def reference_lookups() -> tuple[dict[str, Topic], dict[str, Queue]] | None:
-    """During a submission (tickets.sla_tracking.opening): every topic and every queue by slug, read once in two
-    statements (small tables; a topic's default queue is then found in the session without a query). None
-    outside a submission: callers query."""
-    scope = current_opening()
-    if scope is None:
-        return None
-    if scope.topics is None or scope.queues is None:
-        scope.queues = {q.slug: q for q in db.session.scalars(sa.select(Queue))}
-        scope.topics = {t.slug: t for t in db.session.scalars(sa.select(Topic))}
-    return scope.topics, scope.queues
+def reference_lookups() -> tuple[dict[str, Topic], dict[str, Queue]]:
+    """Every topic and every queue by slug: read-only rows of the process cache (tickets.reference)."""
+    ref = reference.reference()
+    return ref.topics, ref.queues
 
 
 def queue_with_slug(slug: str) -> Queue | None:
-    """The queue with this slug (active or not), or None."""
-    lookups = reference_lookups()
-    if lookups is not None:
-        return lookups[1].get(slug)
-    return db.session.scalar(sa.select(Queue).where(Queue.slug == slug))
+    """The queue with this slug (active or not), in the session, or None."""
+    return refcache.attach(reference.reference().queues.get(slug))
 
 
 def topic_with_slug(slug: str) -> Topic | None:
-    """The topic with this slug (active or not), or None."""
-    lookups = reference_lookups()
-    if lookups is not None:
-        return lookups[0].get(slug)
-    return db.session.scalar(sa.select(Topic).where(Topic.slug == slug))
+    """The topic with this slug (active or not), in the session, or None."""
+    return refcache.attach(reference.reference().topics.get(slug))
 
 
 def flush_unless_opening(ticket: Ticket) -> None:
@@ -111,17 +108,11 @@ def flush_unless_opening(ticket: Ticket) -> None:
 
 def default_queue() -> Queue:
     """The queue that receives requests no rule or topic routes elsewhere."""
-    lookups = reference_lookups()
-    if lookups is not None:
-        queues = lookups[1]
-        queue = queues.get("support") or min((q for q in queues.values() if q.active), key=lambda q: q.id,
-                                             default=None)
-    else:
-        queue = db.session.scalar(sa.select(Queue).where(Queue.slug == "support"))
-        queue = queue or db.session.scalar(sa.select(Queue).where(Queue.active.is_(True)).order_by(Queue.id))
+    queues = reference.reference().queues
+    queue = queues.get("support") or min((q for q in queues.values() if q.active), key=lambda q: q.id, default=None)
     if queue is None:
         raise TicketError(_("Aucune file d'attente n'est configurée."))
-    return queue
+    return refcache.attach(queue)
 
 
 def topic_by_slug(slug: str | None) -> Topic | None:
@@ -168,7 +159,8 @@ def open_ticket(*, subject: str, body: str, requester_email: str, requester_name
     topic_row = topic_by_slug(topic)
     key = secrets.token_urlsafe(24)
     ticket = Ticket(
-        reference=next_reference(now.astimezone(UTC).year), subject=subject[:200], status=Status.NEW,
+        reference=None if current_opening() is not None else next_reference(now.astimezone(UTC).year),
+        subject=subject[:200], status=Status.NEW,
         priority=priority, channel=channel, topic=topic_row,
         queue=queue or (topic_row.default_queue if topic_row and topic_row.default_queue else default_queue()),
         requester=requester, requester_email=requester_email.strip().lower(),
@@ -182,7 +174,11 @@ def open_ticket(*, subject: str, body: str, requester_email: str, requester_name
                       channel=channel, created_at=now, email_message_id=email_message_id)
     _attach(message, attachments)
     db.session.add(ticket)
-    db.session.flush()
+    scope = current_opening()
+    if scope is not None and scope.ticket is None:
+        scope.ticket = ticket  # inserted at the end of the submission with its final state, its events after it
+    else:
+        db.session.flush()
     record_event(ticket, "created", actor or requester, at=now, channel=channel, queue=ticket.queue.slug,
                  priority=priority, topic=topic_row.slug if topic_row else None)
     return ticket, message, key

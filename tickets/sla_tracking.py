@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm.attributes import set_committed_value
 
+from crm.core import refcache
 from crm.core.database import dialect_insert
 from crm.core.extensions import db, utcnow
-from tickets import signals
+from tickets import reference, signals
 from tickets.models import (
     PAUSED_STATUSES,
     SlaCalendar,
@@ -63,10 +64,6 @@ class Opening:
 
     ticket: Ticket | None = None
     events: list[TicketEvent] = field(default_factory=list)
-    policies: list[SlaPolicy] | None = None
-    #: every topic and queue by slug (tickets.services.reference_lookups), read once for the whole submission
-    topics: dict | None = None
-    queues: dict | None = None
     deferring: bool = True
     pending: bool = False
     now: datetime | None = None
@@ -85,10 +82,9 @@ _opening = current_opening
 
 @contextmanager
 def opening() -> Iterator[Opening]:
-    """While a new ticket is opened, triaged and timed (tickets.workflow.create_ticket): reference rows and the
-    active policies are read once, and the clock is computed once at the end, from the events recorded
-    meanwhile (a ticket being opened has no others, so the event log is not read back). Nobody edits
-    reference data inside a submission, so nothing read here outlives it. Nothing is recomputed if it fails."""
+    """While a new ticket is opened, triaged and timed (tickets.workflow.create_ticket): the clock is computed
+    once at the end, from the events recorded meanwhile (a ticket being opened has no others, so the event log
+    is not read back), and those events are written in one statement. Nothing is written if it fails."""
     scope = Opening()
     db.session.info[_OPENING] = scope
     try:
@@ -96,31 +92,30 @@ def opening() -> Iterator[Opening]:
         scope.deferring = False
         if scope.pending and scope.ticket is not None:
             recompute_sla(scope.ticket, scope.now)
+        db.session.flush()  # the ticket in its final state, its messages, its triage decision
+        if scope.events:
+            db.session.execute(sa.insert(TicketEvent), [
+                {"ticket_id": e.ticket_id or scope.ticket.id, "actor_id": e.actor_id, "kind": e.kind,
+                 "data": e.data, "created_at": e.created_at} for e in scope.events
+            ])
     finally:
         if db.session.info.get(_OPENING) is scope:
             del db.session.info[_OPENING]
 
 
-def remember_event(ticket: Ticket, event: TicketEvent) -> None:
-    """Keep an event of the ticket being opened (tickets.services.record_event calls this)."""
+def remember_event(ticket: Ticket, event: TicketEvent) -> bool:
+    """Keep an event of the ticket being opened, to be written with the others when it is (True), or False
+    outside a submission (tickets.services.record_event then adds it to the session)."""
     scope = _opening(ticket)
-    if scope is not None:
-        scope.events.append(event)
-
-
-def _active_policies() -> list[SlaPolicy]:
-    scope = _opening()
-    if scope is not None and scope.policies is not None:
-        return scope.policies
-    policies = db.session.scalars(sa.select(SlaPolicy).where(SlaPolicy.active.is_(True))).all()
-    if scope is not None:
-        scope.policies = list(policies)
-    return policies
+    if scope is None:
+        return False
+    scope.events.append(event)
+    return True
 
 
 def choose_sla_policy(ticket: Ticket) -> tuple[SlaPolicy | None, str]:
     """The most specific active policy for the ticket's tier, priority, topic and queue, with the reason."""
-    policies = _active_policies()
+    policies = reference.active_policies()
     by_id = {p.id: p for p in policies}
     queue_slugs = {p.queue_id: p.queue.slug for p in policies if p.queue_id is not None}
     candidates = [
@@ -135,7 +130,7 @@ def choose_sla_policy(ticket: Ticket) -> tuple[SlaPolicy | None, str]:
     if chosen is None:
         return None, "Aucune politique de délai ne s'applique à cette demande."
     candidate, reason = chosen
-    return by_id[candidate.id], reason
+    return refcache.attach(by_id[candidate.id]), reason
 
 
 def pause_intervals(ticket: Ticket) -> list[tuple[datetime, datetime | None]]:

@@ -27,7 +27,7 @@ from flask import Flask
 
 from crm.core.extensions import utcnow
 from notifications.emails import local_datetime
-from tickets import identity
+from tickets import identity, queries
 from tickets.emails import email_requester, follow_link, localized, markdown_html, markdown_text, notify_staff
 from tickets.models import AuthorKind, Priority, Status
 
@@ -49,8 +49,7 @@ def on_ticket_created(ticket, message=None, access_key: str | None = None, **_kw
         )
     queue = ticket.queue
     if queue is not None and queue.is_referent_group:
-        for member in queue.members:
-            user = member.user
+        for user in queries.queue_member_users(queue.id):
             notify_staff(
                 user, ticket, kind="referent_new", dedup_key=f"referent_new:{ticket.id}:{user.id}",
                 title=localized(user.locale, "Nouvelle question pour %(queue)s : %(ref)s",
@@ -85,7 +84,7 @@ def on_ticket_resolved(ticket, by=None, **_kw) -> None:
     )
 
 
-def on_auto_answered(ticket, article=None, access_key: str | None = None, **_kw) -> None:
+def on_auto_answered(ticket, article=None, access_key: str | None = None, first_message=None, **_kw) -> None:
     """Send the expert module's automatic answer; both buttons lead to the follow page where they are."""
     if not ticket.requester_email:
         return
@@ -94,7 +93,8 @@ def on_auto_answered(ticket, article=None, access_key: str | None = None, **_kw)
     email_requester(
         ticket, dedup_key=f"auto_answer:{ticket.id}:{article.id if article is not None else ''}:"
                           f"{ticket.requester_email}",
-        kind="auto_answer", template="auto_answer", article_title=(article.question if article is not None else ""),
+        kind="auto_answer", template="auto_answer", first_message=first_message,
+        article_title=(article.question if article is not None else ""),
         answer=markdown_text(answer), answer_html=markdown_html(answer), confirm_link=link, escalate_link=link,
         link=link,
         address_link=identity.confirmation_link(ticket),  # None once the address is known to be theirs

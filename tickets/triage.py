@@ -12,7 +12,7 @@ from crm.core.models import User
 from expert import services as expert
 from expert import signals as expert_signals
 from expert.models import Outcome, TriageDecision
-from tickets import services
+from tickets import queries, services
 from tickets.models import (
     ACTIVE_STATUSES,
     PRIORITY_LABELS,
@@ -22,7 +22,6 @@ from tickets.models import (
     QueueMember,
     Status,
     Ticket,
-    Topic,
 )
 from tickets.services import TicketError
 
@@ -32,25 +31,22 @@ from tickets.services import TicketError
 def labels() -> dict[str, str]:
     """Names of priority, topic and queue slugs, for the decisions' explanations."""
     names = {str(k): v.lower() for k, v in PRIORITY_LABELS.items()}
-    lookups = services.reference_lookups()  # during a submission: the rows it has read already
-    if lookups is not None:
-        names.update({slug: topic.label for slug, topic in lookups[0].items()})
-        names.update({slug: queue.name for slug, queue in lookups[1].items()})
-        return names
-    names.update({slug: label for slug, label in db.session.execute(sa.select(Topic.slug, Topic.label))})
-    names.update({slug: name for slug, name in db.session.execute(sa.select(Queue.slug, Queue.name))})
+    topics, queues = services.reference_lookups()
+    names.update({slug: topic.label for slug, topic in topics.items()})
+    names.update({slug: queue.name for slug, queue in queues.items()})
     return names
 
 
 def topic_choices() -> list[tuple[str, str]]:
     """(slug, label) of the topics in display order."""
-    return [(t.slug, t.label) for t in db.session.scalars(sa.select(Topic).order_by(Topic.position))]
+    topics = services.reference_lookups()[0].values()
+    return [(t.slug, t.label) for t in sorted(topics, key=lambda t: (t.position, t.id))]
 
 
 def referent_groups() -> list[tuple[int, str]]:
     """(id, name) of the référent groups by name."""
-    return [(q.id, q.name) for q in db.session.scalars(
-        sa.select(Queue).where(Queue.is_referent_group.is_(True)).order_by(Queue.name))]
+    queues = services.reference_lookups()[1].values()
+    return [(q.id, q.name) for q in sorted(queues, key=lambda q: q.name) if q.is_referent_group]
 
 
 def active_loads(user_ids: list[int] | None = None) -> dict[int, int]:
@@ -60,6 +56,28 @@ def active_loads(user_ids: list[int] | None = None) -> dict[int, int]:
     if user_ids is not None:
         query = query.where(Ticket.assignee_id.in_(user_ids))
     return {user_id: n for user_id, n in db.session.execute(query.group_by(Ticket.assignee_id))}
+
+
+def active_users_with_loads(user_ids: list[int], *, members_of: Queue | None = None) -> dict[int, tuple[User, int]]:
+    """The active users among these, with their roles and their active tickets, in one statement.
+
+    ``members_of``: the same statement also reads the queue's active members, kept for the notifications of
+    the submission under way (tickets.queries.queue_member_users), and returns only ``user_ids``."""
+    load = (sa.select(sa.func.count(Ticket.id))
+            .where(Ticket.assignee_id == User.id, Ticket.status.in_(ACTIVE_STATUSES))
+            .correlate(User).scalar_subquery())
+    wanted = User.id.in_(user_ids)
+    member = sa.literal(False)
+    if members_of is not None:
+        member = sa.exists().where(QueueMember.user_id == User.id, QueueMember.queue_id == members_of.id)
+        wanted = sa.or_(wanted, member)
+    rows = db.session.execute(
+        sa.select(User, load, member).options(sa.orm.joinedload(User.roles))
+        .where(wanted, User.active.is_(True)).order_by(User.id)
+    ).unique().all()
+    if members_of is not None:
+        queries.remember_members(members_of.id, [user for user, _n, is_member in rows if is_member])
+    return {user.id: (user, n) for user, n, _m in rows if user.id in set(user_ids)}
 
 
 def init_app(app: Flask) -> None:
@@ -73,10 +91,14 @@ def init_app(app: Flask) -> None:
 # --- Référent choice ------------------------------------------------------------------------------------
 
 
-def pick_referent(queue: Queue) -> User | None:
-    """The référent the expert module picks in a group; without profiles, the least loaded member (lowest id)."""
-    if expert.group_has_referents(queue.id):
-        return expert.pick_referent(queue.id, active_loads())
+def pick_referent(queue: Queue, *, for_submission: bool = False) -> User | None:
+    """The référent the expert module picks in a group; without profiles, the least loaded member (lowest id).
+
+    ``for_submission``: the group's members are read in the same statement, for the submission's notices."""
+    slots = expert.referent_slots(queue.id)
+    if slots:
+        found = active_users_with_loads([s.user_id for s in slots], members_of=queue if for_submission else None)
+        return expert.choose_referent(slots, found)
     members = db.session.scalars(
         sa.select(User).join(QueueMember, QueueMember.user_id == User.id)
         .where(QueueMember.queue_id == queue.id, User.active.is_(True))
@@ -100,7 +122,9 @@ def triage_ticket(ticket: Ticket, message: Message | None = None, *, now: dateti
         profiles=expert.requester_profiles(ticket.requester), project_state=state, channel=ticket.channel,
         today=now.date(),
     )
+    services.ensure_reference(ticket, now)  # after the matching: see ensure_reference
     record = expert.record_decision(ticket.id, question, version, decision, now=now)
+    record.ticket = ticket  # the ticket may not be inserted yet (a submission writes it at the end)
     _apply(ticket, decision, record, articles, now)
     if decision.hits:  # the decision row is the full record; the audit trail notes only rules that fired
         services.record_event(ticket, "triage", None, at=now, action=record.action, rules=decision.rules_matched,
@@ -123,12 +147,12 @@ def _apply(ticket: Ticket, decision, record: TriageDecision, articles: dict, now
     services.update_ticket(ticket, by=None, priority=decision.priority, topic=topic, queue=queue, now=now)
     article = articles.get(decision.article_id) if decision.action == Outcome.AUTO_ANSWERED else None
     if article is not None:
-        record.article_id = article.id
+        expert.answer_with(record, article)
         auto_answer(ticket, article, now=now)
     elif decision.action == Outcome.AUTO_ANSWERED:
         expert.set_action(record, Outcome.HUMAN)
     if record.action == Outcome.ROUTED and ticket.queue.is_referent_group:
-        referent = pick_referent(ticket.queue)
+        referent = pick_referent(ticket.queue, for_submission=services.current_opening(ticket) is not None)
         if referent is not None:
             services.assign_ticket(ticket, referent, by=None, now=now)
 
@@ -143,10 +167,12 @@ def auto_answer(ticket: Ticket, article, *, now: datetime) -> Message:
     return message
 
 
-def announce_auto_answer(ticket: Ticket, access_key: str | None = None, decision: TriageDecision | None = None) -> None:
+def announce_auto_answer(ticket: Ticket, access_key: str | None = None, decision: TriageDecision | None = None,
+                         first_message: Message | None = None) -> None:
     """Once the ticket exists, send expert's « auto_answered » signal with the requester's key for the link.
 
-    ``decision``: the one triage just took, when the caller has it (else the ticket's latest is read).
+    ``decision``: the one triage just took, when the caller has it (else the ticket's latest is read);
+    ``first_message``: the requester's first message, when the ticket has just been created.
     """
     if ticket.status != Status.AUTO_ANSWERED:
         return
@@ -154,7 +180,8 @@ def announce_auto_answer(ticket: Ticket, access_key: str | None = None, decision
     if decision is None or decision.article_id is None:
         return
     article = expert.decision_article(decision)
-    expert_signals.auto_answered.send(ticket, article=article, decision=decision, access_key=access_key)
+    expert_signals.auto_answered.send(ticket, article=article, decision=decision, access_key=access_key,
+                                      first_message=first_message)
 
 
 # --- The requester's answer to an automatic reply ---------------------------------------------------------
@@ -183,7 +210,7 @@ def ask_advisor(ticket: Ticket, *, by: User | None, now: datetime | None = None)
     decision = _waiting_decision(ticket)
     queue = None
     if decision.route_to:
-        queue = db.session.scalar(sa.select(Queue).where(Queue.slug == decision.route_to))
+        queue = services.queue_with_slug(decision.route_to)
     if queue is None and ticket.topic is not None:
         queue = ticket.topic.default_queue
     services.record_event(ticket, "advisor_requested", by, at=now)

@@ -90,7 +90,9 @@ def test_general_question_is_answered_automatically(kb, demo_rules, make_ticket)
     assert decision.candidates[0]["external_id"] == "kb-date-limite"
     assert ticket.first_responded_at is None  # the SLA keeps counting until a person answers
     assert ticket.sla_policy is not None
-    assert sent == [(ticket, {"article": kb["kb-date-limite"], "decision": decision, "access_key": ticket.access_key})]
+    first = next(m for m in ticket.messages if m.author_kind == AuthorKind.REQUESTER)
+    assert sent == [(ticket, {"article": kb["kb-date-limite"], "decision": decision, "access_key": ticket.access_key,
+                              "first_message": first})]
 
 
 def test_amendment_goes_to_referents_with_the_rule_explained(kb, demo_rules, referents, make_ticket):
