@@ -11,7 +11,7 @@ from crm.core import services as accounts
 from crm.core.extensions import db
 from crm.organisations.models import Organisation, OrgKind, laboratory_supervisors
 from notifications.mail_in import process_mail
-from tests.factories_crm import make_org, make_partner, make_person, make_project, portal_user
+from tests.factories_crm import demo, demo_dir, make_org, make_partner, make_person, make_project, portal_user  # noqa: F401
 from tickets import services
 from tickets.linking import references_in
 from tickets.models import Channel, Ticket, TicketEvent
@@ -143,6 +143,21 @@ def test_email_in_links_by_sender_and_subject(crm):
     assert ticket.channel == Channel.EMAIL and ticket.person == crm.lead
     assert (ticket.project, ticket.organisation) == (crm.project, crm.university)
     assert ticket.sla_reason.startswith(PREMIUM_REASON)
+
+
+def test_demo_tickets_are_linked_through_the_real_path(demo, reference_data):  # noqa: F811
+    from crm.projects.models import Project
+    from tickets.demo import seed_demo_tickets
+
+    seed_demo_tickets({"projects": db.session.scalars(sa.select(Project).order_by(Project.id)).all(),
+                       "n_tickets": 80})
+    tickets = db.session.scalars(sa.select(Ticket)).all()
+    assert len(tickets) == 80
+    assert sum(t.project_id is not None for t in tickets) >= 20
+    assert sum(t.person_id is not None and t.organisation_id is not None for t in tickets) >= 10
+    assert any(t.sla_reason.startswith("Établissement premium : ") and ", partenaire du projet ANR-" in t.sla_reason
+               for t in tickets)
+    assert any(t.link_candidates for t in tickets)  # a few left for the agents to choose
 
 
 # -- over HTTP ----------------------------------------------------------------------------------------
