@@ -163,3 +163,12 @@ def test_the_new_link_mail_is_delivered_and_its_link_opens_the_request(app, make
     assert client.get(f"/demandes/{ticket.reference}?cle={key}").status_code == 302
     page = client.get(f"/demandes/{ticket.reference}")
     assert page.status_code == 200 and "Objet écrit par le demandeur" in page.get_data(as_text=True)
+
+
+def test_the_agent_sees_the_new_link_in_the_history(app, client, make_ticket, make_user, login):
+    ticket = make_ticket()
+    db.session.commit()
+    app.test_client().post(f"/demandes/{ticket.reference}/nouveau-lien", data={"email": "demandeur@labo.example"})
+    login(make_user("agent"))
+    html = client.get(f"/agent/demandes/{ticket.reference}").get_data(as_text=True)
+    assert "Nouveau lien de suivi envoyé au demandeur" in html

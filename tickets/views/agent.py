@@ -177,6 +177,7 @@ EVENT_LABELS = {
     "links": "Rattachement modifié",
     "sla_at_risk": "Délai à risque",
     "sla_breached": "Délai dépassé",
+    "follow_link_sent": "Nouveau lien de suivi envoyé au demandeur",
 }
 
 
