@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 from werkzeug.utils import secure_filename
+
+from crm.core.extensions import db
 
 # Leading bytes of the binary types we accept; text types are checked for decodability.
 _MAGIC = {
@@ -71,17 +77,95 @@ def check_files(files: list[IncomingFile]) -> list[IncomingFile]:
     return files
 
 
+#: session.info key: the files this transaction wrote (removed if it rolls back)
+WRITTEN = "tickets.written_files"
+
+
 def store_file(f: IncomingFile) -> tuple[str, str, str, int]:
-    """Write the file content under the upload folder; return (filename, content type, sha256, size)."""
+    """Write the file content under the upload folder; return (filename, content type, sha256, size).
+
+    Storage is by content (SHA-256): a file already stored is not written again. A file this call writes is
+    removed if the transaction rolls back (a refused or failed submission leaves nothing behind); what a crash
+    leaves is removed by the ``attachment_orphans`` job."""
     digest = hashlib.sha256(f.content).hexdigest()
     folder = Path(current_app.config["UPLOAD_FOLDER"]) / digest[:2]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / digest
     if not path.exists():
-        path.write_bytes(f.content)
+        temporary = path.with_name(f".{digest}.part")
+        temporary.write_bytes(f.content)
+        temporary.replace(path)  # never a half-written file under its final name
+        db.session.info.setdefault(WRITTEN, []).append(path)
     name = secure_filename(f.filename) or "fichier"
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return name, content_type, digest, len(f.content)
+
+
+_COMMITTED = "tickets.written_committed"
+
+
+def _remove_written(session, written: list[Path]) -> None:
+    """The transaction rolled back: its rows are gone, so are the files it wrote — unless a row committed by
+    another transaction meanwhile uses the same content (read on a connection of its own)."""
+    from tickets.models import Attachment
+
+    digests = [p.name for p in written]
+    query = sa.select(Attachment.sha256).where(Attachment.sha256.in_(digests))
+    try:
+        bind = session.get_bind()
+        if isinstance(bind, sa.engine.Connection):
+            used = set(bind.execute(query).scalars())
+        else:
+            with bind.connect() as connection:
+                used = set(connection.execute(query).scalars())
+    except sa.exc.SQLAlchemyError:  # the database is unreachable: keep the files, the orphan job will decide
+        return
+    for path in written:
+        if path.name not in used:
+            path.unlink(missing_ok=True)
+
+
+def _after_commit(session) -> None:
+    session.info[_COMMITTED] = True  # also sent for a savepoint: the end of the transaction decides
+
+
+def _after_transaction_end(session, transaction) -> None:
+    if transaction.nested or transaction.parent is not None:
+        session.info.pop(_COMMITTED, None)
+        return
+    committed = session.info.pop(_COMMITTED, False)
+    written = session.info.pop(WRITTEN, None)
+    if written and not committed:
+        _remove_written(session, written)
+
+
+def install_cleanup() -> None:
+    """Remove the files written by a transaction that rolls back (idempotent)."""
+    if not sa.event.contains(Session, "after_transaction_end", _after_transaction_end):
+        sa.event.listen(Session, "after_commit", _after_commit)
+        sa.event.listen(Session, "after_transaction_end", _after_transaction_end)
+
+
+def remove_orphans(older_than: timedelta) -> int:
+    """Remove stored files that no attachment row uses, written more than ``older_than`` ago (a process that
+    died between writing a file and committing its row). Returns the number removed."""
+    from tickets.models import Attachment
+
+    root = Path(current_app.config["UPLOAD_FOLDER"])
+    if not root.is_dir():
+        return 0
+    limit = time.time() - older_than.total_seconds()
+    candidates = [p for p in root.glob("??/*") if p.is_file() and p.stat().st_mtime < limit]
+    removed = 0
+    for start in range(0, len(candidates), 500):
+        chunk = candidates[start:start + 500]
+        names = [p.name.removeprefix(".").removesuffix(".part") for p in chunk]
+        used = set(db.session.scalars(sa.select(Attachment.sha256).where(Attachment.sha256.in_(names))))
+        for path, name in zip(chunk, names, strict=True):
+            if name not in used or path.name.endswith(".part"):
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def stored_path(sha256: str) -> Path:

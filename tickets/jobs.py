@@ -79,6 +79,14 @@ def attachment_retention(now: datetime | None = None) -> dict[str, int]:
     return {"attachments": purge_attachments((now or utcnow()) - timedelta(days=days))}
 
 
+def attachment_orphans(now: datetime | None = None) -> dict[str, int]:
+    """Stored files no attachment uses, older than a day: what a process killed between writing a file and
+    committing its row left behind (a transaction that rolls back removes its own files at once)."""
+    from tickets.attachments import remove_orphans
+
+    return {"orphan_files": remove_orphans(timedelta(days=1))}
+
+
 def _sla_sweep():
     from tickets.sla_tracking import sweep_sla
 
@@ -94,3 +102,5 @@ def init_app(app: Flask) -> None:
     registry.add_job(app, "unassigned_check", check_unassigned, {"trigger": "interval", "minutes": 5})
     registry.add_job(app, "attachment_retention", attachment_retention,
                      {"trigger": "cron", "hour": 3, "minute": 20, "timezone": zone})
+    registry.add_job(app, "attachment_orphans", attachment_orphans,
+                     {"trigger": "cron", "hour": 3, "minute": 40, "timezone": zone})

@@ -69,3 +69,60 @@ def test_an_address_longer_than_the_standard_is_refused(make_ticket):
 
     with pytest.raises(TicketError, match="trop longue"):
         make_ticket(requester_email="a" * 250 + "@x.fr")
+
+
+def _stored_files(app) -> set[str]:
+    from pathlib import Path
+
+    root = Path(app.config["UPLOAD_FOLDER"])
+    return {p.name for p in root.glob("??/*")} if root.is_dir() else set()
+
+
+def test_a_failed_submission_leaves_no_uploaded_file_behind(app, client, one_submitted, monkeypatch):
+    import io
+    import secrets
+
+    content = b"%PDF-1.4 " + secrets.token_bytes(64)  # new content: this submission writes the file
+    before = _stored_files(app)
+
+    def broken(ticket, message=None, **_kw):
+        raise RuntimeError("panne après l'écriture des pièces jointes")
+
+    monkeypatch.setattr(triage, "triage_ticket", broken)
+    monkeypatch.setitem(client.application.config, "PROPAGATE_EXCEPTIONS", False)
+    response = client.post("/demande", data={**FORM, "subject": "Avec pièce jointe",
+                                             "attachments": [(io.BytesIO(content), "lettre.pdf")]},
+                           content_type="multipart/form-data")
+    assert response.status_code == 500
+    assert _stored_files(app) == before  # the file was written, then removed with the rollback
+
+
+def test_a_kept_submission_keeps_its_file_and_the_orphan_job_removes_only_orphans(app, client, reference_data):
+    import hashlib
+    import io
+    import os
+    import secrets
+    import time
+    from pathlib import Path
+
+    from tickets.jobs import attachment_orphans
+
+    content = b"%PDF-1.4 " + secrets.token_bytes(64)
+    response = client.post("/demande", data={**FORM, "subject": "Avec pièce jointe",
+                                             "attachments": [(io.BytesIO(content), "lettre.pdf")]},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302
+    kept = hashlib.sha256(content).hexdigest()
+    root = Path(app.config["UPLOAD_FOLDER"])
+    orphan = root / "ab" / ("ab" + "0" * 62)  # what a killed process would have left: no row uses it
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"%PDF-1.4 orphelin")
+    recent = root / "ac" / ("ac" + "1" * 62)
+    recent.parent.mkdir(parents=True, exist_ok=True)
+    recent.write_bytes(b"%PDF-1.4 en cours")  # may belong to a transaction still running: kept
+    old = time.time() - 3 * 86400
+    for path in (orphan, root / kept[:2] / kept):
+        os.utime(path, (old, old))
+    assert attachment_orphans() == {"orphan_files": 1}
+    assert not orphan.exists() and recent.exists() and (root / kept[:2] / kept).exists()
+    recent.unlink()
