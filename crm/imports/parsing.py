@@ -20,6 +20,7 @@ from crm.core.inputs import MAX_JSON_DEPTH, json_depth
 
 _TRUE = {"1", "true", "oui", "o", "yes", "y", "vrai"}
 _FALSE = {"0", "false", "non", "n", "no", "faux", ""}
+_CENT, _AMOUNT_LIMIT = Decimal("0.01"), Decimal("1e12")
 
 
 class RowError(ValueError):
@@ -160,6 +161,10 @@ def _json_reason(error: Exception) -> str:
 
 def _raw(row: dict, name: str) -> str:
     value = row.get(name)
+    if value.__class__ is str:  # every CSV field: the common case first
+        if "\x00" in value:
+            raise RowError(f"« {name} » : caractère nul (0x00) interdit")
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -214,11 +219,12 @@ def amount(row: dict, name: str, *, required: bool = False) -> Decimal | None:
         number = Decimal(value)
     except InvalidOperation:
         raise RowError(f"« {name} » : montant attendu, reçu « {value[:40]} »") from None
-    if not number.is_finite() or number < 0 or number >= Decimal("1e12"):
+    if not number.is_finite() or number < 0 or number >= _AMOUNT_LIMIT:
         raise RowError(f"« {name} » : montant hors limites")
-    if number != number.quantize(Decimal("0.01")):
+    cents = number.quantize(_CENT)
+    if number != cents:
         raise RowError(f"« {name} » : deux décimales au plus")
-    return number.quantize(Decimal("0.01"))
+    return cents
 
 
 def day(row: dict, name: str, *, required: bool = False) -> date | None:

@@ -1,8 +1,13 @@
 """The nightly import of the business systems' files: idempotent bulk upserts by business key.
 
 `import_directory()` reads one file per entity (CSV or JSON lines, see docs/import-format.md), refuses
-bad lines one by one (file, line, reason) without touching the others, upserts the rest in batches
-keyed by business key, and records an `ImportRun`. It only flushes: the caller commits.
+bad lines one by one (file, line, reason) without touching the others, upserts the rest by business key,
+and records an `ImportRun`. It only flushes: the caller commits.
+
+Writing: on PostgreSQL the new and changed rows of a file are COPYed into a temporary staging table and
+written by one `INSERT … SELECT … ON CONFLICT (business key) DO UPDATE … WHERE … IS DISTINCT FROM …`;
+elsewhere (SQLite) in batches of BATCH_SIZE with an executemany upsert. Whenever the database refuses the
+set (or a batch), it is replayed batch by batch, then line by line, so that only the culprit lines are refused.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from crm.core.database import dialect_insert, transaction
+from crm.core.database import dialect_insert, is_postgresql, transaction
 from crm.core.extensions import db, utcnow
 from crm.core.models import Role, User, UserRole
 from crm.core.views import path_for
@@ -33,10 +38,13 @@ BATCH_SIZE = 2000
 COUNTERS = ("created", "updated", "unchanged", "rejected", "deleted")
 
 
+#: One encoder for every line (json.dumps with options builds a new one per call); same output as json.dumps.
+_CANONICAL = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+
+
 def row_hash(values: dict) -> str:
     """A digest of a line's parsed values: equal digests mean nothing to update."""
-    canonical = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b(_CANONICAL.encode(values).encode(), digest_size=16).hexdigest()
 
 
 def entity_files(directory: Path, name: str) -> list[Path]:
@@ -53,6 +61,42 @@ def _upsert_statement(spec: EntitySpec, columns: list[str]):
                                            set_={c: statement.excluded[c] for c in updated})
 
 
+def _copy_upsert(spec: EntitySpec, columns: list[str], records: list[dict]) -> tuple[int, int]:
+    """PostgreSQL: COPY the records into a staging table, then one upsert; return (created, updated).
+
+    A row whose columns all equal the record's is not written (IS DISTINCT FROM), so it counts in neither.
+    """
+    from psycopg import sql
+    from sqlalchemy.dialects.postgresql import insert
+
+    table = spec.model.__table__
+    stage = sa.Table(f"import_stage_{table.name}", sa.MetaData(),
+                     *(sa.Column(c, table.c[c].type) for c in columns),
+                     prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+    connection = db.session.connection()
+    stage.create(connection)
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(
+                sql.Identifier(stage.name), sql.SQL(", ").join(map(sql.Identifier, columns)))) as copy:
+            for record in records:
+                copy.write_row([record[c] for c in columns])
+    finally:
+        cursor.close()
+    updated = [c for c in columns if c not in spec.key and c != "created_at"]
+    compared = [c for c in updated if c != "updated_at"]
+    statement = insert(table).from_select(columns, sa.select(*(stage.c[c] for c in columns)))
+    statement = statement.on_conflict_do_update(
+        index_elements=list(spec.key), set_={c: statement.excluded[c] for c in updated},
+        where=sa.tuple_(*(table.c[c] for c in compared)).is_distinct_from(
+            sa.tuple_(*(statement.excluded[c] for c in compared))))
+    written = statement.returning(sa.literal_column("xmax = 0").label("inserted")).cte("written")
+    created, changed = connection.execute(sa.select(sa.func.count().filter(written.c.inserted),
+                                                    sa.func.count().filter(sa.not_(written.c.inserted)))).one()
+    stage.drop(connection)
+    return created, changed
+
+
 class _EntityRun:
     """The import of one entity's files: existing rows, claimed unique values, pending batch, counts."""
 
@@ -65,7 +109,7 @@ class _EntityRun:
         self.claims: dict[str, dict] = {u: {} for u in spec.unique}
         self.owned: dict[str, dict] = {u: {} for u in spec.unique}
         n = len(spec.key)
-        for row in db.session.execute(sa.select(*selected)):
+        for row in db.session.execute(sa.select(*selected)).all():
             key = tuple(row[:n])
             self.existing[key] = (row[n], row[n + 1])
             for u, value in zip(spec.unique, row[n + 2:], strict=True):
@@ -79,6 +123,8 @@ class _EntityRun:
         self.changed: list[tuple[int, dict]] = []
         self.statement = None
         self.timestamps = "updated_at" in table.c
+        #: PostgreSQL: the file's rows go in one COPY and one upsert at the end of the file (see flush()).
+        self.bulk = is_postgresql()
 
     def add(self, line: int, values: dict) -> None:
         """Classify one parsed line and queue it for writing."""
@@ -110,22 +156,42 @@ class _EntityRun:
             record.update(created_at=self.now, updated_at=self.now)
         self.batch.append((line, status, record))
         self.changed.append((line, values))
-        if len(self.batch) >= BATCH_SIZE:
+        if len(self.batch) >= BATCH_SIZE and not self.bulk:
             self.flush()
 
     def flush(self) -> None:
-        """Write the pending batch; if the database refuses it, retry line by line and reject the culprits."""
+        """Write the pending lines; if the database refuses them, retry in batches, then line by line."""
         if not self.batch:
             return
+        if self.bulk:
+            from psycopg import Error as DriverError
+
+            try:
+                with db.session.begin_nested():
+                    created, updated = _copy_upsert(self.spec, list(self.batch[0][2]),
+                                                    [record for _l, _s, record in self.batch])
+                self.counts["created"] += created
+                self.counts["updated"] += updated
+                self.counts["unchanged"] += len(self.batch) - created - updated
+                self.batch = []
+                return
+            except (sa.exc.DBAPIError, DriverError):
+                log.info("import of %s: the set was refused, replayed in batches", self.spec.name)
+        pending, self.batch = self.batch, []
+        for start in range(0, len(pending), BATCH_SIZE):
+            self._write(pending[start:start + BATCH_SIZE])
+
+    def _write(self, batch: list[tuple[int, str, dict]]) -> None:
+        """One executemany upsert in a savepoint; if refused, the batch line by line (culprits rejected)."""
         if self.statement is None:
-            self.statement = _upsert_statement(self.spec, list(self.batch[0][2]))
+            self.statement = _upsert_statement(self.spec, list(batch[0][2]))
         try:
             with db.session.begin_nested():
-                db.session.execute(self.statement, [record for _l, _s, record in self.batch])
-            for _line, status, _record in self.batch:
+                db.session.execute(self.statement, [record for _l, _s, record in batch])
+            for _line, status, _record in batch:
                 self.counts[status] += 1
         except sa.exc.DBAPIError:
-            for line, status, record in self.batch:
+            for line, status, record in batch:
                 try:
                     with db.session.begin_nested():
                         db.session.execute(self.statement, [record])
@@ -134,7 +200,6 @@ class _EntityRun:
                     self.ctx.reject(line, "refusée par la base de données : " + str(error.orig).splitlines()[0])
                     self.counts["rejected"] += 1
                     self.changed = [(n, v) for n, v in self.changed if n != line]
-        self.batch = []
 
     def protect(self, row: dict) -> None:
         """A refused line: the rows of its parent are not deleted in this run (all of them if it is unknown)."""
