@@ -22,7 +22,7 @@ from typing import Any
 
 import re2
 
-from knowledge_base.text import fold, stem_word, tokens
+from knowledge_base.text import call_key, fold, stem_word, tokens
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,8 @@ class Candidate:
     confidence: float
     matched_text: str = ""
     external_id: str = ""
+    #: The calls the article is limited to (empty: every call).
+    calls: tuple[str, ...] = ()
 
 
 @dataclass
@@ -75,6 +77,12 @@ class Question:
     channel: str | None = None
     candidates: Sequence[Candidate] = ()
     today: date = field(default_factory=date.today)
+    #: Whether the detected call (``call``) is open today (None: no call, or its dates are unknown).
+    call_open: bool | None = None
+    #: The calls the question may be about when it names several (no call detected then).
+    call_choices: tuple[str, ...] = ()
+    #: Where the detected call comes from (expert.calls.SOURCES).
+    call_source: str | None = None
 
     @property
     def text(self) -> str:
@@ -329,15 +337,29 @@ class PatternsCondition(Condition):
 
 
 class CallCondition(Condition):
-    name, label = "call", "Appel à projets parmi"
+    name, label = "call", "Appel à projets détecté parmi"
 
     def parse(self, value):
-        return tuple(v.upper() for v in _choices(self.name, value))
+        return tuple(call_key(v) for v in _choices(self.name, value))
 
     def check(self, spec, question):
-        if question.call and question.call.upper() in spec:
+        if question.call and call_key(question.call) in spec:
             return f"appel « {question.call} »"
         return None
+
+
+class CallOpenCondition(Condition):
+    name, label = "call_open", "Appel détecté ouvert (true) ou non (false)"
+
+    def parse(self, value):
+        if not isinstance(value, bool):
+            raise RuleError(f"condition « {self.name} » : true ou false est attendu")
+        return value
+
+    def check(self, spec, question):
+        if question.call is None or question.call_open is None or question.call_open is not spec:
+            return None
+        return f"appel « {question.call} » {'ouvert' if spec else 'fermé'}"
 
 
 class ProfileCondition(Condition):
@@ -433,7 +455,7 @@ class ConfidenceBelow(_ConfidenceCondition):
 CONDITIONS: dict[str, Condition] = {
     c.name: c for c in (
         TopicCondition(), KeywordsCondition(), AllKeywordsCondition(), PatternsCondition(), CallCondition(),
-        ProfileCondition(), ProjectStateCondition(), ChannelCondition(), UrgencyCondition(),
+        CallOpenCondition(), ProfileCondition(), ProjectStateCondition(), ChannelCondition(), UrgencyCondition(),
         DeadlineCondition(), ConfidenceAtLeast(), ConfidenceBelow(),
     )
 }
@@ -606,6 +628,8 @@ class Decision:
     confidence: float = 0.0
     notes: list[str] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
+    #: The calls to offer the requester when an answer waits for the call of the question (see _call_refusal).
+    call_choices: list[str] = field(default_factory=list)
 
     @property
     def explanations(self) -> list[str]:
@@ -621,6 +645,7 @@ class Decision:
             "require_human": self.require_human, "article_id": self.article_id, "confidence": self.confidence,
             "rules": [asdict(hit) for hit in self.hits], "notes": list(self.notes),
             "explanations": self.explanations, "candidates": [asdict(c) for c in self.candidates],
+            "call_choices": list(self.call_choices),
         }
 
 
@@ -696,6 +721,32 @@ def _settle_auto_answer(decision: Decision, wanted: Any, question: Question, thr
             f"< seuil {_fr_number(threshold)}"
         )
         return
+    refusal = _call_refusal(chosen, question)
+    if refusal is not None:
+        decision.notes.append(refusal[0])
+        decision.call_choices = list(refusal[1])
+        return
     decision.action = OUTCOME_AUTO_ANSWERED
     decision.article_id = chosen.article_id
     decision.confidence = chosen.confidence
+
+
+def _call_refusal(chosen: Candidate, question: Question) -> tuple[str, tuple[str, ...]] | None:
+    """Why an article limited to some calls may not answer this question, and the calls to offer; None if it may.
+
+    Never a guess: an article limited to calls answers only a question whose detected call it lists.
+    """
+    if not chosen.calls:
+        return None
+    keys = {call_key(c) for c in chosen.calls}
+    if question.call_choices and all(call_key(c) in keys for c in question.call_choices):
+        return None  # whichever of the calls in question it is, the article holds
+    if question.call is not None:
+        if call_key(question.call) in keys:
+            return None
+        return (f"réponse automatique écartée : l'article « {chosen.title} » concerne {_quoted(chosen.calls)}, "
+                f"pas l'appel « {question.call} »", ())
+    offered = question.call_choices or tuple(chosen.calls)
+    return (f"réponse automatique suspendue : l'article « {chosen.title} » ne vaut que pour "
+            f"{_quoted(chosen.calls)} et l'appel de la question n'est pas identifié → appel demandé au demandeur "
+            f"parmi {_quoted(offered)}", tuple(offered))

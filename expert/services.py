@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
@@ -20,6 +22,7 @@ from crm.core import refcache
 from crm.core.extensions import db
 from crm.core.models import User
 from expert import rules as rules_engine
+from expert.calls import CallDetection, call_catalogue, detect_call
 from expert.models import Outcome, ReferentProfile, TriageDecision
 from expert.ruleset import compiled_rules
 
@@ -47,7 +50,7 @@ def search_candidates(text: str, *, call: str | None = None, k: int = 5) -> tupl
     candidates = [
         rules_engine.Candidate(article_id=article.id, title=article.question, score=round(float(match.score), 4),
                                confidence=round(float(match.confidence), 4), matched_text=match.matched_text,
-                               external_id=article.external_id)
+                               external_id=article.external_id, calls=tuple(article.calls or ()))
         for article, match in results
     ]
     return candidates, {article.id: article for article, _match in results}
@@ -142,12 +145,34 @@ def evaluate_question(question: rules_engine.Question) -> tuple[int | None, rule
 def try_question(subject: str, body: str = "", *, topic: str | None = None, call: str | None = None,
                  profile: str | None = None, project_state: str | None = None,
                  channel: str | None = None) -> rules_engine.Decision:
-    """Triage a sample question without creating anything (admin « try it » page and API)."""
-    question = rules_engine.Question(subject=subject, body=body, topic=topic or None, call=call or None,
-                                     profiles=frozenset({profile or "anonymous"}),
-                                     project_state=project_state or None, channel=channel or None)
-    question.candidates, _articles = search_candidates(question.text, call=question.call)
-    return evaluate_question(question)[1]
+    """Triage a sample question without creating anything (admin « try it » page and API); ``call`` as if chosen
+    on the request form."""
+    return decide(subject=subject, body=body, topic=topic or None, stated_call=call or None,
+                  profiles=frozenset({profile or "anonymous"}), project_state=project_state or None,
+                  channel=channel or None)[2]
+
+
+# --- The call a question is about ------------------------------------------------------------------
+
+_stated_call: ContextVar[str | None] = ContextVar("expert_stated_call", default=None)
+
+
+@contextmanager
+def stated_call(code: str | None) -> Iterator[None]:
+    """The call the requester chose on the request form, for the triage of the submission made inside the block
+    (the request form's view wraps tickets.workflow.create_ticket with it)."""
+    token = _stated_call.set(code or None)
+    try:
+        yield
+    finally:
+        _stated_call.reset(token)
+
+
+def detect_question_call(text: str, *, today: date, project_call: str | None = None, stated: str | None = None,
+                         chosen: str | None = None) -> CallDetection:
+    """The call a question is about (expert.calls.detect_call on the process's catalogue: no statement when current)."""
+    return detect_call(text, call_catalogue(), today=today, chosen=chosen, stated=stated or _stated_call.get(),
+                       project_call=project_call)
 
 
 # --- Triage of a new ticket -----------------------------------------------------------------------
@@ -155,13 +180,26 @@ def try_question(subject: str, body: str = "", *, topic: str | None = None, call
 
 def decide(*, subject: str, body: str = "", topic: str | None = None, call: str | None = None,
            profiles: frozenset[str] = frozenset({"anonymous"}), project_state: str | None = None,
-           channel: str | None = None, today: date | None = None
-           ) -> tuple[rules_engine.Question, int | None, rules_engine.Decision, dict]:
-    """Triage plain facts: the question, the rule-set version, the decision and the candidate articles by id."""
-    question = rules_engine.Question(subject=subject, body=body, topic=topic, call=call, profiles=profiles,
-                                     project_state=project_state, channel=channel, today=today)
-    question.candidates, articles = search_candidates(question.text, call=call)
+           channel: str | None = None, today: date | None = None, stated_call: str | None = None,
+           chosen_call: str | None = None) -> tuple[rules_engine.Question, int | None, rules_engine.Decision, dict]:
+    """Triage plain facts: the question, the rule-set version, the decision and the candidate articles by id.
+
+    ``call`` is the linked project's call, ``stated_call`` the one chosen on the request form (else the one of
+    the ``stated_call`` block), ``chosen_call`` the one chosen on the follow page. The call detected from these
+    and the text limits the candidate articles; its explanation comes first in the decision's notes.
+    """
+    day = today or date.today()
+    text = f"{subject}\n{body}"
+    detection = detect_question_call(text, today=day, project_call=call, stated=stated_call, chosen=chosen_call)
+    question = rules_engine.Question(subject=subject, body=body, topic=topic, call=detection.code, profiles=profiles,
+                                     project_state=project_state, channel=channel, today=day,
+                                     call_open=detection.is_open, call_choices=detection.choices,
+                                     call_source=detection.source)
+    question.candidates, articles = search_candidates(question.text, call=question.call)
     version, decision = evaluate_question(question)
+    explanation = detection.explanation()
+    if explanation is not None:
+        decision.notes.insert(0, explanation)
     return question, version, decision, articles
 
 
@@ -173,6 +211,7 @@ def record_decision(ticket_id: int, question: rules_engine.Question, version: in
         rules_matched=decision.to_dict()["rules"], notes=list(decision.notes),
         candidates=[asdict(c) for c in decision.candidates][:5], action=decision.action,
         route_to=decision.route_to, confidence=decision.confidence, decided_at=now, outcome=decision.action,
+        call_code=question.call, call_source=question.call_source, call_choices=list(decision.call_choices),
     )
     db.session.add(record)
     return record
@@ -313,7 +352,8 @@ def save_referent_profile(user: User, *, group_id: int | None, topics: list[str]
 def suggested_articles(text: str, project_reference: str | None = None, k: int = 3) -> list[tuple]:
     """(article, candidate) pairs for the agent: a fresh search on a ticket's subject and first message."""
     call, _state = project_context(project_reference)
-    candidates, articles = search_candidates(text, call=call, k=k)
+    detection = detect_question_call(text, today=date.today(), project_call=call)
+    candidates, articles = search_candidates(text, call=detection.code, k=k)
     return [(articles[c.article_id], c) for c in candidates if c.article_id in articles]
 
 

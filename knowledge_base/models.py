@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.extensions import db, utcnow
 from crm.core.models import User
+from knowledge_base.text import call_key
 
 
 class ArticleStatus(enum.StrEnum):
@@ -80,8 +81,8 @@ class Article(db.Model):
         return self.status == ArticleStatus.PUBLISHED and self.is_valid_on(day)
 
     def applies_to_call(self, call: str | None) -> bool:
-        """True for an article about every call (no list) or one that lists ``call``."""
-        return call is None or not self.calls or call in self.calls
+        """True for an article about every call (no list) or one that lists ``call`` (codes compared by call_key)."""
+        return call is None or not self.calls or call_key(call) in {call_key(c) for c in self.calls}
 
     def content(self) -> dict:
         """Return the editable content as a plain dict (what a revision stores)."""

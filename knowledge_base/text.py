@@ -13,6 +13,7 @@ __all__ = [
     "QUESTION_WORDS",
     "STOP_WORDS",
     "analyzer_words",
+    "call_key",
     "content_words",
     "fold",
     "stem_ngrams",
@@ -98,6 +99,11 @@ def fold(text: str) -> str:
     if text.isascii():
         return text.lower()
     return _NON_ASCII_RUN.sub(_fold_run, text.lower())
+
+
+def call_key(code: str) -> str:
+    """A call code compared without case, accents, spaces or dashes: « AAPG-2026 », « aapg 2026 » → « AAPG2026 »."""
+    return "".join(_WORD_RE.findall(fold(code))).upper()
 
 
 def words(text: str) -> list[str]:
