@@ -46,6 +46,8 @@ class RequestForm(FlaskForm):
     #: For a signed-in person the business systems know: one of their projects (choices set by the view).
     project = SelectField(_l("Votre projet (facultatif)"), choices=[], validate_choice=False,
                           validators=[Optional()])
+    #: The call for proposals the question is about (choices set by the view; empty: the project's, or unknown).
+    call = SelectField(_l("Appel à projets concerné (facultatif)"), choices=[], validators=[Optional()])
     attachments = MultipleFileField(_l("Pièces jointes (facultatif)"))
     website = StringField(_l("Ne remplissez pas ce champ"))
     submit = SubmitField(_l("Envoyer ma demande"))

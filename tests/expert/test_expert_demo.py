@@ -29,11 +29,15 @@ def submit(client, subject: str, message: str, topic: str) -> Ticket:
     return Ticket.query.order_by(Ticket.id.desc()).first()
 
 
-def test_deadline_question_is_answered_instantly_with_the_right_article(client, demo):
+def test_deadline_question_is_answered_with_the_right_article_once_its_call_is_known(client, demo):
     ticket = submit(client, "Date limite", "Quelle est la date limite pour déposer ma proposition ?", "calendrier")
+    assert ticket.status == Status.NEW  # the deadline article is about some calls only: which one? (issue 11)
+    follow = client.get(f"/demandes/{ticket.reference}").get_data(as_text=True)
+    assert "Quel appel à projets votre question concerne-t-elle ?" in follow
+    client.post(f"/demandes/{ticket.reference}/appel", data={"appel": "AAPG-2026"})
     assert ticket.status == Status.AUTO_ANSWERED
     decision = services.latest_decision(ticket)
-    assert decision.outcome == Outcome.AUTO_ANSWERED
+    assert decision.outcome == Outcome.AUTO_ANSWERED and decision.call_source == "choice"
     assert decision.candidates[0]["external_id"] == "cal-date-limite-depot"
     answer = next(m for m in ticket.public_messages if m.author_kind == AuthorKind.SYSTEM)
     assert "Quelle est la date limite pour déposer ma proposition ?" in answer.body

@@ -21,10 +21,13 @@ from flask_login import current_user, login_required
 
 from crm.core import registry
 from crm.core.extensions import db, limiter
+from crm.core.i18n import paris_today
 from crm.core.services import is_own_email
 from crm.organisations import queries as organisation_queries
 from crm.projects import queries as project_queries
 from crm.projects.models import Project
+from expert import services as expert
+from expert.calls import selectable_calls
 from tickets import follow_links, queries, services, workflow
 from tickets.attachments import AttachmentError, IncomingFile, stored_path
 from tickets.forms import NewLinkForm, RequesterReplyForm, RequestForm
@@ -92,6 +95,7 @@ def new_request():
     """The request form: anyone may submit; logged-in users find their name and address filled in."""
     form = RequestForm()
     form.topic.choices = [("", _("Sélectionnez un thème"))] + topic_choices()
+    form.call.choices = call_choices()
     projects = own_projects()
     if projects:
         form.project.choices = [("", _("Aucun de ces projets"))] + [
@@ -113,12 +117,13 @@ def new_request():
     user = current_user if current_user.is_authenticated else None
     owner = user if user is not None and is_own_email(user, form.email.data) else None
     try:
-        ticket, key = workflow.create_ticket(
-            subject=form.subject.data, body=form.message.data, requester_email=form.email.data,
-            requester_name=form.name.data, requester=owner, topic=form.topic.data,
-            project_reference=form.project.data or form.project_reference.data or None, attachments=files,
-            locale=str(get_locale()),
-        )
+        with expert.stated_call(form.call.data or None):  # triage reads the call chosen on the form
+            ticket, key = workflow.create_ticket(
+                subject=form.subject.data, body=form.message.data, requester_email=form.email.data,
+                requester_name=form.name.data, requester=owner, topic=form.topic.data,
+                project_reference=form.project.data or form.project_reference.data or None, attachments=files,
+                locale=str(get_locale()),
+            )
     except AttachmentError as error:
         db.session.rollback()
         form.attachments.errors = [str(error)]
@@ -134,6 +139,12 @@ def new_request():
         "email": ticket.requester_email,
     }
     return redirect(url_for(".request_sent"))
+
+
+def call_choices() -> list[tuple[str, str]]:
+    """The calls a requester may name on the form (open ones first); empty: the project's call, or not known."""
+    return [("", _("Celui de mon projet, ou je ne sais pas"))] + [
+        (call.code, call.label) for call in selectable_calls(paris_today())]
 
 
 def own_projects() -> list[Project]:

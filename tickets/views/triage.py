@@ -15,7 +15,7 @@ from crm.core.security import roles_required
 from expert import queries as stats
 from expert import services as expert
 from expert.models import OUTCOME_LABELS
-from tickets import triage
+from tickets import call_choice, triage
 from tickets.forms import PeriodForm
 from tickets.models import Status
 from tickets.queries import ticket_references
@@ -55,6 +55,34 @@ def ask_advisor(reference: str):
     else:
         flash(_("Votre demande a été transmise à un conseiller, qui vous répondra."), "success")
     return redirect(url_for("tickets_public.follow", reference=ticket.reference))
+
+
+@bp.post("/demandes/<reference>/appel")
+def choose_call(reference: str):
+    """« Quel appel votre question concerne-t-elle ? »: one click per offered call, then triage again."""
+    ticket = load_requester_ticket(reference)
+    code = (request.form.get("appel") or "").strip()[:40]
+    try:
+        record = call_choice.choose_call(ticket, code, by=current_user if current_user.is_authenticated else None)
+    except TicketError as error:
+        flash(str(error), "error")
+    else:
+        if ticket.status == Status.AUTO_ANSWERED:
+            flash(_("Merci ! Une réponse vous est proposée ci-dessous."), "success")
+        elif record.call_code:
+            flash(_("Merci ! Un conseiller répondra à votre question sur cet appel."), "success")
+        else:
+            flash(_("Merci ! Un conseiller répondra à votre question."), "success")
+    return redirect(url_for("tickets_public.follow", reference=ticket.reference))
+
+
+def call_question(ticket) -> dict | None:
+    """What the follow page needs to ask which call the question is about (None: nothing to ask)."""
+    calls = call_choice.call_offer(ticket)
+    if not calls:
+        return None
+    return {"calls": calls, "other": call_choice.OTHER_CALL,
+            "url": url_for("tickets_triage.choose_call", reference=ticket.reference)}
 
 
 def follow_actions(ticket) -> dict | None:
@@ -116,3 +144,4 @@ def init_app(app: Flask) -> None:
                       lambda u: u.is_authenticated and u.has_role(*EXPERT_MANAGERS))
     registry.add_ticket_panel(app, 10, ticket_panel)
     app.add_template_global(follow_actions, "expert_follow_actions")
+    app.add_template_global(call_question, "expert_call_question")
