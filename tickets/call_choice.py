@@ -57,7 +57,8 @@ def choose_call(ticket: Ticket, code: str, *, by: User | None, now: datetime | N
         db.session.flush()
         return waiting
     first = next((m for m in ticket.messages if m.author_kind == AuthorKind.REQUESTER), None)
-    project_call, state = expert.project_context(ticket.project_reference)
+    project_call, state = ((ticket.project.call_code, ticket.project.state) if ticket.project is not None
+                           else expert.project_context(ticket.project_reference))
     question, version, decision, articles = expert.decide(
         subject=ticket.subject, body=first.body if first is not None else "",
         topic=ticket.topic.slug if ticket.topic else None, call=project_call, chosen_call=code,

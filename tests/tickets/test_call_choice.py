@@ -7,7 +7,10 @@ import sqlalchemy as sa
 
 from crm.core import registry
 from crm.core.extensions import db
+from crm.organisations.models import OrgKind
+from crm.projects.models import Call, CallState
 from expert import services as expert
+from tests.factories_crm import make_org, make_partner, make_person, make_project, portal_user
 from tickets.models import AuthorKind, Status, Ticket
 
 REQUESTER = {"name": "Julie Fontaine", "email": "julie.fontaine@univ-exemple.fr"}
@@ -109,3 +112,18 @@ def test_once_an_agent_takes_the_request_the_question_is_no_longer_asked(client,
     assert "Quel appel à projets" not in client.get(f"/demandes/{ticket.reference}").get_data(as_text=True)
     client.post(f"/demandes/{ticket.reference}/appel", data={"appel": "AAPG-2026"})
     assert ticket.status == Status.NEW
+
+
+def test_the_form_is_pre_filled_with_the_call_of_a_known_persons_only_project(client, login, make_user,
+                                                                            reference_data):
+    db.session.add_all([Call(code="AAPG-2025", name="Appel à projets générique 2025", year=2025,
+                             state=CallState.CLOSED, acronyms=["AAPG"]),
+                        Call(code="AAPG-2026", name="Appel à projets générique 2026", year=2026,
+                             state=CallState.OPEN, acronyms=["AAPG"])])
+    lead = make_person(email="claire.lead@univ-x.example", last_name="Lead")
+    project = make_project(reference="ANR-25-CE01-0042", acronym="SEUL", call_code="AAPG2025")
+    make_partner(project, make_org(OrgKind.HEADQUARTERS, name="Université X"), scientific_lead=lead)
+    login(portal_user(make_user, lead))
+    html = client.get("/demande").get_data(as_text=True)
+    assert '<option selected value="AAPG-2025">Appel à projets générique 2025 (AAPG-2025)</option>' in html
+    assert '<option value="AAPG-2026">' in html

@@ -27,7 +27,7 @@ from crm.organisations import queries as organisation_queries
 from crm.projects import queries as project_queries
 from crm.projects.models import Project
 from expert import services as expert
-from expert.calls import selectable_calls
+from expert.calls import call_catalogue, selectable_calls
 from tickets import follow_links, queries, services, workflow
 from tickets.attachments import AttachmentError, IncomingFile, stored_path
 from tickets.forms import NewLinkForm, RequesterReplyForm, RequestForm
@@ -103,6 +103,8 @@ def new_request():
     if request.method == "GET" and current_user.is_authenticated:
         form.name.data = current_user.name
         form.email.data = current_user.email
+    if request.method == "GET" and len(projects) == 1:  # the call of their only project, pre-filled
+        form.call.data = project_call_choice(projects[0])
     if request.method == "GET":
         return render_template("tickets/request_form.html", form=form)
     files = incoming_files(form.attachments.data) if form.attachments.data else []
@@ -145,6 +147,12 @@ def call_choices() -> list[tuple[str, str]]:
     """The calls a requester may name on the form (open ones first); empty: the project's call, or not known."""
     return [("", _("Celui de mon projet, ou je ne sais pas"))] + [
         (call.code, call.label) for call in selectable_calls(paris_today())]
+
+
+def project_call_choice(project: Project) -> str | None:
+    """The form's value for the project's call (its described code: AAPG-2025 for AAPG2025), if the form offers it."""
+    call = call_catalogue().get(project.call_code)
+    return call.code if call is not None and call.state is not None else None
 
 
 def own_projects() -> list[Project]:
