@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from expert.rules import PROJECT_STATES
@@ -71,3 +71,24 @@ class ReferentForm(FlaskForm):
     max_load = IntegerField(_l("Charge maximale (demandes actives, 0 : sans limite)"),
                             validators=[NumberRange(min=0, max=1000)], default=20)
     submit = SubmitField(_l("Enregistrer"))
+
+
+class AbsenceForm(FlaskForm):
+    """A period during which the référent receives no new request (inclusive dates)."""
+
+    starts_on = DateField(_l("Absent du"), validators=[DataRequired(_l("Indiquez le premier jour d'absence."))])
+    ends_on = DateField(_l("au (inclus)"), validators=[DataRequired(_l("Indiquez le dernier jour d'absence."))])
+    reason = StringField(_l("Motif (facultatif)"), filters=[_strip], validators=[Optional(), Length(max=200)])
+    submit = SubmitField(_l("Ajouter l'absence"))
+
+    def validate_ends_on(self, field) -> None:
+        from wtforms.validators import ValidationError
+
+        if self.starts_on.data and field.data and field.data < self.starts_on.data:
+            raise ValidationError(_l("La date de fin de l'absence précède sa date de début."))
+
+
+class DeleteForm(FlaskForm):
+    """A button that deletes one item (CSRF only)."""
+
+    submit = SubmitField(_l("Supprimer"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from crm.core.extensions import db
 from crm.core.models import Role, User, UserRole
-from expert.models import Outcome, ReferentProfile, RuleSetVersion, TriageDecision
+from expert.models import Outcome, ReferentAbsence, ReferentProfile, RuleSetVersion, TriageDecision
 from knowledge_base.text import stems, tokens
 
 #: A weak top article still says what the question is about: such questions are grouped under it.
@@ -146,6 +146,16 @@ def referent_users() -> list[User]:
 def referent_profiles() -> dict[int, ReferentProfile]:
     """Every référent profile, by user id."""
     return {p.user_id: p for p in db.session.scalars(sa.select(ReferentProfile))}
+
+
+def current_absences(today: date) -> dict[int, date]:
+    """The référents absent on ``today``: user id -> last day of the absence."""
+    rows = db.session.execute(
+        sa.select(ReferentAbsence.user_id, sa.func.max(ReferentAbsence.ends_on))
+        .where(ReferentAbsence.starts_on <= today, ReferentAbsence.ends_on >= today)
+        .group_by(ReferentAbsence.user_id)
+    ).all()
+    return {user_id: until for user_id, until in rows}
 
 
 def referent_profile(user: User) -> ReferentProfile | None:

@@ -20,10 +20,11 @@ from flask_babel import gettext as _
 
 from crm.core import refcache
 from crm.core.extensions import db
+from crm.core.i18n import paris_today
 from crm.core.models import User
 from expert import rules as rules_engine
 from expert.calls import CallDetection, call_catalogue, detect_call
-from expert.models import Outcome, ReferentProfile, TriageDecision
+from expert.models import Outcome, ReferentAbsence, ReferentProfile, TriageDecision
 from expert.ruleset import compiled_rules
 
 log = logging.getLogger(__name__)
@@ -289,21 +290,30 @@ class ReferentSlot:
     calls: tuple[str, ...]
     available: bool
     max_load: int
+    absences: tuple[tuple[date, date], ...] = ()  # inclusive periods, Paris dates
+
+    def absent_on(self, day: date) -> date | None:
+        """The last day of the absence covering ``day``, or None."""
+        return next((end for start, end in self.absences if start <= day <= end), None)
 
 
 REFERENTS = "expert.referents"
 
 
 def _load_referents(session) -> dict[int, tuple[ReferentSlot, ...]]:
+    absences: dict[int, list[tuple[date, date]]] = {}
+    for a in session.scalars(sa.select(ReferentAbsence).order_by(ReferentAbsence.starts_on)):
+        absences.setdefault(a.user_id, []).append((a.starts_on, a.ends_on))
     groups: dict[int, list[ReferentSlot]] = {}
     for p in session.scalars(sa.select(ReferentProfile).where(ReferentProfile.group_id.is_not(None))
                              .order_by(ReferentProfile.user_id)):
         groups.setdefault(p.group_id, []).append(ReferentSlot(
-            p.user_id, p.group_id, tuple(p.topics or ()), tuple(p.calls or ()), p.available, p.max_load or 0))
+            p.user_id, p.group_id, tuple(p.topics or ()), tuple(p.calls or ()), p.available, p.max_load or 0,
+            tuple(absences.get(p.user_id, ()))))
     return {group: tuple(slots) for group, slots in groups.items()}
 
 
-refcache.register(REFERENTS, _load_referents, ReferentProfile)
+refcache.register(REFERENTS, _load_referents, ReferentProfile, ReferentAbsence)
 
 
 def referent_slots(group_id: int) -> tuple[ReferentSlot, ...]:
@@ -316,16 +326,71 @@ def group_has_referents(group_id: int) -> bool:
     return bool(referent_slots(group_id))
 
 
-def choose_referent(slots, users_and_loads: dict[int, tuple[User, int]]) -> User | None:
-    """Among the group's profiles whose user is active (``users_and_loads``: id -> (user, active tickets)), the
-    available one with the fewest active tickets (ties: lowest id), under their maximum load."""
-    ranked = sorted((s for s in slots if s.user_id in users_and_loads),
-                    key=lambda s: (users_and_loads[s.user_id][1], s.user_id))
-    for slot in ranked:
+def _day(value: date) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
+def choose_referent(slots, users_and_loads: dict[int, tuple[User, int]], *, topic: str | None = None,
+                    call: str | None = None, today: date | None = None) -> tuple[User | None, str]:
+    """The référent of a group for a question, and why (for the decision's explanation).
+
+    Among the profiles whose user is active (``users_and_loads``: id -> (user, active tickets)): those who can
+    take it now (available, not absent today, under their maximum load); among them the best expertise (the
+    question's topic and call both in their profile, then one of them, then neither), then the fewest active
+    tickets, then the lowest id. Nobody fits: None, and the reason names why each one was set aside."""
+    today = today or paris_today()
+    fit, set_aside = [], []
+    for slot in slots:
+        if slot.user_id not in users_and_loads:
+            continue
         user, load = users_and_loads[slot.user_id]
-        if slot.available and (not slot.max_load or load < slot.max_load):
-            return user
-    return None
+        back = slot.absent_on(today)
+        if not slot.available:
+            set_aside.append(f"{user.name} : indisponible")
+        elif back is not None:
+            set_aside.append(f"{user.name} : absent jusqu'au {_day(back)}")
+        elif slot.max_load and load >= slot.max_load:
+            set_aside.append(f"{user.name} : charge {load}/{slot.max_load}")
+        else:
+            score = int(bool(topic) and topic in slot.topics) + int(bool(call) and call in slot.calls)
+            fit.append((-score, load, slot.user_id, slot, user))
+    if not fit:
+        detail = " ; ".join(set_aside) or "aucun profil actif"
+        return None, f"aucun référent disponible dans le groupe ({detail}) : la demande reste dans la file du groupe"
+    score, load, _id, slot, user = min(fit, key=lambda f: f[:3])
+    matched = [f"thème « {topic} »"] if topic and topic in slot.topics else []
+    matched += [f"appel {call}"] if call and call in slot.calls else []
+    expertise = "expertise " + " et ".join(matched) if matched else "sans expertise déclarée pour cette question"
+    limit = f"/{slot.max_load}" if slot.max_load else ""
+    return user, f"référent choisi : {user.name} ({expertise}, charge {load}{limit})"
+
+
+def add_absence(user: User, *, starts_on: date, ends_on: date, reason: str = "",
+                by: User | None = None) -> ReferentAbsence:
+    """Record a period during which the référent receives no new request."""
+    if ends_on < starts_on:
+        raise ExpertError(_("La date de fin de l'absence précède sa date de début."))
+    absence = ReferentAbsence(user_id=user.id, starts_on=starts_on, ends_on=ends_on, reason=reason.strip()[:200],
+                              created_by_id=by.id if by is not None else None)
+    db.session.add(absence)
+    db.session.flush()
+    return absence
+
+
+def remove_absence(user: User, absence_id: int) -> bool:
+    """Delete one of the référent's absence periods; False when it is not theirs."""
+    absence = db.session.get(ReferentAbsence, absence_id)
+    if absence is None or absence.user_id != user.id:
+        return False
+    db.session.delete(absence)
+    db.session.flush()
+    return True
+
+
+def absences_of(user: User) -> list[ReferentAbsence]:
+    """The référent's absence periods, soonest first."""
+    return list(db.session.scalars(sa.select(ReferentAbsence).where(ReferentAbsence.user_id == user.id)
+                                   .order_by(ReferentAbsence.starts_on)))
 
 
 # --- Référents and agents' suggestions ---------------------------------------------------------------

@@ -9,10 +9,11 @@ from flask_login import current_user, login_required
 
 from crm.core import registry
 from crm.core.extensions import db
+from crm.core.i18n import day, paris_today
 from crm.core.models import Role, User
 from crm.core.security import roles_required
 from expert import queries, ruleset, services
-from expert.forms import ReferentForm, RuleForm, RuleSetYamlForm, TryForm
+from expert.forms import AbsenceForm, DeleteForm, ReferentForm, RuleForm, RuleSetYamlForm, TryForm
 from expert.models import RuleSetVersion
 from expert.rules import ACTIONS, CONDITIONS, RuleError
 
@@ -166,9 +167,10 @@ def try_rules():
 @bp.get("/expert/referents")
 @roles_required(*EXPERT_MANAGERS)
 def referents():
-    """Référents: group, expertise, availability and current load."""
+    """Référents: group, expertise, availability (absences included) and current load, over-loads flagged."""
     return render_template("expert/referents.html", users=queries.referent_users(),
-                           profiles=queries.referent_profiles(), loads=services.active_loads())
+                           profiles=queries.referent_profiles(), loads=services.active_loads(),
+                           absent_until=queries.current_absences(paris_today()))
 
 
 @bp.route("/expert/referents/<int:user_id>", methods=["GET", "POST"])
@@ -196,7 +198,60 @@ def referent_edit(user_id: int):
         if current_user.has_role(*EXPERT_MANAGERS):
             return redirect(url_for(".referents"))
         return redirect(url_for(".referent_edit", user_id=user.id))
-    return render_template("expert/referent_form.html", form=form, user=user), 422 if form.errors else 200
+    return _referent_page(user, form=form, status=422 if form.errors else 200)
+
+
+def _referent_page(user: User, *, form: ReferentForm | None = None, absence_form: AbsenceForm | None = None,
+                   status: int = 200):
+    if form is None:
+        profile = queries.referent_profile(user)
+        form = ReferentForm(obj=profile)
+        form.group.choices = [(0, _("Aucun")), *services.referent_groups()]
+        form.group.data = profile.group_id if profile and profile.group_id else 0
+        form.topics.data = ", ".join(profile.topics) if profile else ""
+        form.calls.data = ", ".join(profile.calls) if profile else ""
+        form.available.data = profile.available if profile else True
+    return render_template("expert/referent_form.html", form=form, user=user,
+                           absence_form=absence_form or AbsenceForm(formdata=None),
+                           absences=services.absences_of(user), delete_form=DeleteForm(),
+                           today=paris_today()), status
+
+
+def _editable_referent(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None or not user.has_role(Role.REFERENT):
+        abort(404)
+    if not (current_user.has_role(*EXPERT_MANAGERS) or current_user.id == user.id):
+        abort(403)
+    return user
+
+
+@bp.post("/expert/referents/<int:user_id>/absences")
+@login_required
+def absence_add(user_id: int):
+    """A référent (or a manager for them) records an absence: no new request goes to them meanwhile."""
+    user = _editable_referent(user_id)
+    form = AbsenceForm()
+    if not form.validate_on_submit():
+        return _referent_page(user, absence_form=form, status=422)
+    services.add_absence(user, starts_on=form.starts_on.data, ends_on=form.ends_on.data, reason=form.reason.data or "",
+                         by=current_user)
+    flash(_("Absence du %(start)s au %(end)s enregistrée.", start=day(form.starts_on.data),
+            end=day(form.ends_on.data)), "success")
+    return redirect(url_for(".referent_edit", user_id=user.id))
+
+
+@bp.post("/expert/referents/<int:user_id>/absences/<int:absence_id>/supprimer")
+@login_required
+def absence_delete(user_id: int, absence_id: int):
+    """Remove one of the référent's absence periods."""
+    user = _editable_referent(user_id)
+    if not DeleteForm().validate_on_submit():
+        abort(400)
+    if not services.remove_absence(user, absence_id):
+        abort(404)
+    flash(_("Absence supprimée."), "success")
+    return redirect(url_for(".referent_edit", user_id=user.id))
 
 
 def _split(text: str | None) -> list[str]:

@@ -91,22 +91,32 @@ def init_app(app: Flask) -> None:
 # --- Référent choice ------------------------------------------------------------------------------------
 
 
-def pick_referent(queue: Queue, *, for_submission: bool = False) -> User | None:
-    """The référent the expert module picks in a group; without profiles, the least loaded member (lowest id).
+def pick_referent(queue: Queue, *, for_submission: bool = False, topic: str | None = None,
+                  call: str | None = None) -> User | None:
+    """The référent the expert module picks in a group for a question (see referent_choice)."""
+    return referent_choice(queue, for_submission=for_submission, topic=topic, call=call)[0]
+
+
+def referent_choice(queue: Queue, *, for_submission: bool = False, topic: str | None = None,
+                    call: str | None = None) -> tuple[User | None, str]:
+    """The référent for a question on ``topic`` about ``call`` and why: by expertise, availability (absences
+    included) and load under their maximum (expert.choose_referent); a group without profiles gives the least
+    loaded member (lowest id). None: nobody fits, the ticket stays in the group's queue.
 
     ``for_submission``: the group's members are read in the same statement, for the submission's notices."""
     slots = expert.referent_slots(queue.id)
     if slots:
         found = active_users_with_loads([s.user_id for s in slots], members_of=queue if for_submission else None)
-        return expert.choose_referent(slots, found)
+        return expert.choose_referent(slots, found, topic=topic, call=call)
     members = db.session.scalars(
         sa.select(User).join(QueueMember, QueueMember.user_id == User.id)
         .where(QueueMember.queue_id == queue.id, User.active.is_(True))
     ).all()
     if not members:
-        return None
+        return None, "le groupe n'a ni référent ni membre actif : la demande reste dans sa file"
     loads = active_loads([m.id for m in members])
-    return min(members, key=lambda m: (loads.get(m.id, 0), m.id))
+    chosen = min(members, key=lambda m: (loads.get(m.id, 0), m.id))
+    return chosen, f"membre le moins chargé du groupe : {chosen.name} (charge {loads.get(chosen.id, 0)})"
 
 
 # --- Triage of a new ticket -----------------------------------------------------------------------------
@@ -152,7 +162,10 @@ def _apply(ticket: Ticket, decision, record: TriageDecision, articles: dict, now
     elif decision.action == Outcome.AUTO_ANSWERED:
         expert.set_action(record, Outcome.HUMAN)
     if record.action == Outcome.ROUTED and ticket.queue.is_referent_group:
-        referent = pick_referent(ticket.queue, for_submission=services.current_opening(ticket) is not None)
+        referent, why = referent_choice(ticket.queue, for_submission=services.current_opening(ticket) is not None,
+                                        topic=ticket.topic.slug if ticket.topic else None,
+                                        call=getattr(record, "call_code", None))
+        expert.add_note(record, why)
         if referent is not None:
             services.assign_ticket(ticket, referent, by=None, now=now)
 
@@ -217,7 +230,8 @@ def ask_advisor(ticket: Ticket, *, by: User | None, now: datetime | None = None)
     services.change_status(ticket, Status.OPEN, by=by, now=now, reason="conseiller demandé")
     services.update_ticket(ticket, by=by, queue=queue, now=now)
     if ticket.assignee_id is None and ticket.queue.is_referent_group:
-        referent = pick_referent(ticket.queue)
+        referent = pick_referent(ticket.queue, topic=ticket.topic.slug if ticket.topic else None,
+                                 call=getattr(decision, "call_code", None))
         if referent is not None:
             services.assign_ticket(ticket, referent, by=None, now=now)
     expert.record_outcome(decision, Outcome.ESCALATED, now=now)
