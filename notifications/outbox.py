@@ -67,31 +67,84 @@ CHANNEL = "guichet_outbox"
 
 #: session.info key: the outbox rows a batch (see :func:`batch`) holds until it ends
 PENDING_ROWS = "outbox.pending_rows"
+#: session.info key: {dedup key: Message-IDs the caller knows} for the rows of a batch whose thread is looked up
+#: at its end (threads not started in the transaction), all in one statement
+PENDING_THREADS = "outbox.pending_threads"
 
 
 @contextmanager
 def batch() -> Iterator[None]:
-    """Write the e-mails enqueued inside in one multi-row statement at the end (a submission's, say).
+    """Write the e-mails enqueued inside in one multi-row statement at the end (a submission's, say, or a batch
+    of SLA steps).
 
     enqueue_email() then returns None (the row is not read back); the dedup keys still apply (ON CONFLICT DO
-    NOTHING), repeated keys inside the batch included. Nested batches join the outer one."""
+    NOTHING), repeated keys inside the batch included. The threading headers of mails continuing an existing
+    thread are found at the end too, for every row in one statement: a mail threads on the first mail of its
+    thread to the same recipient, written before or earlier in the batch. Nested batches join the outer one."""
     if PENDING_ROWS in db.session.info:
         yield
         return
     db.session.info[PENDING_ROWS] = {}
+    db.session.info[PENDING_THREADS] = {}
     try:
         yield
-        rows = list(db.session.info[PENDING_ROWS].values())
+        rows = db.session.info[PENDING_ROWS]
         if rows:
-            _insert_rows(rows)
+            _thread_rows(rows, db.session.info[PENDING_THREADS])
+            _insert_rows(list(rows.values()))
     finally:
         db.session.info.pop(PENDING_ROWS, None)
+        db.session.info.pop(PENDING_THREADS, None)
+
+
+def _thread_rows(rows: dict[str, dict], known: dict[str, list[str]]) -> None:
+    """Set In-Reply-To and References of the batch's rows waiting for their thread (``known``), as
+    thread_headers() would have one by one: one read of the first mail to each (thread, recipient) pair."""
+    first: dict[tuple[int, str], str] = {}
+    waiting = [rows[key] for key in known]
+    if waiting:
+        threads = sorted({r["ticket_id"] for r in waiting})
+        recipients = sorted({r["recipient"] for r in waiting})
+        earliest = (
+            sa.select(sa.func.min(OutboxMessage.id))
+            .where(OutboxMessage.ticket_id.in_(threads), OutboxMessage.recipient.in_(recipients))
+            .group_by(OutboxMessage.ticket_id, OutboxMessage.recipient)
+        )
+        for thread_id, recipient, message_id in db.session.execute(
+            sa.select(OutboxMessage.ticket_id, OutboxMessage.recipient, OutboxMessage.message_id)
+            .where(OutboxMessage.id.in_(earliest))
+        ):
+            first[(thread_id, recipient)] = message_id
+    for key, values in rows.items():  # in the order they were enqueued
+        pair = (values["ticket_id"], values["recipient"])
+        if key in known:
+            ids = list(known[key])
+            if pair in first and first[pair] not in ids:
+                ids.append(first[pair])
+            values["in_reply_to"], values["references"] = (ids[-1] if ids else None), " ".join(ids)
+        if values["ticket_id"] is not None:
+            first.setdefault(pair, values["message_id"])
+
+
+#: Above this many rows a batch is inserted as an executemany (SQLAlchemy's "insertmanyvalues": the statement
+#: is compiled once and cached, the rows sent as multi-row VALUES pages of up to a thousand) instead of one
+#: statement with a bound parameter per value, compiled afresh each time (150 rows: about 3 times slower, the
+#: largest share of a busy SLA sweep once its e-mails were batched); the commit hook then sends the NOTIFY.
+MANY_ROWS = 20
 
 
 def _insert_rows(rows: list[dict]) -> None:
     """One multi-row insert; on PostgreSQL the same statement sends the NOTIFY that wakes the outbox worker
-    (delivered at commit, like the one the commit hook sends): no statement of its own."""
+    (delivered at commit, like the one the commit hook sends): no statement of its own. A large batch is an
+    executemany (MANY_ROWS), still one statement up to a thousand rows."""
     table = OutboxMessage.__table__
+    if len(rows) > MANY_ROWS:
+        written = db.session.execute(
+            dialect_insert(table).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.id), rows
+        ).all()
+        if written:
+            db.session.info["outbox_kick"] = True
+        return
     insert = dialect_insert(table).values(rows).on_conflict_do_nothing(index_elements=["dedup_key"])
     if db.session.get_bind().dialect.name == "postgresql" and current_app.config["OUTBOX_KICK_AFTER_COMMIT"]:
         written = insert.returning(table.c.id).cte("written")
@@ -119,10 +172,14 @@ def enqueue_email(*, dedup_key: str, kind: str, recipient: str, template: str, l
     dedup_key = dedup_key[:255]
     locale = mail_locale(locale)
     subject, text, html = render_email(template, locale, user=user, **context)
-    in_reply_to, references = (None, "")
+    pending = db.session.info.get(PENDING_ROWS)
+    in_reply_to, references, deferred = None, "", None
     if thread_id is not None:
         subject = f"{subject_prefix}{subject}"
-        in_reply_to, references = thread_headers(thread_id, recipient, thread_refs)
+        if pending is not None and thread_id not in db.session.info.get(FRESH_THREADS, {}):
+            deferred = [i for i in thread_refs if i]  # looked up with the batch's other rows, at its end
+        else:
+            in_reply_to, references = thread_headers(thread_id, recipient, thread_refs)
     now = utcnow()
     values = dict(
         dedup_key=dedup_key, kind=kind, ticket_id=thread_id,
@@ -133,11 +190,12 @@ def enqueue_email(*, dedup_key: str, kind: str, recipient: str, template: str, l
         claimed_at=None, sent_at=None,
     )
     values = {k: v for k, v in values.items() if k in OutboxMessage.__table__.c}
-    pending = db.session.info.get(PENDING_ROWS)
     if pending is not None:
         if dedup_key in pending:
             return None
         pending[dedup_key] = values
+        if deferred is not None:
+            db.session.info[PENDING_THREADS][dedup_key] = deferred
         message_id = values["message_id"]
     else:
         statement = (  # ON CONFLICT DO NOTHING is the dedup; RETURNING gives the row without reading it again

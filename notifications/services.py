@@ -75,15 +75,16 @@ def _write_notices(items: list[dict]) -> None:
     for item in items:
         mode = modes.get(item["user"].id, DeliveryMode.IMMEDIATE)
         item["digest"] = not item["urgent"] and mode == DeliveryMode.DIGEST
+    table = Notification.__table__
+    # An executemany: SQLAlchemy sends it as one multi-row INSERT (up to a thousand rows) from a statement
+    # compiled once and cached; .values([...]) would compile one bound parameter per value every time.
     rows = db.session.execute(
-        dialect_insert(Notification.__table__).values([
-            dict(dedup_key=i["dedup_key"], user_id=i["user"].id, kind=i["kind"], ticket_id=i["thread_id"],
-                 title=i["title"][:300], body=i["body"], url=i["url"][:500], urgent=i["urgent"],
-                 digest_pending=i["digest"], created_at=now)
-            for i in items
-        ])
-        .on_conflict_do_nothing(index_elements=["dedup_key"])
-        .returning(Notification.__table__.c.id, Notification.__table__.c.dedup_key)
+        dialect_insert(table).on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(table.c.id, table.c.dedup_key),
+        [dict(dedup_key=i["dedup_key"], user_id=i["user"].id, kind=i["kind"], ticket_id=i["thread_id"],
+              title=i["title"][:300], body=i["body"], url=i["url"][:500], urgent=i["urgent"],
+              digest_pending=i["digest"], created_at=now)
+         for i in items],
     ).all()
     ids = {key: number for number, key in rows}
     for item in items:

@@ -10,11 +10,13 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from crm.core import refcache
 from crm.core.database import dialect_insert
 from crm.core.extensions import db, utcnow
+from notifications import services as notifications
 from tickets import reference, signals
 from tickets.models import (
     PAUSED_STATUSES,
@@ -280,15 +282,18 @@ class SweepResult:
 
 
 def _insert_marks(ticket_ids: list[int], target: str, kind: str, now: datetime) -> set[int]:
-    """Record an SLA step for many tickets in one statement; return the ids not recorded before."""
+    """Record an SLA step for many tickets in one statement; return the ids not recorded before.
+
+    An executemany, which SQLAlchemy sends as one multi-row INSERT … RETURNING from a statement compiled once
+    (a .values([...]) list would be compiled afresh, one bound parameter per value, at every sweep)."""
     table = SlaMark.__table__
     statement = (
         dialect_insert(table)
-        .values([{"ticket_id": i, "target": target, "kind": kind, "created_at": now} for i in ticket_ids])
         .on_conflict_do_nothing(index_elements=["ticket_id", "target", "kind"])
         .returning(table.c.ticket_id)
     )
-    return set(db.session.scalars(statement))
+    rows = [{"ticket_id": i, "target": target, "kind": kind, "created_at": now} for i in ticket_ids]
+    return set(db.session.scalars(statement, rows))
 
 
 def _due_tickets(target: str, kind: str, now: datetime, batch: int):
@@ -298,7 +303,9 @@ def _due_tickets(target: str, kind: str, now: datetime, batch: int):
     else:
         condition = sa.and_(state.in_((SlaState.ON_TRACK, SlaState.AT_RISK)),
                             getattr(Ticket, f"{target}_due_at") <= now)
-    query = sa.select(Ticket).where(condition).order_by(Ticket.id).limit(batch)
+    # the policies (escalation settings, calendar) in one more statement, not one lazy load per policy
+    query = (sa.select(Ticket).where(condition).order_by(Ticket.id).limit(batch)
+             .options(selectinload(Ticket.sla_policy)))
     if db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Ticket)
     return db.session.scalars(query).unique().all()
@@ -325,12 +332,16 @@ def sweep_sla(now: datetime | None = None, *, batch: int = 500) -> SweepResult:
                         {"ticket_id": i, "kind": f"sla_{kind}", "created_at": now, "data": {"target": target}}
                         for i in sorted(recorded)
                     ])
-                for ticket in tickets:
-                    set_committed_value(ticket, f"{target}_state", kind)
-                    if ticket.id in recorded:
-                        settings = escalation_settings(ticket)
-                        signal.send(ticket, target=target, now=now, notify_at=next_open_instant(ticket, now),
-                                    escalation=settings)
+                # The receivers' notifications and e-mails of the whole batch are written at the end of it in a
+                # few statements (their recipients' choices, the notifications, the outbox rows and the threads
+                # they continue), whatever the number of steps; marks and dedup keys keep each step once.
+                with notifications.batch():
+                    for ticket in tickets:
+                        set_committed_value(ticket, f"{target}_state", kind)
+                        if ticket.id in recorded:
+                            settings = escalation_settings(ticket)
+                            signal.send(ticket, target=target, now=now, notify_at=next_open_instant(ticket, now),
+                                        escalation=settings)
                 if kind == SlaState.AT_RISK:
                     result.at_risk += len(recorded)
                 else:
