@@ -116,8 +116,14 @@ def _csv_records(handle: TextIO, fields: list[str], delimiter: str) -> Iterator[
             yield first, {"__error__": _csv_reason(error, delimiter, first, last)}
             lines.rewind()
             continue
-        first, last = lines.taken[0][0], lines.taken[-1][0]
-        if not any(v.strip() for v in values):
+        taken = lines.taken
+        first = taken[0][0]
+        if len(taken) == 1 and len(values) == len(fields):  # the common case: one physical line, every column
+            if "".join(values).strip():
+                yield first, dict(zip(fields, values, strict=True))
+            continue
+        last = taken[-1][0]
+        if not "".join(values).strip():
             continue  # blank line
         if last > first and len(values) != len(fields):
             # A quoted field over several lines and a wrong number of columns: a quote left open that swallowed

@@ -163,3 +163,21 @@ def test_a_line_the_database_refuses_is_refused_alone(demo_dir, tmp_path, count_
                                      .where(Deliverable.project_id == project.id)).all())
     assert titles[existing[0].code] == "Rapport revu" and titles["N2"] == "Nouveau livrable" and "N1" not in titles
     assert count_rows(Deliverable) == before + 1
+
+
+def test_rows_digested_by_an_older_version_count_as_unchanged_and_get_the_new_digest(demo_dir, monkeypatch):
+    with monkeypatch.context() as patch:
+        patch.setattr(services, "row_hash", services.legacy_row_hash)
+        old = import_directory(demo_dir)
+    assert not any(h.startswith(services.DIGEST_PREFIX) for h in db.session.scalars(sa.select(Project.row_hash)))
+
+    upgraded = import_directory(demo_dir)
+
+    assert (upgraded.created, upgraded.updated, upgraded.deleted) == (0, 0, 0)
+    assert upgraded.unchanged == old.created
+    db.session.expire_all()
+    hashes = set(db.session.scalars(sa.select(Deliverable.row_hash))) | set(
+        db.session.scalars(sa.select(Organisation.row_hash)))
+    assert hashes and all(h.startswith(services.DIGEST_PREFIX) and len(h) == 32 for h in hashes)
+    again = import_directory(demo_dir)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, old.created)
