@@ -125,7 +125,10 @@ def referent_choice(queue: Queue, *, for_submission: bool = False, topic: str | 
 def triage_ticket(ticket: Ticket, message: Message | None = None, *, now: datetime | None = None) -> TriageDecision:
     """Ask the expert module what to do with a new ticket, then apply its decision."""
     now = now or ticket.created_at or utcnow()
-    call, state = expert.project_context(ticket.project_reference)
+    if ticket.project is not None:  # linked (tickets.linking): by the field, the text or the sender
+        call, state = ticket.project.call_code, ticket.project.state
+    else:
+        call, state = expert.project_context(ticket.project_reference)
     question, version, decision, articles = expert.decide(
         subject=ticket.subject, body=message.body if message is not None else "",
         topic=ticket.topic.slug if ticket.topic else None, call=call,
