@@ -15,6 +15,7 @@ from crm.core.database import dialect_insert
 from crm.core.extensions import db, utcnow
 from crm.core.models import User
 from crm.core.security import token_digest
+from notifications.emails import new_message_id
 from tickets import linking, reference, signals
 from tickets.attachments import IncomingFile, check_files, store_file
 from tickets.models import (
@@ -126,6 +127,7 @@ def topic_by_slug(slug: str | None) -> Topic | None:
 
 
 def _attach(message: Message, files: list[IncomingFile]) -> None:
+    _ = message.attachments  # a new message's collection starts empty here: never read back from the database
     for f in check_files(list(files)):
         name, content_type, digest, size = store_file(f)
         message.attachments.append(
@@ -266,7 +268,9 @@ def reply_to_ticket(ticket: Ticket, *, author: User, body: str, attachments=(), 
     if ticket.status == Status.CLOSED:
         raise TicketError(_("Cette demande est clôturée."))
     message = Message(ticket=ticket, author=author, author_kind=AuthorKind.STAFF, author_name=author.name,
-                      body=body, internal=False, channel=channel, created_at=now)
+                      body=body, internal=False, channel=channel, created_at=now,
+                      # the Message-ID of the e-mail that will carry it, chosen now: written with the message
+                      email_message_id=new_message_id() if ticket.requester_email else None)
     _attach(message, attachments)
     db.session.add(message)
     record_event(ticket, "reply", author, at=now)
@@ -437,8 +441,10 @@ def merge_tickets(duplicate: Ticket, into: Ticket, *, by: User, now: datetime | 
 
 
 def ticket_by_reference(reference: str) -> Ticket | None:
-    """The ticket with this public reference."""
-    return db.session.scalar(sa.select(Ticket).where(Ticket.reference == reference.strip().upper()))
+    """The ticket with this public reference (its assignee's roles are read only if asked: usually the signed-in
+    agent's, already loaded)."""
+    return db.session.scalar(sa.select(Ticket).where(Ticket.reference == reference.strip().upper())
+                             .options(sa.orm.defaultload(Ticket.assignee).lazyload(User.roles)))
 
 
 def _links_label(ticket: Ticket) -> str | None:

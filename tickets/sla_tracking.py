@@ -179,10 +179,20 @@ def _stops(ticket: Ticket) -> dict[str, datetime | None]:
     return {"first_response": first, "resolution": resolved}
 
 
+def policy_of(ticket: Ticket) -> SlaPolicy | None:
+    """The ticket's SLA policy: an active one from the process cache (read-only, no query), else loaded."""
+    if "sla_policy" in sa.inspect(ticket).dict:  # set or loaded in this session (a ticket being opened)
+        return ticket.sla_policy
+    if ticket.sla_policy_id is None:
+        return None
+    cached = next((p for p in reference.active_policies() if p.id == ticket.sla_policy_id), None)
+    return cached if cached is not None else ticket.sla_policy
+
+
 def ticket_clocks(ticket: Ticket, now: datetime | None = None) -> SlaView:
     """Compute both SLA clocks of a ticket now."""
     now = now or utcnow()
-    policy = ticket.sla_policy
+    policy = policy_of(ticket)
     view = SlaView(policy=policy)
     if policy is None:
         return view

@@ -64,7 +64,7 @@ def on_ticket_replied(ticket, message=None, **_kw) -> None:
         return
     row = email_requester(
         ticket, dedup_key=f"reply:{ticket.id}:{message.id}:{ticket.requester_email}", kind="reply",
-        template="reply", message=message, link=follow_link(ticket),
+        template="reply", message=message, link=follow_link(ticket), message_id=message.email_message_id,
     )
     if row is not None and not message.email_message_id:
         message.email_message_id = row.message_id

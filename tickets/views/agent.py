@@ -240,9 +240,12 @@ def ticket(reference: str):
     return render_ticket(load_ticket(reference))
 
 
-def _act(reference: str, action: Callable[[Ticket], str | None], form=None, form_name: str | None = None):
-    """Validate, call the service, flash, redirect; on refusal roll back and show the page with the input kept."""
-    ticket = load_ticket(reference)
+def _act(reference: str, action: Callable[[Ticket], str | None], form=None, form_name: str | None = None,
+         ticket: Ticket | None = None):
+    """Validate, call the service, flash, redirect; on refusal roll back and show the page with the input kept.
+
+    ``ticket``: the ticket when the view has loaded it already."""
+    ticket = ticket or load_ticket(reference)
     form = form or EmptyForm()
     if not form.validate_on_submit():
         flash(_("Le formulaire contient des erreurs : rien n'a été modifié."), "error")
@@ -287,7 +290,8 @@ def reply(reference: str):
     """Send a public reply, or (button "Insérer") put a saved reply into the text without sending."""
     form = AgentReplyForm()
     ticket = load_ticket(reference)
-    canned = {str(c.id): c for c in queries.canned_responses(ticket)}
+    # the saved replies matter only when one is chosen (the page shown again reads them itself)
+    canned = {str(c.id): c for c in queries.canned_responses(ticket)} if form.insert.data or form.canned.data else {}
     form.canned.choices = [("", "")] + [(key, c.title) for key, c in canned.items()]
     if form.insert.data:
         chosen = canned.get(form.canned.data or "")
@@ -304,7 +308,7 @@ def reply(reference: str):
                                  next_status=form.next_status.data or None)
         return _("Réponse envoyée au demandeur.")
 
-    return _act(reference, action, form, "reply_form")
+    return _act(reference, action, form, "reply_form", ticket=ticket)
 
 
 @bp.post("/demandes/<reference>/note")
