@@ -168,8 +168,8 @@ def report(profile: cProfile.Profile, runs: int, wall_ms: list[float], top: int,
         areas[area_of(key)] = areas.get(area_of(key), 0.0) + value[2]
     for area, seconds in sorted(areas.items(), key=lambda kv: -kv[1]):
         out.append(f"| {area} | {per(seconds):.2f} | {100 * seconds / total:.0f} % |")
-    out += ["", "### Inclusive time of the main steps (ms per request)", "", "| step | calls / request | ms / request |",
-            "|---|---|---|"]
+    out += ["", "### Inclusive time of the main steps (ms per request)", "",
+            "| step | calls / request | ms / request |", "|---|---|---|"]
     for label, fragment, name in STEPS:
         hits = [(k, v) for k, v in raw.items() if fragment in k[0].replace(os.sep, "/") and k[2] == name]
         if not hits:
@@ -179,8 +179,8 @@ def report(profile: cProfile.Profile, runs: int, wall_ms: list[float], top: int,
         calls = sum(v[1] for _k, v in hits)
         cum = max(v[3] for _k, v in hits)
         out.append(f"| {label} | {calls / runs:.1f} | {per(cum):.2f} |")
-    out += ["", f"### Top {top} by cumulative time (ms per request)", "", "| function | calls / request | cumulative | own |",
-            "|---|---|---|---|"]
+    out += ["", f"### Top {top} by cumulative time (ms per request)", "",
+            "| function | calls / request | cumulative | own |", "|---|---|---|---|"]
     for key, value in sorted(raw.items(), key=lambda kv: -kv[1][3])[:top]:
         out.append(f"| `{short(key)}` | {value[1] / runs:.1f} | {per(value[3]):.2f} | {per(value[2]):.2f} |")
     out += ["", f"### Top {top} by own time (ms per request)", "", "| function | area | calls / request | own |",
@@ -255,7 +255,8 @@ def main() -> int:
 
         with app.app_context():
             backend = db.engine.dialect.name
-            server = db.session.scalar(sa.text("SELECT version()" if backend == "postgresql" else "SELECT sqlite_version()"))
+            version = "SELECT version()" if backend == "postgresql" else "SELECT sqlite_version()"
+            server = db.session.scalar(sa.text(version))
             db.session.remove()
             db.engine.dispose()
         meta = (f"{backend} ({str(server).split(' on ')[0]}), {args.runs} profiled POST /demande after "
