@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from crm import create_app  # noqa: E402
 from crm.core.extensions import db, utcnow  # noqa: E402
+from notifications.models import Notification, OutboxMessage  # noqa: E402
 from tickets import queries, reports, signals  # noqa: E402
 from tickets.models import SlaMark, SlaPolicy, Ticket  # noqa: E402
 from tickets.sla_tracking import sweep_sla  # noqa: E402
@@ -37,6 +38,8 @@ DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/guichet_bench"
 SECTION = "## Tickets at a million"
 DOC = ROOT / "docs" / "benchmarks.md"
 TARGET_MS = 50.0
+#: issue 9: a sweep recording 300 steps in one run (a very busy minute) stays under 300 ms
+TARGET_300_STEPS_MS = 300.0
 
 STATUSES = [("closed", 80), ("resolved", 10), ("new", 3), ("open", 4), ("waiting_on_requester", 2),
             ("auto_answered", 1)]
@@ -48,7 +51,8 @@ COLUMNS = ["reference", "subject", "status", "priority", "channel", "topic_id", 
            "requester_email", "requester_name", "requester_locale", "service_tier", "access_key_hash", "created_at",
            "updated_at", "first_responded_at", "resolved_at", "closed_at", "sla_policy_id", "sla_reason", "sla_paused",
            "first_response_due_at", "first_response_warn_at", "first_response_state", "first_response_seconds",
-           "resolution_due_at", "resolution_warn_at", "resolution_state", "resolution_seconds", "next_due_at"]
+           "resolution_due_at", "resolution_warn_at", "resolution_state", "resolution_seconds", "next_due_at",
+           "tier_origin"]
 
 
 def weighted(rng: random.Random, table):
@@ -173,7 +177,7 @@ def ticket_lines(n: int, now: datetime, refs: Refs, rng: random.Random) -> Itera
             "Politique choisie par le banc d'essai", "t" if paused else "f",
             _ts(fr_due), _ts(fr_warn), fr_state, str(fr_seconds) if fr_seconds is not None else r"\N",
             _ts(res_due), _ts(res_warn), res_state, str(res_seconds) if res_seconds is not None else r"\N",
-            _ts(next_due),
+            _ts(next_due), "",
         )) + "\n"
 
 
@@ -268,6 +272,9 @@ class Rearm:
         now = utcnow()
         half = len(ids) // 2
         db.session.execute(sa.delete(SlaMark).where(SlaMark.ticket_id.in_(ids)))
+        # and their notifications and e-mails: each timed sweep writes and renders them, as the first time
+        db.session.execute(sa.delete(Notification).where(Notification.ticket_id.in_(ids)))
+        db.session.execute(sa.delete(OutboxMessage).where(OutboxMessage.ticket_id.in_(ids)))
         for chunk, due in ((ids[:half], now - timedelta(minutes=1)), (ids[half:], now + timedelta(hours=1))):
             db.session.execute(
                 sa.update(Ticket).where(Ticket.id.in_(chunk))
@@ -317,21 +324,25 @@ def measure(runs: int, rearm_size: int, show_plans: bool) -> tuple[list[tuple], 
         with signals.sla_at_risk.muted(), signals.sla_breached.muted():
             return sweep()
 
+    # Rearm(n) makes n tickets at risk, half of them breached too: 1.5 n steps (30 and 300 by default)
     busy = max(rearm_size // 10, 2)
     measures += [
         ("SLA sweep + commit, nothing newly due (the scheduler's usual run)", sweep, None, None),
-        (f"SLA sweep + commit, {busy} tickets newly due (a busy minute)", sweep, Rearm(busy), None),
-        (f"SLA sweep + commit, {rearm_size} tickets newly due", sweep, Rearm(rearm_size), None),
-        (f"SLA sweep + commit, {rearm_size} tickets newly due, signal receivers muted (the sweep's own share)",
+        (f"SLA sweep + commit, {busy * 3 // 2} steps ({busy} tickets newly due: a busy minute)", sweep,
+         Rearm(busy), None),
+        (f"SLA sweep + commit, {rearm_size * 3 // 2} steps ({rearm_size} tickets newly due)", sweep,
+         Rearm(rearm_size), None),
+        (f"SLA sweep + commit, {rearm_size * 3 // 2} steps, signal receivers muted (the sweep's own share)",
          sweep_muted, Rearm(rearm_size), None),
     ]
+    targets = {len(measures) - 2: TARGET_300_STEPS_MS, len(measures) - 1: TARGET_300_STEPS_MS}
     rows = []
-    for label, fn, before, query in measures:
+    for number, (label, fn, before, query) in enumerate(measures):
         times, result = timed(fn, runs, before=before)
         size = len(result) if isinstance(result, list) else result
         if hasattr(result, "at_risk"):
             size = f"{result.at_risk} at risk + {result.breached} breached steps"
-        rows.append((label, statistics.median(times), p95(times), runs, size))
+        rows.append((label, statistics.median(times), p95(times), runs, size, targets.get(number, TARGET_MS)))
         print(f"  {label}: p50 {statistics.median(times):.1f} ms, p95 {p95(times):.1f} ms", flush=True)
         if show_plans and query is not None:
             print(explain(query()), "\n", flush=True)
@@ -359,12 +370,14 @@ def markdown(rows: list[tuple], counts: dict, command: str) -> str:
         f"{platform.machine()} with {_cpus()} CPU cores (load average {counts['load']:.1f} at the end: the "
         f"machine is shared), measured {datetime.now(UTC):%Y-%m-%d}. "
         f"Each measure calls the application's own query functions; times are wall-clock from Python "
-        f"(SQL, network and ORM), after 3 warm-up runs. Target: p95 under {TARGET_MS:.0f} ms.", "",
-        "| Measure | p50 (ms) | p95 (ms) | Runs | Rows / result | Under target |",
-        "|---|---:|---:|---:|---:|:---:|",
+        f"(SQL, network and ORM), after 3 warm-up runs. Target: p95 under {TARGET_MS:.0f} ms "
+        f"({TARGET_300_STEPS_MS:.0f} ms for a sweep recording 300 steps).", "",
+        "| Measure | p50 (ms) | p95 (ms) | Runs | Rows / result | Target p95 (ms) | Under target |",
+        "|---|---:|---:|---:|---:|---:|:---:|",
     ]
-    for label, p50, p95_, runs, size in rows:
-        lines.append(f"| {label} | {p50:.1f} | {p95_:.1f} | {runs} | {size} | {'yes' if p95_ < TARGET_MS else 'NO'} |")
+    for label, p50, p95_, runs, size, target in rows:
+        lines.append(f"| {label} | {p50:.1f} | {p95_:.1f} | {runs} | {size} | {target:.0f} | "
+                     f"{'yes' if p95_ < target else 'NO'} |")
     return "\n".join(lines) + "\n\n" + NOTES
 
 
@@ -383,14 +396,23 @@ NOTES = """How the queries stay fast (from `EXPLAIN (ANALYZE, BUFFERS)`, printed
   over both targets made PostgreSQL AND a bitmap of all 100 000 active tickets with the state bitmaps and sort
   every match (0.15 to 0.26 s).
 - The SLA sweep finds due tickets through the same (state, instant) indexes: the scheduler's usual run, with
-  nothing newly due, is the line "nothing newly due". Every recorded step then costs three statements in
-  `sweep_sla` (the ticket's UPDATE, the mark's INSERT … ON CONFLICT, the event's INSERT) plus what the
-  notification receivers do (in-app notification and e-mail outbox per recipient, deduplicated), so a sweep's
-  time grows linearly with the steps it records, not with the table: a few hundred steps in one run cannot fit
-  in 50 ms on this machine. Batching those statements per batch of tickets in `sweep_sla` (one UPDATE … WHERE id
-  IN, one multi-row INSERT … RETURNING for marks and events) and in the receivers would cut the per-step cost;
-  the "signal receivers muted" line shows the sweep's own share.
-- The data is VACUUMed after the COPY so that the visibility map allows index-only scans, as autovacuum keeps
+  nothing newly due, is the line "nothing newly due". For the tickets that are due, `sweep_sla` works by batches
+  of 500 (issue 9): per batch one UPDATE … WHERE id IN, one INSERT … ON CONFLICT DO NOTHING RETURNING for the
+  marks, one insert for the events, and the receivers run inside `notifications.batch()`, so that the batch's
+  in-app notifications are one insert, its e-mails another, and the first mail of each thread they continue one
+  read; the policies come in one selectin. A sweep's statements depend on the (step, target) groups it records,
+  not on their tickets (`tests/tickets/test_sla_sweep_batch.py`: 38 for 2 or 12 tickets, where one by one each
+  e-mail cost three). The large inserts are executemany (SQLAlchemy's insertmanyvalues: compiled once, sent as
+  one multi-row statement) rather than `.values([...])`, which compiled one bound parameter per value at every
+  sweep. Each timed sweep deletes the re-armed tickets' notifications and e-mails first, so that it writes and
+  renders them as the first time (before this, their dedup keys were already taken after the first few runs and
+  most receivers wrote nothing). Measured on the same data and machine, 2026-12-02, before (commit f64f182, the bench
+  fixed the same way) → after: 30 steps p50 71.8 → 35.4 ms, p95 84.4 → 40.6 ms (target 50); 300 steps p50 471.9 →
+  141.0 ms, p95 615.4 → 212.1 ms (target 300); the sweep's own share (receivers muted) p95 152.4 → 88.8 ms. A
+  profile of the 300-step case (cProfile) puts the rest in the database round trips and psycopg's parsing of the
+  long multi-row statements; rendering the e-mails is about 15 % (0.3 to 0.7 ms a mail, the Jinja templates are
+  compiled once), so they are still rendered at enqueue time.
+- - The data is VACUUMed after the COPY so that the visibility map allows index-only scans, as autovacuum keeps
   it in production.
 """
 
