@@ -321,11 +321,6 @@ def referent_slots(group_id: int) -> tuple[ReferentSlot, ...]:
     return refcache.get(REFERENTS).get(group_id, ())
 
 
-def group_has_referents(group_id: int) -> bool:
-    """Whether some user has a référent profile in this group."""
-    return bool(referent_slots(group_id))
-
-
 def _day(value: date) -> str:
     return value.strftime("%d/%m/%Y")
 

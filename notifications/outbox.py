@@ -189,7 +189,6 @@ def enqueue_email(*, dedup_key: str, kind: str, recipient: str, template: str, l
         next_attempt_at=max(not_before or now, now), created_at=now, last_error="", claim_token=None,
         claimed_at=None, sent_at=None,
     )
-    values = {k: v for k, v in values.items() if k in OutboxMessage.__table__.c}
     if pending is not None:
         if dedup_key in pending:
             return None

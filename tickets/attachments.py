@@ -12,9 +12,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy.orm import Session
 from werkzeug.utils import secure_filename
 
+from crm.core.database import on_transaction_end
 from crm.core.extensions import db
 
 # Leading bytes of the binary types we accept; text types are checked for decodability.
@@ -101,9 +101,6 @@ def store_file(f: IncomingFile) -> tuple[str, str, str, int]:
     return name, content_type, digest, len(f.content)
 
 
-_COMMITTED = "tickets.written_committed"
-
-
 def _remove_written(session, written: list[Path]) -> None:
     """The transaction rolled back: its rows are gone, so are the files it wrote — unless a row committed by
     another transaction meanwhile uses the same content (read on a connection of its own)."""
@@ -125,15 +122,7 @@ def _remove_written(session, written: list[Path]) -> None:
             path.unlink(missing_ok=True)
 
 
-def _after_commit(session) -> None:
-    session.info[_COMMITTED] = True  # also sent for a savepoint: the end of the transaction decides
-
-
-def _after_transaction_end(session, transaction) -> None:
-    if transaction.nested or transaction.parent is not None:
-        session.info.pop(_COMMITTED, None)
-        return
-    committed = session.info.pop(_COMMITTED, False)
+def _transaction_ended(session, committed: bool) -> None:
     written = session.info.pop(WRITTEN, None)
     if written and not committed:
         _remove_written(session, written)
@@ -141,9 +130,7 @@ def _after_transaction_end(session, transaction) -> None:
 
 def install_cleanup() -> None:
     """Remove the files written by a transaction that rolls back (idempotent)."""
-    if not sa.event.contains(Session, "after_transaction_end", _after_transaction_end):
-        sa.event.listen(Session, "after_commit", _after_commit)
-        sa.event.listen(Session, "after_transaction_end", _after_transaction_end)
+    on_transaction_end(_transaction_ended)
 
 
 def remove_orphans(older_than: timedelta) -> int:

@@ -3,11 +3,12 @@ LIKE patterns, table truncation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from crm.core.extensions import db
 
@@ -21,6 +22,34 @@ def transaction() -> Iterator[None]:
     except BaseException:
         db.session.rollback()
         raise
+
+
+#: session.info key: the transaction ending now committed (after_commit is also sent for a savepoint)
+_COMMITTED = "database.committed"
+_ending: list[Callable[[Session, bool], None]] = []
+
+
+def _note_commit(session: Session) -> None:
+    session.info[_COMMITTED] = True
+
+
+def _transaction_ended(session: Session, transaction) -> None:
+    if transaction.nested or transaction.parent is not None:
+        session.info.pop(_COMMITTED, None)  # a savepoint: the outer transaction decides
+        return
+    committed = session.info.pop(_COMMITTED, False)
+    for callback in _ending:
+        callback(session, committed)
+
+
+def on_transaction_end(callback: Callable[[Session, bool], None]) -> None:
+    """Call ``callback(session, committed)`` when a session's outermost transaction ends, by a commit or a
+    rollback (a savepoint's end is not one). Idempotent per callback."""
+    if callback not in _ending:
+        _ending.append(callback)
+    if not sa.event.contains(Session, "after_transaction_end", _transaction_ended):
+        sa.event.listen(Session, "after_commit", _note_commit)
+        sa.event.listen(Session, "after_transaction_end", _transaction_ended)
 
 
 def enable_sqlite_pragmas(app: Flask) -> None:

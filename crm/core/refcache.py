@@ -30,7 +30,7 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from crm.core.database import dialect_insert
+from crm.core.database import dialect_insert, on_transaction_end
 from crm.core.extensions import db
 from crm.core.models import CacheVersion
 
@@ -39,7 +39,6 @@ __all__ = ["attach", "bump", "clear", "get", "init_app", "register"]
 EXTENSION_KEY = "guichet.refcache"
 _CHANGED = "refcache.changed"  # session.info: namespaces this transaction changed
 _CHECKED = "refcache.checked"  # session.info: the transaction already compared the versions
-_COMMITTED = "refcache.committed"  # session.info: the transaction ending now committed
 
 
 @dataclass(frozen=True)
@@ -229,15 +228,7 @@ def _on_orm_execute(state) -> None:
             bump(state.session, names)
 
 
-def _after_commit(session: Session) -> None:
-    session.info[_COMMITTED] = True  # also sent for a savepoint: the end of the transaction decides
-
-
-def _after_transaction_end(session: Session, transaction) -> None:
-    if transaction.nested or transaction.parent is not None:
-        session.info.pop(_COMMITTED, None)
-        return
-    committed = session.info.pop(_COMMITTED, False)
+def _transaction_ended(session: Session, committed: bool) -> None:
     changed = session.info.pop(_CHANGED, None)
     session.info.pop(_CHECKED, None)
     if changed and committed:
@@ -268,6 +259,5 @@ def init_app(app: Flask) -> None:
     if not _listening:
         sa.event.listen(Session, "before_flush", _before_flush)
         sa.event.listen(Session, "do_orm_execute", _on_orm_execute)
-        sa.event.listen(Session, "after_commit", _after_commit)
-        sa.event.listen(Session, "after_transaction_end", _after_transaction_end)
+        on_transaction_end(_transaction_ended)
         _listening = True
