@@ -459,12 +459,59 @@ class CannedResponse(db.Model):
 
 
 class ReferenceCounter(db.Model):
-    """The last number given per year, for references like DEM-2026-000123."""
+    """The last number given per year, for references like DEM-2026-000123 (SQLite; on PostgreSQL the numbers come
+    from one sequence per year, see REFERENCE_FUNCTION, and this table only says where a new year's sequence starts
+    if numbers were given here before)."""
 
     __tablename__ = "reference_counters"
 
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(default=0)
+
+
+#: PostgreSQL: the next reference number of a year from the sequence `ticket_reference_<year>`, created by the
+#: first call of the year (the transaction creating it holds an advisory lock, so a concurrent first call waits
+#: and then uses it) to start after every number already given (counter row, existing tickets). A sequence is
+#: never locked until the commit as the counter row was: concurrent submissions no longer wait on each other, at
+#: the price of gaps (a rolled-back submission's number is not given again: README, "Reference numbers").
+#: The migration 7c1e5b2a9d40 holds the same text.
+REFERENCE_FUNCTION = """
+CREATE OR REPLACE FUNCTION ticket_reference_next(p_year integer) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    seq text := 'ticket_reference_' || p_year;
+    start bigint;
+BEGIN
+    IF to_regclass(seq) IS NULL THEN
+        PERFORM pg_advisory_xact_lock(hashtext(seq));
+        SELECT greatest(
+            coalesce((SELECT c.last FROM reference_counters c WHERE c.year = p_year), 0),
+            coalesce((SELECT max(CAST(split_part(t.reference, '-', 3) AS bigint)) FROM tickets t
+                      WHERE t.reference ~ ('^DEM-' || p_year || '-[0-9]{1,18}$')), 0)) + 1 INTO start;
+        EXECUTE 'CREATE SEQUENCE IF NOT EXISTS ' || quote_ident(seq) || ' START WITH ' || start;
+    END IF;
+    RETURN nextval(seq);
+END
+$$
+"""
+
+#: PostgreSQL: the function and every year's sequence, dropped with the schema.
+REFERENCE_FUNCTION_DROP = """
+DO $$
+DECLARE name text;
+BEGIN
+    FOR name IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind = 'S' AND n.nspname = current_schema() AND c.relname ~ '^ticket_reference_[0-9]+$'
+    LOOP
+        EXECUTE 'DROP SEQUENCE IF EXISTS ' || quote_ident(name);
+    END LOOP;
+    DROP FUNCTION IF EXISTS ticket_reference_next(integer);
+END
+$$
+"""
+
+sa.event.listen(db.metadata, "after_create", sa.DDL(REFERENCE_FUNCTION).execute_if(dialect="postgresql"))
+sa.event.listen(db.metadata, "before_drop", sa.DDL(REFERENCE_FUNCTION_DROP).execute_if(dialect="postgresql"))
 
 
 # -- the notifications tables point at their ticket: the foreign keys are declared here, above them ----------

@@ -56,7 +56,12 @@ def check_access_key(ticket: Ticket, key: str | None) -> bool:
 
 
 def next_reference(year: int) -> str:
-    """Atomically take the next number of the year: DEM-2026-000123."""
+    """Take the next number of the year: DEM-2026-000123. On PostgreSQL from the year's sequence (one statement,
+    no lock held until the commit; a rolled-back transaction leaves a gap: tickets.models.REFERENCE_FUNCTION); on
+    SQLite from the year's counter row (the database has one writer at a time, so a lock costs nothing there)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        number = db.session.execute(sa.select(sa.func.ticket_reference_next(year))).scalar_one()
+        return f"DEM-{year}-{number:06d}"
     table = ReferenceCounter.__table__
     statement = (
         dialect_insert(table).values(year=year, last=1)
@@ -68,8 +73,8 @@ def next_reference(year: int) -> str:
 
 
 def ensure_reference(ticket: Ticket, now: datetime) -> None:
-    """Number a ticket being opened (tickets.workflow), as late as possible: the year's counter row stays locked
-    until the commit, so concurrent submissions wait on each other only for what follows (not the matching)."""
+    """Number a ticket being opened (tickets.workflow), as late as possible: on SQLite the year's counter row is
+    written, and the database locked, until the commit (not during the matching)."""
     if ticket.reference is None:
         ticket.reference = next_reference(now.astimezone(UTC).year)
 

@@ -38,6 +38,37 @@ def test_a_database_error_mid_submission_rolls_everything_back(client, one_submi
     assert count_rows(ReferenceCounter) == counters and db_session_last_number() == number
 
 
+def test_a_failure_after_the_number_was_taken_leaves_nothing_and_at_most_a_gap(client, one_submitted, count_rows,
+                                                                              monkeypatch, dialect):
+    """The README's promise: a failed submission writes nothing; on PostgreSQL its number stays unused (a gap,
+    never a number given twice), on SQLite the counter is rolled back with the rest."""
+    from tickets import workflow
+
+    before, _counters = one_submitted
+    first = db_last_reference()
+
+    def broken(ticket_id):
+        raise RuntimeError("panne après la numérotation")
+
+    monkeypatch.setattr(workflow, "start_thread", broken)  # after the reference, before the commit
+    monkeypatch.setitem(client.application.config, "PROPAGATE_EXCEPTIONS", False)
+    assert client.post("/demande", data={**FORM, "subject": "Échouera"}).status_code == 500
+    assert _counts(count_rows) == before
+    monkeypatch.undo()
+    assert client.post("/demande", data={**FORM, "subject": "Réussira"}).status_code == 302
+    year, number = first.rsplit("-", 1)
+    expected = int(number) + (2 if dialect == "postgresql" else 1)
+    assert db_last_reference() == f"{year}-{expected:06d}"
+
+
+def db_last_reference() -> str:
+    import sqlalchemy as sa
+
+    from crm.core.extensions import db
+
+    return db.session.scalar(sa.select(Ticket.reference).order_by(Ticket.id.desc()).limit(1))
+
+
 def test_a_refused_form_writes_nothing(client, one_submitted, count_rows, db_session_last_number):
     before, _counters = one_submitted
     number = db_session_last_number()

@@ -17,12 +17,34 @@ MONDAY_10H = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 def test_reference_is_sequential_per_year(make_ticket):
-    first = make_ticket(created_at=MONDAY_10H)
-    second = make_ticket(created_at=MONDAY_10H)
-    assert first.reference == "DEM-2026-000001"
-    assert second.reference == "DEM-2026-000002"
-    next_year = make_ticket(created_at=datetime(2027, 1, 4, 9, tzinfo=UTC))
-    assert next_year.reference == "DEM-2027-000001"
+    # a year nobody used: its numbering starts at 1 (on PostgreSQL its sequence is created by this first ticket)
+    first = make_ticket(created_at=datetime(2031, 3, 3, 9, tzinfo=UTC))
+    second = make_ticket(created_at=datetime(2031, 3, 3, 9, tzinfo=UTC))
+    assert first.reference == "DEM-2031-000001"
+    assert second.reference == "DEM-2031-000002"
+    next_year = make_ticket(created_at=datetime(2032, 1, 5, 9, tzinfo=UTC))
+    assert next_year.reference == "DEM-2032-000001"
+    assert make_ticket(created_at=datetime(2031, 6, 1, 9, tzinfo=UTC)).reference == "DEM-2031-000003"
+
+
+def test_a_new_years_numbering_starts_after_the_numbers_already_given(make_ticket, dialect):
+    """Numbers given before (a counter row, tickets already numbered) are never given again."""
+    from tickets.models import ReferenceCounter
+
+    imported = make_ticket(created_at=datetime(2033, 2, 1, 9, tzinfo=UTC))
+    assert imported.reference == "DEM-2033-000001"
+    imported.reference = "DEM-2033-000057"  # e.g. tickets loaded from another system
+    db.session.merge(ReferenceCounter(year=2033, last=41))
+    db.session.flush()
+    if dialect == "postgresql":  # a year's sequence starts after both, whichever is higher
+        db.session.execute(sa.text("DROP SEQUENCE ticket_reference_2033"))  # as if 2033 had never been numbered here
+        assert make_ticket(created_at=datetime(2033, 3, 1, 9, tzinfo=UTC)).reference == "DEM-2033-000058"
+        db.session.execute(sa.text("DROP SEQUENCE ticket_reference_2033"))
+        db.session.merge(ReferenceCounter(year=2033, last=70))
+        db.session.flush()
+        assert make_ticket(created_at=datetime(2033, 3, 1, 9, tzinfo=UTC)).reference == "DEM-2033-000071"
+    else:  # SQLite: the counter row is the numbering
+        assert make_ticket(created_at=datetime(2033, 3, 1, 9, tzinfo=UTC)).reference == "DEM-2033-000042"
 
 
 def test_create_ticket_routes_by_topic_and_chooses_policy(make_ticket):
