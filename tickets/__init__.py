@@ -8,7 +8,19 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register this package's blueprints, CLI groups, demo seeders and signal handlers."""
     from crm.core import registry
-    from tickets import api, attachments, cli, demo, jobs, mail_intake, models, subscribers, triage, views  # noqa: F401
+    from tickets import (  # noqa: F401
+        api,
+        attachments,
+        cli,
+        demo,
+        jobs,
+        mail_intake,
+        models,
+        modifications,
+        subscribers,
+        triage,
+        views,
+    )
 
     views.init_app(app)
     api.init_app(app)
@@ -18,6 +30,7 @@ def init_app(app: Flask) -> None:
     jobs.init_app(app)
     attachments.install_cleanup()
     mail_intake.init_app(app)
+    modifications.init_app(app)
     registry.add_seeder(app, 25, "module expert : référents et règles", demo.seed_expert)
     registry.add_seeder(app, 30, "files, thèmes, délais et demandes", demo.seed_demo_tickets)
     registry.add_seeder(app, 35, "module expert : suites des réponses automatiques", demo.seed_outcomes)

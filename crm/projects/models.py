@@ -145,6 +145,8 @@ class Call(db.Model):
     year: Mapped[int | None]
     opens_on: Mapped[date | None]
     closes_on: Mapped[date | None]
+    #: The longest a project of this call may last, extensions included (None: the agency's general rule).
+    max_duration_months: Mapped[int | None]
     state: Mapped[str] = mapped_column(sa.String(20), default=CallState.OPEN)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -83,7 +83,14 @@ class KindSpec:
     documents: tuple[Document, ...]
     next_steps: str
     co_validation: bool = True
-    topic: str = "modification-avenant"
+    #: The référent group it is routed to and its resolution target (working days) in the default configuration.
+    queue: str = "referents-amendements"
+    resolution_days: int = 15
+
+    @property
+    def topic(self) -> str:
+        """The routing topic of the kind: its queue and SLA policy are the topic's."""
+        return f"modification-{self.kind}".replace("_", "-")
 
 
 #: The kinds' names, as the imported requests show them.
@@ -142,6 +149,18 @@ NEXT_STEPS_LABELS = {
     "review": "L'agence instruit ensuite votre demande. Elle peut vous demander des compléments : le délai de "
               "traitement est alors suspendu jusqu'à votre réponse. Vous recevez la décision motivée par courriel "
               "et la retrouvez dans le tableau de suivi.",
+    "extension": "Une prolongation ne change pas le montant de l'aide : si elle est acceptée, la nouvelle date de "
+                 "fin s'applique au rapport final et aux dépenses éligibles.",
+    "amounts": "La nouvelle répartition s'applique aux versements qui restent à faire ; les montants déjà versés "
+               "ne changent pas.",
+    "entry": "Si l'entrée est acceptée, le nouveau bénéficiaire signe l'acte attributif ; ses versements commencent "
+             "après réception de son annexe financière validée.",
+    "withdrawal": "Le bénéficiaire sortant transmet un état récapitulatif de ses dépenses ; l'aide non justifiée "
+                  "peut être redistribuée ou reversée.",
+    "team": "Le changement est enregistré sur la fiche du projet ; il ne change ni l'aide ni le calendrier.",
+    "administrative": "Les nouvelles coordonnées bancaires ne servent qu'aux versements futurs, après vérification "
+                      "par l'agence.",
+    "coordinator": "Le changement prend effet à la date de l'avenant signé par les deux établissements.",
     "recorded": "Une modification acceptée est reportée dans le système de gestion de l'agence ; elle apparaît "
                 "sur la fiche du projet après la mise à jour de la nuit, et la demande est alors clôturée.",
 }
@@ -158,14 +177,14 @@ def _d(slug: str, required: bool = True, required_if: str | None = None) -> Docu
 SPECS: dict[str, KindSpec] = {s.kind: s for s in (
     KindSpec(Kind.EXTENSION, (_f("new_end_date", "date", True), _f("work_changes", "long_text"),
                               _f("reason", "long_text", True)),
-             (_d("letter"), _d("schedule", False)), "extension"),
+             (_d("letter"), _d("schedule", False)), "extension", resolution_days=10),
     KindSpec(Kind.AMOUNTS, (_f("amounts", "amounts", True), _f("reason", "long_text", True)),
-             (_d("letter"), _d("budget")), "amounts", topic="modification-finances"),
+             (_d("letter"), _d("budget")), "amounts", queue="referents-finances"),
     KindSpec(Kind.BENEFICIARY_ENTRY,
              (_f("siret", "siret", True), _f("name", "text"), _f("address", "long_text"),
               _f("laboratory_rnsr", "rnsr"), _f("lead_name", "text", True), _f("lead_email", "email", True),
               _f("requested_aid", "money", True), _f("entry_date", "date", True), _f("reason", "long_text", True)),
-             (_d("letter"), _d("commitment"), _d("annex")), "entry"),
+             (_d("letter"), _d("commitment"), _d("annex")), "entry", resolution_days=20),
     KindSpec(Kind.BENEFICIARY_WITHDRAWAL,
              (_f("partner", "partner", True), _f("exit_date", "date", True),
               _f("redistribution", "long_text", True), _f("reason", "long_text", True)),
@@ -179,7 +198,7 @@ SPECS: dict[str, KindSpec] = {s.kind: s for s in (
              (_f("partner", "partner", True), _f("iban", "iban"), _f("bic", "text"), _f("new_siret", "siret"),
               _f("address", "long_text"), _f("reason", "long_text", True)),
              (_d("rib", required=False, required_if="iban"),), "administrative", co_validation=False,
-             topic="modification-finances"),
+             queue="referents-finances", resolution_days=5),
     KindSpec(Kind.COORDINATOR,
              (_f("change", "choice", True, ("coordinator", "establishment", "both")),
               _f("new_coordinator_name", "text"), _f("new_coordinator_email", "email"),
@@ -189,6 +208,12 @@ SPECS: dict[str, KindSpec] = {s.kind: s for s in (
 )}
 #: The kinds in the order the forms are offered (the agency's volumes: extensions first).
 KIND_ORDER = tuple(SPECS)
+
+
+def next_steps(kind: str, co_validation: bool) -> list[str]:
+    """What happens after the submission, in order (French keys of NEXT_STEPS_LABELS, translated on display)."""
+    keys = (["co_validation"] if co_validation else []) + ["review", SPECS[kind].next_steps, "recorded"]
+    return [NEXT_STEPS_LABELS[k] for k in keys]
 
 
 def needs_co_validation(kind: str, filer_role: str) -> bool:
