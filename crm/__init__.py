@@ -62,6 +62,10 @@ def _init_extensions(app: Flask) -> None:
         from crm.core.database import enable_sqlite_pragmas
 
         enable_sqlite_pragmas(app)
+    else:
+        from crm.core.database import enable_postgresql_liveness_check
+
+        enable_postgresql_liveness_check(app)
 
 
 def _register_shell(app: Flask) -> None:

@@ -35,7 +35,9 @@ class Config:
     SECRET_KEY: str = DEFAULT_SECRET_KEY
     SERVER_NAME: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None  # set from DATABASE_URL or the instance folder
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    #: No pool_pre_ping (one more round trip per request): on PostgreSQL a connection the server closed is found by
+    #: polling its socket at checkout (crm.core.database.enable_postgresql_liveness_check); recycled after 30 min.
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_recycle": 1800}
     SESSION_COOKIE_HTTPONLY: bool = True
     SESSION_COOKIE_SAMESITE: str = "Lax"
     SESSION_COOKIE_SECURE: bool = False  # forced on in production by create_app()

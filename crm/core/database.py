@@ -3,6 +3,7 @@ LIKE patterns, table truncation."""
 
 from __future__ import annotations
 
+import select
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -69,6 +70,39 @@ def enable_sqlite_pragmas(app: Flask) -> None:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN")
+
+
+def connection_looks_closed(dbapi_connection) -> bool:
+    """True when an idle psycopg connection cannot be used: closed or broken on our side, or its socket has
+    something to read although no query is running (the server ended the session: restart, pg_terminate_backend,
+    idle timeout; it sends its FATAL message and closes). A zero-timeout poll of the socket, no round trip."""
+    if dbapi_connection.closed or dbapi_connection.broken:
+        return True
+    try:
+        fd = dbapi_connection.pgconn.socket
+    except Exception:  # noqa: BLE001 - no socket to ask: not usable
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
+
+
+def enable_postgresql_liveness_check(app: Flask) -> None:
+    """Replace a pooled connection the server has closed before the request uses it, without pool_pre_ping's
+    extra round trip at every checkout (issue 9): the pool retries the checkout with a new connection. A
+    connection lost during a request is invalidated by SQLAlchemy itself (that request fails, the next ones use
+    new connections), and pool_recycle (SQLALCHEMY_ENGINE_OPTIONS) retires connections a firewall could have
+    dropped without a word."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        sa.event.listen(engine, "checkout", check_on_checkout)
+
+
+def check_on_checkout(dbapi_connection, _record, _proxy) -> None:
+    """Pool checkout hook: a closed connection is discarded and the pool tries another (DisconnectionError)."""
+    if connection_looks_closed(dbapi_connection):
+        raise sa.exc.DisconnectionError("connexion fermée par le serveur PostgreSQL")
 
 
 def is_postgresql() -> bool:
