@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from crm.core.extensions import db
 from crm.organisations.identifiers import luhn_complete
 from crm.organisations.models import ContactRole, Organisation, OrgContact, OrgKind, Person
-from crm.projects.models import Deliverable, Partner, PaymentLine, Project
+from crm.projects.models import Deliverable, Partner, PaymentLine, Project, TeamMember
 
 _seq = itertools.count(1)
 
@@ -91,6 +91,14 @@ def make_partner(project: Project, organisation: Organisation, *, laboratory: Or
                                    paid_amount=Decimal(paid), due_date=date(2025, i, 1)))
     db.session.flush()
     return partner
+
+
+def make_team_member(project: Project, person: Person, *, role: str = "Chercheuse", start: date | None = None,
+                     end: date | None = None) -> TeamMember:
+    member = TeamMember(project_id=project.id, person_id=person.id, role=role, start_date=start, end_date=end)
+    db.session.add(member)
+    db.session.flush()
+    return member
 
 
 def make_deliverable(project: Project, code: str, due: date, submitted: date | None = None) -> Deliverable:

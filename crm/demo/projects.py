@@ -30,6 +30,7 @@ PROJECT_COLUMNS = ["reference", "acronym", "title", "call_code", "call_name", "c
                    "coordinator_code"]
 PARTNER_COLUMNS = ["project_reference", "number", "organisation_code", "laboratory_code",
                    "scientific_lead_code", "administrative_lead_code", "is_coordinator", "aid_granted"]
+TEAM_COLUMNS = ["project_reference", "person_code", "role", "start_date", "end_date"]
 PAYMENT_COLUMNS = ["project_reference", "partner_number", "number", "label", "due_date", "amount",
                    "paid_amount", "paid_on"]
 
@@ -198,6 +199,40 @@ def projects(rng: random.Random, today: date, orgs: list[dict], persons: list[di
     return out
 
 
+TEAM_ROLES = ["Chercheur ou chercheuse", "Ingénieur ou ingénieure d'études", "Doctorant ou doctorante",
+              "Post-doctorant ou post-doctorante", "Technicien ou technicienne"]
+#: The demo coordinator (Paul Renaud) is also a team member of projects he neither coordinates nor leads.
+TEAM_MEMBER_CODE = "P-0002"
+
+
+def team_members(rng: random.Random, data: dict[str, list[dict]], persons: list[dict], today: date) -> list[dict]:
+    """Two to four team members per project (never its partners' leads), some whose participation ended."""
+    researchers = [p["code"] for p in persons[3:]]
+    leads: dict[str, set[str]] = {}
+    for partner in data["partners"]:
+        leads.setdefault(partner["project_reference"], set()).update(
+            {partner["scientific_lead_code"], partner["administrative_lead_code"]})
+    rows, joined = [], 0
+    for project in data["projects"]:
+        reference = project["reference"]
+        taken = leads.get(reference, set()) | {project["coordinator_code"]}
+        members = rng.sample([r for r in researchers if r not in taken], rng.randint(2, 4))
+        if joined < 3 and TEAM_MEMBER_CODE not in taken and project["state"] in ("selected", "contracting",
+                                                                                  "follow_up"):
+            members[0], joined = TEAM_MEMBER_CODE, joined + 1
+        start = date.fromisoformat(project["start_date"]) if project["start_date"] else None
+        for n, code in enumerate(members):
+            ended = start is not None and n == len(members) - 1 and rng.random() < 0.3
+            end = min(today - timedelta(days=rng.randint(30, 300)), start + timedelta(days=400)) if ended else None
+            if end is not None and start is not None and end < start:
+                end = None
+            rows.append(dict(project_reference=reference, person_code=code,
+                             role=rng.choice(TEAM_ROLES) if code != TEAM_MEMBER_CODE else TEAM_ROLES[0],
+                             start_date=start.isoformat() if start else "",
+                             end_date=end.isoformat() if end else ""))
+    return rows
+
+
 def _add_months(start: date, months: int) -> date:
     month = start.month - 1 + months
     return date(start.year + month // 12, month % 12 + 1, min(start.day, 28))
@@ -244,6 +279,7 @@ def write_demo_export(directory: str | Path, *, today: date | None = None, seed:
     orgs = organisations()
     persons = people(rng, orgs)
     data = projects(rng, today, orgs, persons)
+    team = team_members(random.Random(seed + 1), data, persons, today)  # own stream: the rest stays as it was
     if with_errors:  # two lines the import must refuse, to show the rejection report
         orgs.append(dict(code="ERR-SIRET", kind="entity", name="Ligne erronée (SIRET)", siret="12345678901234"))
         data["partners"].append(dict(project_reference="ANR-00-XX00-0000", number=1, organisation_code="UNIV-EX"))
@@ -251,6 +287,7 @@ def write_demo_export(directory: str | Path, *, today: date | None = None, seed:
     _write_csv(directory / "people.csv", PEOPLE_COLUMNS, persons)
     _write_csv(directory / "projects.csv", PROJECT_COLUMNS, data["projects"])
     _write_csv(directory / "partners.csv", PARTNER_COLUMNS, data["partners"])
+    _write_csv(directory / "team_members.csv", TEAM_COLUMNS, team)
     _write_csv(directory / "payment_lines.csv", PAYMENT_COLUMNS, data["payment_lines"])
     _write_jsonl(directory / "deliverables.jsonl", data["deliverables"])
     _write_jsonl(directory / "modification_requests.jsonl", data["modification_requests"])

@@ -24,6 +24,7 @@ from crm.projects.models import (
     PaymentLine,
     Project,
     ProjectState,
+    TeamMember,
 )
 
 
@@ -247,6 +248,19 @@ def parse_partner(row: dict, ctx: ImportContext) -> dict:
     }
 
 
+def parse_team_member(row: dict, ctx: ImportContext) -> dict:
+    person_id = ctx.person(row, "person_code")
+    if person_id is None:
+        raise RowError("« person_code » est obligatoire")
+    start, end = day(row, "start_date"), day(row, "end_date")
+    if start and end and end < start:
+        raise RowError("la date de fin de participation précède la date de début")
+    return {
+        "project_id": ctx.project(row), "person_id": person_id,
+        "role": text(row, "role", max_length=100) or "", "start_date": start, "end_date": end,
+    }
+
+
 def parse_payment_line(row: dict, ctx: ImportContext) -> dict:
     project_id = ctx.project(row)
     partner_number = integer(row, "partner_number", required=True, minimum=1)
@@ -292,6 +306,8 @@ ENTITIES: tuple[EntitySpec, ...] = (
                ("reference", "acronym", "title", "call_code", "state"), parse_project),
     EntitySpec("partners", Partner, ("project_id", "number"),
                ("project_reference", "number", "organisation_code"), parse_partner, parent="project_id"),
+    EntitySpec("team_members", TeamMember, ("project_id", "person_id"), ("project_reference", "person_code"),
+               parse_team_member, parent="project_id"),
     EntitySpec("payment_lines", PaymentLine, ("partner_id", "number"),
                ("project_reference", "partner_number", "number", "amount"), parse_payment_line,
                parent="partner_id"),

@@ -7,14 +7,16 @@ hidden by leaving a link out. Closed and abandoned projects are never in scope.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 from flask import abort, has_request_context, request
 
 from crm.core.extensions import db
+from crm.core.i18n import paris_today
 from crm.organisations.models import ContactRole, Organisation, OrgContact, Person
 from crm.portal.models import PortalGrant, ProfileKind
-from crm.projects.models import PORTAL_STATES, Partner, Project
+from crm.projects.models import PORTAL_STATES, Partner, Project, TeamMember
 
 _establishment = sa.orm.aliased(Organisation, name="scope_establishment")
 _laboratory = sa.orm.aliased(Organisation, name="scope_laboratory")
@@ -32,6 +34,15 @@ class Profiles:
     @property
     def is_empty(self) -> bool:
         return not (self.sirens or self.sirets or self.rnsrs or self.person_id)
+
+    @property
+    def establishment(self) -> Profiles:
+        """Only the establishment profiles (SIREN, SIRET, RNSR), without the person's own links."""
+        return Profiles(sirens=self.sirens, sirets=self.sirets, rnsrs=self.rnsrs)
+
+    @property
+    def has_establishment(self) -> bool:
+        return bool(self.sirens or self.sirets or self.rnsrs)
 
 
 def load_profiles(user) -> Profiles:
@@ -95,13 +106,31 @@ def _partners_joined():
     )
 
 
-def project_scope(profiles: Profiles) -> sa.ColumnElement[bool]:
-    """SQL condition on Project: visible state and reached by at least one of the profiles."""
+def organisation_scope(profiles: Profiles) -> sa.Select:
+    """SELECT of the ids of the organisations the establishment profiles designate (SIREN, SIRET, RNSR)."""
+    conditions = []
+    if profiles.sirens:
+        conditions.append(Organisation.siren.in_(sorted(profiles.sirens)))
+    if profiles.sirets:
+        conditions.append(Organisation.siret.in_(sorted(profiles.sirets)))
+    if profiles.rnsrs:
+        conditions.append(Organisation.rnsr.in_(sorted(profiles.rnsrs)))
+    return sa.select(Organisation.id).where(sa.or_(*conditions) if conditions else sa.false())
+
+
+def project_scope(profiles: Profiles, today: date | None = None) -> sa.ColumnElement[bool]:
+    """SQL condition on Project: visible state and reached by at least one of the profiles.
+
+    A person reaches the projects they coordinate, those of which they lead a partner, and those of whose
+    team they are a member until their end date (``today``, in Paris, by default).
+    """
     if profiles.is_empty:
         return sa.false()
     reached = [Project.id.in_(_partners_joined().where(sa.or_(*_partner_match(profiles))))]
     if profiles.person_id is not None:
         reached.append(Project.coordinator_id == profiles.person_id)
+        reached.append(Project.id.in_(sa.select(TeamMember.project_id).where(
+            TeamMember.person_id == profiles.person_id, TeamMember.current(today or paris_today()))))
     return sa.and_(Project.state.in_([str(s) for s in PORTAL_STATES]), sa.or_(*reached))
 
 

@@ -108,6 +108,9 @@ class Project(db.Model):
     modification_requests: Mapped[list[ModificationRequest]] = relationship(
         back_populates="project", order_by="ModificationRequest.submitted_on.desc()",
         cascade="all, delete-orphan", passive_deletes=True)
+    team: Mapped[list[TeamMember]] = relationship(
+        back_populates="project", order_by="TeamMember.start_date, TeamMember.id",
+        cascade="all, delete-orphan", passive_deletes=True)
 
     @property
     def state_label(self) -> str:
@@ -186,6 +189,41 @@ class Partner(db.Model):
         passive_deletes=True)
 
     __table_args__ = (sa.UniqueConstraint("project_id", "number", name="uq_project_partners_number"),)
+
+
+class TeamMember(db.Model):
+    """A member of the project team (researcher, engineer, doctoral student), with their role and dates.
+
+    A person sees in the portal the projects of whose team they are a member, until their end date.
+    """
+
+    __tablename__ = "project_team_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(sa.String(100), default="")
+    start_date: Mapped[date | None]
+    end_date: Mapped[date | None]
+    row_hash: Mapped[str] = mapped_column(sa.String(32), default="")
+
+    project: Mapped[Project] = relationship(back_populates="team")
+    person: Mapped[Person] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "person_id", name="uq_project_team_members_member"),
+        sa.CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date",
+                           name="team_dates_ordered"),
+    )
+
+    def is_current(self, today: date) -> bool:
+        """Still a member on that day: no end date, or an end date not yet past."""
+        return self.end_date is None or self.end_date >= today
+
+    @classmethod
+    def current(cls, today: date):
+        """SQL condition: the membership has not ended before today."""
+        return sa.or_(cls.end_date.is_(None), cls.end_date >= today)
 
 
 class PaymentLine(db.Model):

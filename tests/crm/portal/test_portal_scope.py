@@ -124,3 +124,26 @@ def test_project_sheet_hides_other_partners_payments(world, make_user, login, cl
     assert "hors périmètre" in page
     assert "60,00" in page and "40,00" in page  # remaining and paid of its own line only
     assert "calculés sur les partenaires de votre périmètre" in page
+
+
+def test_a_team_member_sees_the_projects_of_their_team_until_their_end_date(world, make_user, client, login):
+    from datetime import date
+
+    from factories_crm import make_team_member
+
+    member = make_person()
+    make_team_member(world["P2"], member, role="Doctorante")  # no dates
+    make_team_member(world["P5"], member, start=date(2025, 1, 1), end=date(2999, 12, 31))
+    make_team_member(world["P6"], member, start=date(2020, 1, 1), end=date(2021, 6, 30))  # participation ended
+    make_team_member(world["P3"], member)  # closed project: never shown
+    user = portal_user(make_user, member)
+    assert visible(user) == ids(world, "P2", "P5")
+    on_last_day = set(db.session.scalars(sa.select(Project.id).where(
+        project_scope(load_profiles(user), today=date(2021, 6, 30)))).all())
+    assert on_last_day == ids(world, "P2", "P5", "P6")
+    # a team member sees the project sheet and its team, but no partner's payment schedule
+    assert not db.session.scalars(sa.select(Partner.id).where(partner_scope(load_profiles(user)))).all()
+    login(user)
+    sheet = client.get(f"/portail/projets/{world['P2'].reference}")
+    assert sheet.status_code == 200 and "Doctorante" in sheet.get_data(as_text=True)
+    assert client.get(f"/portail/projets/{world['P6'].reference}").status_code == 404
