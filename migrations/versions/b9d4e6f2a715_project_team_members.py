@@ -1,7 +1,7 @@
 """project team members, imported every night: the portal shows a member the projects of their team (issue 11, part 5)
 
 Revision ID: b9d4e6f2a715
-Revises: 7c1e5b2a9d40
+Revises: e7b3d1a9c402
 Create Date: 2026-12-03 13:00:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "b9d4e6f2a715"
-down_revision = "7c1e5b2a9d40"
+down_revision = "e7b3d1a9c402"
 branch_labels = None
 depends_on = None
 
