@@ -95,3 +95,13 @@ def set_mail_intake(app: Flask, handler: Callable) -> None:
 def mail_intake(app: Flask) -> Callable | None:
     """The registered mail intake handler, or None."""
     return app.extensions.get("guichet.mail_intake")
+
+
+def set_portal_requests(app: Flask, provider) -> None:
+    """Register the provider of an establishment's requests shown in the portal (crm.portal.requests.Provider)."""
+    app.extensions["guichet.portal_requests"] = provider
+
+
+def portal_requests(app: Flask):
+    """The registered provider of the portal's establishment requests, or None."""
+    return app.extensions.get("guichet.portal_requests")
