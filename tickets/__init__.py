@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
         triage,
         views,
     )
+    from tickets.annexes import init_app as init_annexes
 
     views.init_app(app)
     api.init_app(app)
@@ -30,6 +31,7 @@ def init_app(app: Flask) -> None:
     jobs.init_app(app)
     attachments.install_cleanup()
     mail_intake.init_app(app)
+    init_annexes(app)
     modifications.init_app(app)
     registry.add_seeder(app, 25, "module expert : référents et règles", demo.seed_expert)
     registry.add_seeder(app, 30, "files, thèmes, délais et demandes", demo.seed_demo_tickets)

@@ -1,0 +1,236 @@
+"""The annex workflow: designate référents, publish a version, approve or ask for corrections, mark a decision ready.
+
+Services flush; the request, command or job commits. Each step writes an AnnexEvent and its e-mails through
+the outbox (notifications) in the same transaction. Illegal steps raise AnnexError with a French message.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+
+from crm.core.extensions import db, utcnow
+from crm.core.models import User
+from crm.portal.models import PortalGrant
+from crm.projects.models import Partner, Project
+from tickets.annexes import budget, notices
+from tickets.annexes.models import (
+    AnnexEvent,
+    AnnexReferent,
+    AnnexReview,
+    AnnexState,
+    AnnexVersion,
+    FinancialAnnex,
+    FundingDecision,
+    ReferentKind,
+    ReviewDecision,
+)
+from tickets.annexes.queries import project_annexes
+
+
+class AnnexError(Exception):
+    """A refused step; ``field`` names the input at fault (None: the whole request), ``status`` its HTTP status."""
+
+    def __init__(self, message: str, *, field: str | None = None, status: int = 409):
+        super().__init__(message)
+        self.field = field
+        self.status = status
+
+
+def _event(project_id: int, kind: str, actor: User | None, annex: FinancialAnnex | None = None,
+           now: datetime | None = None, **data) -> None:
+    db.session.add(AnnexEvent(project_id=project_id, annex_id=annex.id if annex else None,
+                              actor_id=actor.id if actor else None, kind=kind, data=data,
+                              created_at=now or utcnow()))
+
+
+# -- référents ----------------------------------------------------------------------------------------------
+
+
+def _holds(user: User, kind: str, identifier: str) -> bool:
+    return db.session.scalar(sa.select(PortalGrant.id).where(
+        PortalGrant.user_id == user.id, PortalGrant.kind == kind, PortalGrant.identifier == identifier)) is not None
+
+
+def designate_referent(by: User, kind: str, identifier: str, user: User) -> AnnexReferent:
+    """An establishment profile holder designates a holder of the same profile as annex référent."""
+    if kind not in set(ReferentKind):
+        raise AnnexError("Profil inconnu.", field="kind", status=422)
+    if not _holds(by, kind, identifier):
+        raise AnnexError("Vous ne détenez pas ce profil d'établissement.", field="identifier", status=404)
+    if not _holds(user, kind, identifier):
+        raise AnnexError("Cette personne ne détient pas le profil de cet établissement : elle doit d'abord le "
+                         "demander depuis « Mes profils ».", field="user", status=422)
+    existing = db.session.scalar(sa.select(AnnexReferent).where(
+        AnnexReferent.kind == kind, AnnexReferent.identifier == identifier, AnnexReferent.user_id == user.id))
+    if existing is not None:
+        raise AnnexError("Cette personne est déjà désignée pour cet établissement.", field="user")
+    designation = AnnexReferent(kind=kind, identifier=identifier, user_id=user.id, designated_by_id=by.id,
+                                designated_at=utcnow())
+    db.session.add(designation)
+    db.session.flush()
+    return designation
+
+
+def remove_referent(by: User, designation: AnnexReferent) -> None:
+    """A holder of the establishment profile withdraws a designation."""
+    if not _holds(by, designation.kind, designation.identifier):
+        raise AnnexError("Vous ne détenez pas ce profil d'établissement.", status=404)
+    db.session.delete(designation)
+    db.session.flush()
+
+
+# -- publication --------------------------------------------------------------------------------------------
+
+
+def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by: User, note: str = "",
+                  today: date, now: datetime | None = None) -> FinancialAnnex:
+    """Publish the partner's annex for validation: a first version, or a new one (after corrections or a change).
+
+    A new version replaces the one waiting (its approval, if any, no longer holds: the decision is no longer
+    ready) and restarts the reminders. Publishing the same figures again is refused.
+    """
+    now = now or utcnow()
+    if due_on < today:
+        raise AnnexError("La date limite est déjà passée.", field="due_on", status=422)
+    project = partner.project
+    annex = db.session.scalar(sa.select(FinancialAnnex).where(FinancialAnnex.partner_id == partner.id)
+                              .with_for_update())
+    if annex is None:
+        annex = FinancialAnnex(project_id=project.id, partner_id=partner.id, current_version=1,
+                               first_published_at=now)
+        annex.project, annex.partner = project, partner
+        db.session.add(annex)
+        previous = None
+    else:
+        previous = annex.version
+        if previous.figures == figures:
+            raise AnnexError("Ces montants sont ceux de la version en cours : modifiez au moins une ligne.",
+                             field="staff", status=422)
+        annex.current_version += 1
+    was_approved = annex.state == AnnexState.APPROVED
+    annex.state = AnnexState.PUBLISHED
+    annex.due_on, annex.published_at, annex.published_by_id = due_on, now, by.id
+    annex.approved_at = annex.approved_by_id = annex.approved_version = annex.approved_digest = None
+    annex.reminder_sent_at = annex.escalated_at = None
+    db.session.flush()
+    version = AnnexVersion(annex_id=annex.id, number=annex.current_version, note=note.strip(),
+                           digest=budget.digest(annex.subject(), figures), published_by_id=by.id,
+                           published_at=now, requested_aid=figures.requested_aid, rate=figures.rate,
+                           **figures.amounts)
+    annex.versions.append(version)
+    changes = budget.differences(previous.figures if previous else None, figures)
+    _event(project.id, "annex_published", by, annex, now, version=version.number, due_on=due_on.isoformat(),
+           digest=version.digest, changes={c.line: [_text(c.before), _text(c.after)] for c in changes})
+    if was_approved:
+        _unready(project, by, now, reason="annex_changed")
+    db.session.flush()
+    notices.published(annex, version)
+    return annex
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
+# -- the référent's answer ------------------------------------------------------------------------------------
+
+
+def _check_answerable(annex: FinancialAnnex, digest: str) -> AnnexVersion:
+    if annex.state != AnnexState.PUBLISHED:
+        raise AnnexError("Cette annexe n'attend pas de réponse : " + annex.state_label.lower() + ".")
+    version = annex.version
+    if digest != version.digest:
+        raise AnnexError("L'annexe a changé depuis que vous l'avez ouverte : relisez la nouvelle version "
+                         f"(version {version.number}).", field="digest")
+    return version
+
+
+def approve_annex(annex: FinancialAnnex, *, by: User, digest: str, now: datetime | None = None) -> AnnexReview:
+    """The référent approves the exact version they read (its digest): who, when and what are recorded."""
+    now = now or utcnow()
+    version = _check_answerable(annex, digest)
+    review = AnnexReview(annex_id=annex.id, version=version.number, decision=ReviewDecision.APPROVED,
+                         reviewer_id=by.id, reviewed_at=now, digest=version.digest, comments={})
+    db.session.add(review)
+    annex.state = AnnexState.APPROVED
+    annex.approved_at, annex.approved_by_id = now, by.id
+    annex.approved_version, annex.approved_digest = version.number, version.digest
+    _event(annex.project_id, "annex_approved", by, annex, now, version=version.number, digest=version.digest)
+    db.session.flush()
+    notices.answered(annex, review)
+    return review
+
+
+def request_corrections(annex: FinancialAnnex, *, by: User, digest: str, comments: dict[str, str],
+                        comment: str = "", now: datetime | None = None) -> AnnexReview:
+    """The référent asks for corrections, with a comment per line concerned (at least one)."""
+    now = now or utcnow()
+    unknown = sorted(set(comments) - set(budget.LINES))
+    if unknown:
+        raise AnnexError("Ligne inconnue : " + ", ".join(unknown) + ".", field="comments", status=422)
+    cleaned = {line: text.strip() for line, text in comments.items() if text and text.strip()}
+    if not cleaned:
+        raise AnnexError("Indiquez au moins une ligne à corriger, avec votre commentaire.", field="comments",
+                         status=422)
+    version = _check_answerable(annex, digest)
+    review = AnnexReview(annex_id=annex.id, version=version.number, decision=ReviewDecision.CORRECTIONS,
+                         reviewer_id=by.id, reviewed_at=now, digest=version.digest, comments=cleaned,
+                         comment=comment.strip())
+    db.session.add(review)
+    annex.state = AnnexState.CORRECTIONS
+    _event(annex.project_id, "annex_corrections_requested", by, annex, now, version=version.number,
+           lines=sorted(cleaned))
+    db.session.flush()
+    notices.answered(annex, review)
+    return review
+
+
+# -- the funding decision -------------------------------------------------------------------------------------
+
+
+def decision_of(project: Project) -> FundingDecision | None:
+    return db.session.scalar(sa.select(FundingDecision).where(FundingDecision.project_id == project.id))
+
+
+def blocking_partners(project: Project) -> list[tuple[Partner, FinancialAnnex | None]]:
+    """The partners whose annex is missing or not approved (or whose approval no longer matches its version)."""
+    annexes = project_annexes(project)
+    blocking = []
+    for partner in project.partners:
+        annex = annexes.get(partner.id)
+        if (annex is None or annex.state != AnnexState.APPROVED
+                or annex.approved_digest != annex.version.digest):
+            blocking.append((partner, annex))
+    return blocking
+
+
+def mark_decision_ready(project: Project, *, by: User, now: datetime | None = None) -> FundingDecision:
+    """Mark the funding decision ready to issue; refused while an annex of the project is not approved."""
+    now = now or utcnow()
+    if not project.partners:
+        raise AnnexError("Ce projet n'a aucun partenaire : il n'y a pas d'annexe à valider.")
+    blocking = blocking_partners(project)
+    if blocking:
+        names = ", ".join(f"partenaire {p.number} ({p.organisation.name})" for p, _a in blocking)
+        raise AnnexError("La décision ne peut pas être marquée prête à émettre : l'annexe financière n'est pas "
+                         f"approuvée pour {names}.")
+    decision = decision_of(project)
+    if decision is None:
+        decision = FundingDecision(project_id=project.id)
+        db.session.add(decision)
+    elif decision.is_ready:
+        raise AnnexError("La décision est déjà marquée prête à émettre.")
+    decision.ready_at, decision.ready_by_id = now, by.id
+    _event(project.id, "decision_ready", by, None, now,
+           digests={str(a.partner.number): a.approved_digest for a in project_annexes(project).values()})
+    db.session.flush()
+    return decision
+
+
+def _unready(project: Project, by: User | None, now: datetime, *, reason: str) -> None:
+    decision = decision_of(project)
+    if decision is not None and decision.is_ready:
+        decision.ready_at = decision.ready_by_id = None
+        _event(project.id, "decision_unready", by, None, now, reason=reason)
