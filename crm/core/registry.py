@@ -56,6 +56,17 @@ def ticket_panels(app: Flask, ticket) -> list:
     return [html for html in (panel(ticket) for _o, panel in panels) if html]
 
 
+def add_project_section(app: Flask, order: int, section: Callable) -> None:
+    """Register a section of the portal's project sheet: a function (project, user) -> Markup or None."""
+    app.extensions.setdefault("guichet.project_sections", []).append((order, section))
+
+
+def project_sections(app: Flask, project, user) -> list:
+    """The rendered sections of a project sheet for a user, in order (sections answering None are skipped)."""
+    sections = sorted(app.extensions.get("guichet.project_sections", []), key=lambda s: s[0])
+    return [html for html in (section(project, user) for _o, section in sections) if html]
+
+
 def add_org_panel(app: Flask, order: int, panel: Callable) -> None:
     """Register a panel of the organisation 360° view: a function organisation -> Markup or None."""
     app.extensions.setdefault("guichet.org_panels", []).append((order, panel))

@@ -49,6 +49,8 @@ class ChangeRequest(db.Model):
     data: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     #: The documents given at submission: [{"slug", "filename", "sha256", "size"}] (files: the ticket's attachments).
     documents: Mapped[list] = mapped_column(sa.JSON, default=list)
+    #: accepted, partly_accepted or refused (kept once the request is recorded or closed).
+    decision: Mapped[str | None] = mapped_column(sa.String(20))
     decision_reason: Mapped[str] = mapped_column(sa.Text, default="")
     decided_at: Mapped[datetime | None]
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey(User.id, ondelete="SET NULL"))

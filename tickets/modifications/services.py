@@ -262,7 +262,8 @@ def decide(request: ChangeRequest, decision: str, *, by: User, reason: str, now:
     if decision not in DECISIONS:
         raise ModificationError(_("Décision inconnue."))
     _move(request, decision, Actor.AGENT, by, now, reason, sync_ticket=False)
-    request.decision_reason, request.decided_at, request.decided_by = reason.strip(), now, by
+    request.decision, request.decision_reason = str(request.state), reason.strip()
+    request.decided_at, request.decided_by = now, by
     try:
         tickets.reply_to_ticket(request.ticket, author=by, body=reason, now=now, next_status=Status.RESOLVED)
     except tickets.TicketError as error:
