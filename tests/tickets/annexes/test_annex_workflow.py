@@ -183,3 +183,18 @@ def test_figures_and_exports(world, client, login):
     xlsx = client.get("/agent/annexes/indicateurs.xlsx")
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
     assert client.get("/agent/annexes/indicateurs.pdf").status_code == 404
+
+
+def test_a_designation_counts_only_while_the_profile_is_held(world, client, login):
+    from factories_annexes import grant
+
+    from crm.portal.models import PortalGrant
+
+    mine = world.publish()
+    world.publish(world.other_partner)
+    db.session.execute(sa.delete(PortalGrant).where(PortalGrant.user_id == world.referent.id))
+    grant(world.referent, ProfileKind.ENTITY, world.other.siret)  # the project stays in their portal scope
+    login(world.referent)
+    assert client.get("/portail/projets/" + world.project.reference).status_code == 200
+    assert client.get(f"/portail/annexes/{mine.id}").status_code == 404
+    assert "Aucune annexe en attente" in client.get("/portail/annexes/").get_data(as_text=True)
