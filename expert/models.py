@@ -141,3 +141,99 @@ class TriageDecision(db.Model):
     @property
     def explanations(self) -> list[str]:
         return [hit.get("explanation", "") for hit in self.rules_matched or []] + list(self.notes or [])
+
+
+class ConversationStatus(enum.StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    HANDED_OVER = "handed_over"
+
+
+CONVERSATION_STATUS_LABELS = {
+    ConversationStatus.OPEN: "En cours ou abandonnée",
+    ConversationStatus.RESOLVED: "Résolue sans demande",
+    ConversationStatus.HANDED_OVER: "Transmise à un conseiller",
+}
+
+
+class AssistantConversation(db.Model):
+    """A conversation with the assistant before any request: its owner (account or secret key), intent and end."""
+
+    __tablename__ = "expert_assistant_conversations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: In the URL; the secret key (only its digest is stored) opens the conversation without an account.
+    public_id: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default=ConversationStatus.OPEN, index=True)
+    #: The call the conversation is about once known (detected or chosen), carried to the next questions.
+    call_code: Mapped[str | None] = mapped_column(sa.String(40))
+    #: What the assistant read of the intent: topic slug, stage of the project's life, urgency, and why.
+    topic: Mapped[str | None] = mapped_column(sa.String(50))
+    stage: Mapped[str | None] = mapped_column(sa.String(20))
+    urgent: Mapped[bool] = mapped_column(default=False)
+    intent_reasons: Mapped[list] = mapped_column(sa.JSON, default=list)
+    clarifications: Mapped[int] = mapped_column(default=0)
+    #: The request it opened (the tickets package declares the foreign key).
+    ticket_id: Mapped[int | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None]
+
+    user: Mapped[User | None] = relationship()
+    turns: Mapped[list[AssistantTurn]] = relationship(back_populates="conversation", order_by="AssistantTurn.position",
+                                                      cascade="all, delete-orphan")
+
+    @property
+    def status_label(self) -> str:
+        return CONVERSATION_STATUS_LABELS.get(self.status, self.status)
+
+
+class TurnKind(enum.StrEnum):
+    QUESTION = "question"  # the person's words
+    CHOICE = "choice"  # the person clicked an option
+    ANSWER = "answer"  # an article, confident (or chosen)
+    ASK_CALL = "ask_call"  # which call?
+    ASK_ARTICLE = "ask_article"  # close candidates: which of these?
+    NO_ANSWER = "no_answer"  # nothing confident: a gap
+
+
+TURN_KIND_LABELS = {
+    TurnKind.QUESTION: "question", TurnKind.CHOICE: "choix", TurnKind.ANSWER: "réponse",
+    TurnKind.ASK_CALL: "appel demandé", TurnKind.ASK_ARTICLE: "précision demandée", TurnKind.NO_ANSWER: "sans réponse",
+}
+
+
+class AssistantTurn(db.Model):
+    """One turn of a conversation: the person's question or choice, or the assistant's reply."""
+
+    __tablename__ = "expert_assistant_turns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("expert_assistant_conversations.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int]
+    kind: Mapped[str] = mapped_column(sa.String(20), index=True)
+    text: Mapped[str] = mapped_column(sa.Text, default="")
+    #: The article answered with (knowledge base id), and the options offered [{value, label}].
+    article_id: Mapped[int | None]
+    options: Mapped[list] = mapped_column(sa.JSON, default=list)
+    #: The best candidates [{article_id, title, confidence}] (the gaps page groups unanswered questions with them).
+    candidates: Mapped[list] = mapped_column(sa.JSON, default=list)
+    confidence: Mapped[float] = mapped_column(default=0.0)
+    call_code: Mapped[str | None] = mapped_column(sa.String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    conversation: Mapped[AssistantConversation] = relationship(back_populates="turns")
+
+    __table_args__ = (sa.UniqueConstraint("conversation_id", "position"),)
+
+    @property
+    def kind_label(self) -> str:
+        return TURN_KIND_LABELS.get(self.kind, self.kind)
+
+    @property
+    def by_person(self) -> bool:
+        return self.kind in (TurnKind.QUESTION, TurnKind.CHOICE)

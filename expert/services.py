@@ -24,6 +24,7 @@ from crm.core.i18n import paris_today
 from crm.core.models import User
 from expert import rules as rules_engine
 from expert.calls import CallDetection, call_catalogue, detect_call
+from expert.handover import current_handover
 from expert.models import Outcome, ReferentAbsence, ReferentProfile, TriageDecision
 from expert.ruleset import compiled_rules
 
@@ -190,6 +191,9 @@ def decide(*, subject: str, body: str = "", topic: str | None = None, call: str 
     and the text limits the candidate articles; its explanation comes first in the decision's notes.
     """
     day = today or date.today()
+    handover = current_handover()  # a request opened from a conversation with the assistant
+    if handover is not None:
+        body = handover.words  # its own words, not the assistant's replies attached to the message
     text = f"{subject}\n{body}"
     detection = detect_question_call(text, today=day, project_call=call, stated=stated_call, chosen=chosen_call)
     question = rules_engine.Question(subject=subject, body=body, topic=topic, call=detection.code, profiles=profiles,
@@ -201,6 +205,8 @@ def decide(*, subject: str, body: str = "", topic: str | None = None, call: str 
     explanation = detection.explanation()
     if explanation is not None:
         decision.notes.insert(0, explanation)
+    if handover is not None:
+        handover.steer(decision)
     return question, version, decision, articles
 
 

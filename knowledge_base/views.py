@@ -42,7 +42,7 @@ def help_home():
             by_topic.setdefault(article.topic or "autre", []).append(article)
     topics = [(slug, label, by_topic[slug]) for slug, label in TOPIC_LABELS.items() if slug in by_topic]
     return render_template("knowledge_base/help.html", form=form, query=query, results=results, topics=topics,
-                           excerpt=plain_excerpt)
+                           excerpt=plain_excerpt, panels=registry.help_panels(current_app))
 
 
 @public.get("/suggestions")

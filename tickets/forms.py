@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     EmailField,
+    HiddenField,
     IntegerField,
     MultipleFileField,
     RadioField,
@@ -50,6 +51,8 @@ class RequestForm(FlaskForm):
     call = SelectField(_l("Appel à projets concerné (facultatif)"), choices=[], validators=[Optional()])
     attachments = MultipleFileField(_l("Pièces jointes (facultatif)"))
     website = StringField(_l("Ne remplissez pas ce champ"))
+    #: The conversation with the assistant the request comes from (its public id), attached to the request.
+    conversation = HiddenField(validators=[Optional(), Length(max=40)])
     submit = SubmitField(_l("Envoyer ma demande"))
 
 
@@ -219,3 +222,18 @@ class PeriodForm(FlaskForm):
         start = datetime.combine(self.du.data, time(0), tzinfo=zone).astimezone(UTC)
         end = datetime.combine(self.au.data + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
         return start, end
+
+
+class AssistantQuestionForm(FlaskForm):
+    """A question to the assistant (the same limit as the request form's message); `website` is a honeypot."""
+
+    question = TextAreaField(_l("Votre question"), filters=[_strip],
+                             validators=[DataRequired(message=_l("Écrivez votre question.")), Length(max=MESSAGE_MAX)])
+    website = StringField(_l("Ne remplissez pas ce champ"))
+    submit = SubmitField(_l("Envoyer ma question"))
+
+
+class AssistantChoiceForm(FlaskForm):
+    """One click on an option of the assistant's clarifying question."""
+
+    choix = StringField(validators=[DataRequired(), Length(max=100)])

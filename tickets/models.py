@@ -14,7 +14,7 @@ from crm.core.extensions import db, utcnow
 from crm.core.models import User
 from crm.organisations.models import Organisation, Person
 from crm.projects.models import Project
-from expert.models import ReferentProfile, TriageDecision
+from expert.models import AssistantConversation, ReferentProfile, TriageDecision
 from notifications.models import InboundMail, Notification, OutboxMessage
 
 
@@ -532,6 +532,10 @@ TriageDecision.__table__.append_constraint(
     sa.ForeignKeyConstraint([TriageDecision.__table__.c.ticket_id], [Ticket.__table__.c.id], ondelete="CASCADE"))
 ReferentProfile.group = relationship(Queue)
 TriageDecision.ticket = relationship(Ticket)
+AssistantConversation.__table__.append_constraint(
+    sa.ForeignKeyConstraint([AssistantConversation.__table__.c.ticket_id], [Ticket.__table__.c.id],
+                            ondelete="SET NULL"))
+AssistantConversation.ticket = relationship(Ticket)
 
 
 # -- satisfaction surveys ---------------------------------------------------------------------------------

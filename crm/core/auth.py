@@ -11,6 +11,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from crm.core import services
 from crm.core.extensions import db, limiter, login_manager, utcnow
 from crm.core.forms import ApiTokenForm, ChangePasswordForm, EmptyForm, LanguageForm, LoginForm
+from crm.core.i18n import LANG_KEY
 from crm.core.models import User
 
 bp = Blueprint("auth", __name__)
@@ -52,10 +53,19 @@ def login():
         if user is None:
             flash(_("Adresse électronique ou mot de passe incorrect."), "error")
             return render_template("crm/login.html", form=form), 200
-        session.clear()
-        login_user(user)
+        _start_session(user)
         return redirect(safe_next(form.next.data, url_for("views.home")))
     return render_template("crm/login.html", form=form)
+
+
+def _start_session(user: User) -> None:
+    """A new session for the user; a language chosen before logging in is kept, and becomes their preference."""
+    lang = session.get(LANG_KEY)
+    session.clear()
+    if lang in current_app.config["LANGUAGES"]:
+        session[LANG_KEY] = lang
+        user.locale = lang
+    login_user(user)
 
 
 @bp.post("/deconnexion")
@@ -64,7 +74,10 @@ def logout():
     """End this session and every other one of the account: a copied session cookie stops working too."""
     services.end_sessions(current_user)
     logout_user()
+    lang = session.get(LANG_KEY)
     session.clear()
+    if lang:
+        session[LANG_KEY] = lang
     flash(_("Vous êtes déconnecté."), "info")
     return redirect(url_for("auth.login"))
 
@@ -73,7 +86,7 @@ def logout():
 def set_language():
     form = LanguageForm()
     if form.validate_on_submit():
-        session["lang"] = form.lang.data
+        session[LANG_KEY] = form.lang.data
         if current_user.is_authenticated:
             current_user.locale = form.lang.data
     return redirect(safe_next(form.next.data or request.referrer and urlsplit(request.referrer).path,

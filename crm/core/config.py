@@ -155,6 +155,8 @@ class Config:
     KB_AUTO_ANSWER_CONFIDENCE: float = 0.8
     KB_INDEX_BACKGROUND: bool | None = None  # None: rebuild the index in a background thread unless testing
     KB_CALIBRATION_FILE: str | None = None  # None: the demo questions shipped with knowledge_base
+    #: Days a conversation with the assistant is kept after its last turn (one that opened a request stays with it).
+    ASSISTANT_CONVERSATION_DAYS: int = 30
 
 
 class TestConfig(Config):

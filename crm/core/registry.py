@@ -67,6 +67,17 @@ def project_sections(app: Flask, project, user) -> list:
     return [html for html in (section(project, user) for _o, section in sections) if html]
 
 
+def add_help_panel(app: Flask, order: int, panel: Callable) -> None:
+    """Register a function () -> Markup or None, shown at the top of the public help page (/aide)."""
+    app.extensions.setdefault("guichet.help_panels", []).append((order, panel))
+
+
+def help_panels(app: Flask) -> list:
+    """The rendered panels of the help page, in order (panels answering None are skipped)."""
+    panels = sorted(app.extensions.get("guichet.help_panels", []), key=lambda p: p[0])
+    return [html for html in (panel() for _o, panel in panels) if html]
+
+
 def add_org_panel(app: Flask, order: int, panel: Callable) -> None:
     """Register a panel of the organisation 360° view: a function organisation -> Markup or None."""
     app.extensions.setdefault("guichet.org_panels", []).append((order, panel))

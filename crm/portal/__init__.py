@@ -15,6 +15,18 @@ def _portal_home(user) -> str | None:
     return url_for("portal.projects") if not user.is_staff and _portal_user(user) else None
 
 
+def _shows_requests() -> bool:
+    """Whether the portal's navigation offers the establishment's requests to the current user."""
+    from flask import current_app
+    from flask_login import current_user
+
+    from crm.core import registry
+    from crm.portal.scope import profiles_of
+
+    return (bool(getattr(current_user, "is_authenticated", False)) and profiles_of(current_user).has_establishment
+            and registry.portal_requests(current_app) is not None)
+
+
 def _portal_card(user) -> dict:
     signed_in = getattr(user, "is_authenticated", False)
     return {"title": "Suivre mes projets financés",
@@ -40,3 +52,4 @@ def init_app(app: Flask) -> None:
                       lambda u: getattr(u, "is_authenticated", False) and u.has_role(Role.ADMIN))
     registry.add_home(app, _portal_home)
     registry.add_home_card(app, 30, _portal_card)
+    app.add_template_global(_shows_requests, "portal_shows_requests")

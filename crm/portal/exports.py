@@ -6,16 +6,19 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask import current_app
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from crm.core.extensions import db
 from crm.portal.queries import ZERO, payment_totals, scoped_deliverables
+from crm.portal.requests import RequestRow
 from crm.portal.scope import Profiles, project_scope
 from crm.projects.models import PROJECT_STATE_LABELS, Deliverable, Project
 
@@ -47,6 +50,13 @@ DELIVERABLE_COLUMNS = [
     ExportColumn("Livrable attendu", width=40), ExportColumn("Échéance", "date", 12),
     ExportColumn("Remis le", "date", 12), ExportColumn("Conditionne un versement", "bool", 12),
     ExportColumn("Situation", width=18),
+]
+
+REQUEST_COLUMNS = [
+    ExportColumn("Référence", width=18), ExportColumn("Objet", width=50), ExportColumn("État", width=22),
+    ExportColumn("Projet", width=20), ExportColumn("Déposée le", "date", 12),
+    ExportColumn("Première réponse le", "date", 14), ExportColumn("Résolue le", "date", 12),
+    ExportColumn("Délai de première réponse", width=18), ExportColumn("Délai de résolution", width=18),
 ]
 
 
@@ -82,6 +92,19 @@ def deliverable_rows(profiles: Profiles, today: date) -> list[list]:
                      PROJECT_STATE_LABELS.get(p.state), d.code, d.title, d.due_date, d.submitted_on,
                      d.conditions_payment, deliverable_status(d, today)])
     return rows
+
+
+def _paris_day(instant: datetime | None) -> date | None:
+    if instant is None:
+        return None
+    return instant.astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+
+
+def request_rows(requests: list[RequestRow]) -> list[list]:
+    """One row per request of the establishment (no message, no requester), days in Paris time."""
+    return [[r.reference, r.subject, r.status_label, r.project_reference or "", _paris_day(r.created_at),
+             _paris_day(r.first_responded_at), _paris_day(r.resolved_at), r.first_response_label,
+             r.resolution_label] for r in requests]
 
 
 def to_xlsx(title: str, columns: list[ExportColumn], rows: Iterable[list]) -> bytes:

@@ -103,5 +103,5 @@ def test_organisation_panel_summarises_satisfaction(app, make_ticket, make_user)
 
     with app.test_request_context():
         html = str(surveys.organisation_panel(Organisation()))
-    assert "1 réponse(s), note moyenne 4.00/5, 100 % de satisfaits." in html and ticket.reference in html
+    assert "1 réponse(s), note moyenne 4/5, 100 % de satisfaits." in html and ticket.reference in html
     assert any(panel is surveys.organisation_panel for _o, panel in app.extensions["guichet.org_panels"])

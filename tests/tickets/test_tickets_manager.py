@@ -131,7 +131,7 @@ def test_page_shows_lists_rates_and_business_durations(client, dataset, make_tic
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert late.reference in page and "Demande très en retard" in page
-    assert "83 %" in page and "5 sur 6" in page  # support, first response
+    assert "83\xa0%" in page and "5 sur 6" in page  # support, first response
     assert "45 min" in page  # support median first response (2 700 s)
     assert "3 h" in page  # support 90th percentile (10 800 s)
     assert "<caption>" in page and 'scope="row"' in page

@@ -7,7 +7,18 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register every blueprint of the tickets pages, with their menus and home pages."""
-    from tickets.views import agent, crm_panels, identity, links, manager, portal_contact, public, surveys, triage
+    from tickets.views import (
+        agent,
+        assistant,
+        crm_panels,
+        identity,
+        links,
+        manager,
+        portal_contact,
+        public,
+        surveys,
+        triage,
+    )
 
-    for module in (public, identity, portal_contact, crm_panels, agent, links, manager, triage, surveys):
+    for module in (public, identity, portal_contact, crm_panels, agent, links, manager, triage, surveys, assistant):
         module.init_app(app)

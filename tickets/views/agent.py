@@ -19,6 +19,7 @@ from tickets.attachments import AttachmentError
 from tickets.forms import AgentReplyForm, AssignForm, MergeForm, NoteForm, QueueFilterForm, UpdateForm
 from tickets.models import (
     ACTIVE_STATUSES,
+    CHANNEL_LABELS,
     PRIORITY_LABELS,
     SLA_STATE_LABELS,
     STATUS_LABELS,
@@ -28,6 +29,7 @@ from tickets.models import (
     Ticket,
     Topic,
 )
+from tickets.reference import reference
 from tickets.sla_tracking import TARGET_LABELS, TARGETS, ticket_clocks
 from tickets.views.public import incoming_files, send_attachment
 
@@ -178,6 +180,15 @@ EVENT_LABELS = {
     "sla_at_risk": "Délai à risque",
     "sla_breached": "Délai dépassé",
     "follow_link_sent": "Nouveau lien de suivi envoyé au demandeur",
+    "triage": "Tri automatique",
+    "auto_answer": "Réponse automatique envoyée",
+    "auto_answer_confirmed": "Réponse automatique acceptée par le demandeur",
+    "advisor_requested": "Conseiller demandé par le demandeur",
+    "call_chosen": "Appel à projets choisi",
+    "requester_confirmed": "Adresse du demandeur confirmée",
+    "satisfaction": "Enquête de satisfaction reçue",
+    "modification": "Demande de modification du projet",
+    "assistant_handover": "Transmise par l'assistant",
 }
 
 
@@ -191,12 +202,19 @@ def _value_label(kind: str, value):
     return str(value)
 
 
+def _created_detail(data: dict) -> str:
+    """The channel and the first queue of a new request, by their labels (the event keeps their codes)."""
+    parts = [_(CHANNEL_LABELS.get(data["channel"], data["channel"]))] if data.get("channel") else []
+    queue = reference().queues.get(data.get("queue") or "")
+    return ", ".join(parts + ([queue.name] if queue is not None else []))
+
+
 def timeline(ticket: Ticket) -> list[dict]:
     """The audit trail in French: who, when, what, before → after, details."""
     entries = []
     for event in ticket.events:
         data = event.data or {}
-        label = _(EVENT_LABELS.get(event.kind, event.kind.replace("_", " ").capitalize()))
+        label = _(EVENT_LABELS[event.kind]) if event.kind in EVENT_LABELS else _("Autre événement")
         detail = ""
         if event.kind == "assignee" and data.get("claimed"):
             label = _("Prise en charge")
@@ -209,7 +227,7 @@ def timeline(ticket: Ticket) -> list[dict]:
         elif event.kind in ("status", "sla_policy") and data.get("reason"):
             detail = data["reason"]
         elif event.kind == "created":
-            detail = ", ".join(str(v) for v in (data.get("channel"), data.get("queue")) if v)
+            detail = _created_detail(data)
         change = None
         if "before" in data or "after" in data:
             change = (_value_label(event.kind, data.get("before")), _value_label(event.kind, data.get("after")))

@@ -33,7 +33,7 @@ def sla_summary(ids: list[int]) -> dict:
     total, active, fr_met, fr_missed, res_met, res_missed = (int(v or 0) for v in row)
 
     def rate(met: int, missed: int) -> float | None:
-        return round(100 * met / (met + missed), 1) if met + missed else None
+        return met / (met + missed) if met + missed else None
 
     return {"total": total, "active": active,
             "first_response": {"met": fr_met, "missed": fr_missed, "rate": rate(fr_met, fr_missed)},

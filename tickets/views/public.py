@@ -28,7 +28,7 @@ from crm.projects import queries as project_queries
 from crm.projects.models import Project
 from expert import services as expert
 from expert.calls import call_catalogue, selectable_calls
-from tickets import follow_links, queries, services, workflow
+from tickets import assistant, follow_links, queries, services, workflow
 from tickets.attachments import AttachmentError, IncomingFile, stored_path
 from tickets.forms import NewLinkForm, RequesterReplyForm, RequestForm
 from tickets.models import Attachment, Status, Ticket
@@ -105,8 +105,16 @@ def new_request():
         form.email.data = current_user.email
     if request.method == "GET" and len(projects) == 1:  # the call of their only project, pre-filled
         form.call.data = project_call_choice(projects[0])
+    conversation = _handed_conversation(form)
     if request.method == "GET":
-        return render_template("tickets/request_form.html", form=form)
+        if conversation is not None:  # « Poser ma question à un conseiller »: what the assistant understood
+            suggested = assistant.suggested_fields(conversation)
+            form.conversation.data = conversation.public_id
+            form.subject.data, form.message.data = suggested["subject"], suggested["message"]
+            form.topic.data = suggested["topic"] if suggested["topic"] in dict(form.topic.choices) else ""
+            if suggested["call"] in dict(form.call.choices):
+                form.call.data = suggested["call"]
+        return render_template("tickets/request_form.html", form=form, conversation=conversation)
     files = incoming_files(form.attachments.data) if form.attachments.data else []
     if not form.validate_on_submit():
         return _render_request_form(form, files)
@@ -118,14 +126,16 @@ def new_request():
         return _render_request_form(form, files)
     user = current_user if current_user.is_authenticated else None
     owner = user if user is not None and is_own_email(user, form.email.data) else None
+    fields = {"subject": form.subject.data, "requester_email": form.email.data, "requester_name": form.name.data,
+              "requester": owner, "topic": form.topic.data, "attachments": files, "locale": str(get_locale()),
+              "project_reference": form.project.data or form.project_reference.data or None}
     try:
-        with expert.stated_call(form.call.data or None):  # triage reads the call chosen on the form
-            ticket, key = workflow.create_ticket(
-                subject=form.subject.data, body=form.message.data, requester_email=form.email.data,
-                requester_name=form.name.data, requester=owner, topic=form.topic.data,
-                project_reference=form.project.data or form.project_reference.data or None, attachments=files,
-                locale=str(get_locale()),
-            )
+        if conversation is not None:  # opened from the assistant: the conversation is attached, the SLA starts now
+            ticket, key = assistant.open_request(conversation, body=form.message.data, call=form.call.data or None,
+                                                 **fields)
+        else:
+            with expert.stated_call(form.call.data or None):  # triage reads the call chosen on the form
+                ticket, key = workflow.create_ticket(body=form.message.data, **fields)
     except AttachmentError as error:
         db.session.rollback()
         form.attachments.errors = [str(error)]
@@ -141,6 +151,18 @@ def new_request():
         "email": ticket.requester_email,
     }
     return redirect(url_for(".request_sent"))
+
+
+def _handed_conversation(form: RequestForm):
+    """The open conversation with the assistant this request comes from (``?conversation=`` then the hidden
+    field), if this visitor may see it; 404 otherwise, as on the conversation's own page."""
+    public_id = (form.conversation.data if request.method == "POST" else request.args.get("conversation")) or ""
+    if not public_id:
+        return None
+    conversation = assistant.load_conversation(public_id.strip()[:40])
+    if conversation.status != "open":
+        abort(404)
+    return conversation
 
 
 def call_choices() -> list[tuple[str, str]]:
@@ -165,7 +187,8 @@ def own_projects() -> list[Project]:
 
 def _render_request_form(form: RequestForm, files: list[IncomingFile]):
     """The form again with what was typed; files cannot be refilled by the browser, so say so."""
-    return render_template("tickets/request_form.html", form=form, files_lost=bool(files)), 422
+    return render_template("tickets/request_form.html", form=form, files_lost=bool(files),
+                           conversation=_handed_conversation(form)), 422
 
 
 @bp.get("/demande/envoyee")

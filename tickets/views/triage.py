@@ -12,6 +12,7 @@ from markupsafe import Markup
 from crm.core import registry
 from crm.core.models import Role
 from crm.core.security import roles_required
+from expert import conversations
 from expert import queries as stats
 from expert import services as expert
 from expert.models import OUTCOME_LABELS
@@ -115,7 +116,8 @@ def stats_page():
     start, end = form.bounds()
     threshold = float(current_app.config["KB_AUTO_ANSWER_CONFIDENCE"])
     figures = stats.rates(start, end)
-    gaps = stats.group_gaps(_with_references(stats.unanswered(start, threshold)))
+    unanswered = _with_references(stats.unanswered(start, threshold)) + conversations.unanswered_questions(start, end)
+    gaps = stats.group_gaps(unanswered)  # the assistant's questions without a sure answer among the requests
     return render_template("expert/stats.html", form=form, figures=figures, gaps=gaps[:30],
                            outcome_labels=OUTCOME_LABELS, threshold=threshold,
                            period=(form.du.data, form.au.data))
