@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from crm.core.extensions import limiter
 from crm.portal import queries as portal_queries
 from crm.portal.scope import profiles_of, project_in_scope_or_404
-from tickets import services, workflow
+from tickets import portal_requests, services, workflow
 from tickets.forms import CONTACT_REASONS, PortalContactForm
 from tickets.models import Channel
 
@@ -56,5 +56,6 @@ def report(reference: str):
 
 
 def init_app(app: Flask) -> None:
-    """Register the portal contact form (called by tickets.init_app)."""
+    """Register the portal contact form and give the portal the establishments' requests (tickets.init_app)."""
     app.register_blueprint(bp)
+    portal_requests.init_app(app)

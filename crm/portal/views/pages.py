@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from crm.core import registry
-from crm.core.extensions import db, limiter
+from crm.core.extensions import db, limiter, utcnow
+from crm.core.forms import PeriodForm
 from crm.core.i18n import paris_today
 from crm.core.services import AccountError
 from crm.portal import exports
@@ -15,15 +18,20 @@ from crm.portal import queries as portal_queries
 from crm.portal import services as portal_accounts
 from crm.portal.forms import ProfileRequestForm, ProjectSearchForm, RegistrationForm, SetPasswordForm
 from crm.portal.models import GRANTED_PROFILES, PROFILE_LABELS
+from crm.portal.requests import Paging, provider, request_scope
 from crm.portal.scope import profiles_of, project_in_scope_or_404
 from crm.projects.models import PROJECT_STATE_LABELS
 
 bp = Blueprint("portal", __name__, url_prefix="/portail")
 
 PER_PAGE = 20
+REQUESTS_PER_PAGE = 50
+#: The default period of the establishment's requests: the last twelve months, today included.
+REQUESTS_DEFAULT_DAYS = 365
 EXPORTS = {
     "projets": ("Projets", exports.PROJECT_COLUMNS),
     "livrables": ("Livrables", exports.DELIVERABLE_COLUMNS),
+    "demandes": ("Demandes", exports.REQUEST_COLUMNS),
 }
 
 
@@ -92,6 +100,39 @@ def reporting():
                            columns=exports.PROJECT_COLUMNS, today=today)
 
 
+def _requests_source():
+    """(scope, provider) of the user's establishment requests; 404 without an establishment profile."""
+    scope, source = request_scope(profiles_of(current_user)), provider()
+    if scope is None or source is None:
+        abort(404)
+    return scope, source
+
+
+def _period_form() -> PeriodForm:
+    """The period from the query string (du, au), the last twelve months when absent."""
+    today = paris_today()
+    given = "du" in request.args or "au" in request.args
+    return PeriodForm(formdata=request.args if given else None,
+                      data={"du": today - timedelta(days=REQUESTS_DEFAULT_DAYS - 1), "au": today})
+
+
+@bp.get("/demandes")
+@login_required
+def establishment_requests():
+    """The requests of the user's establishments over a period: SLA met rates, satisfaction, the list."""
+    scope, source = _requests_source()
+    form = _period_form()
+    context = {"form": form, "figures": None, "rows": [], "page": Paging(1, REQUESTS_PER_PAGE, 0), "args": {}}
+    if form.validate():
+        start, end = form.bounds()
+        page = Paging(max(1, request.args.get("page", 1, int)), REQUESTS_PER_PAGE, source.count(scope, start, end))
+        context.update(
+            figures=source.figures(scope, start, end), page=page,
+            rows=source.rows(scope, start, end, utcnow(), offset=page.offset, limit=page.per_page),
+            args={"du": form.du.data.isoformat(), "au": form.au.data.isoformat()})
+    return render_template("crm/portal/requests.html", **context), 200 if not form.errors else 422
+
+
 @bp.get("/bilan/<name>.<fmt>")
 @login_required
 def export(name: str, fmt: str):
@@ -100,8 +141,19 @@ def export(name: str, fmt: str):
         abort(404)
     profiles = profiles_of(current_user)
     title, columns = EXPORTS[name]
-    rows = exports.project_rows(profiles) if name == "projets" else exports.deliverable_rows(profiles, paris_today())
     stamp = paris_today().isoformat()
+    if name == "demandes":
+        scope, source = _requests_source()
+        form = _period_form()
+        if not form.validate():
+            abort(400, description=" ".join(str(e) for errors in form.errors.values() for e in errors))
+        start, end = form.bounds()
+        rows = exports.request_rows(source.rows(scope, start, end, utcnow()))
+        stamp = f"{form.du.data.isoformat()}-{form.au.data.isoformat()}"
+    elif name == "projets":
+        rows = exports.project_rows(profiles)
+    else:
+        rows = exports.deliverable_rows(profiles, paris_today())
     if fmt == "xlsx":
         body, mimetype = exports.to_xlsx(title, columns, rows), exports.XLSX_MIMETYPE
     else:
