@@ -15,8 +15,9 @@ def init_app(app: Flask) -> None:
     The tickets package (which depends on this one) triages new tickets, serves the requester's buttons, the
     agent's panel and the figures page, and runs this package's demo seeding once its queues exist.
     """
-    from expert import api, cli, models, views  # noqa: F401  (models: metadata)
+    from expert import api, cli, jobs, models, views  # noqa: F401  (models: metadata)
 
     views.init_app(app)
     api.init_app(app)
     cli.init_app(app)
+    jobs.init_app(app)

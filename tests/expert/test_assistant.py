@@ -196,3 +196,21 @@ def test_handover_carries_the_chosen_call_to_triage(demo):
     decision = expert.latest_decision(ticket)
     assert (decision.call_code, decision.call_source) == ("JCJC-2026", "form")
     assert db.session.get(AssistantConversation, conversation.id).ticket_id == ticket.id
+
+
+def test_the_nightly_job_forgets_expired_conversations_but_keeps_those_with_a_request(demo, app):
+    from crm.core import registry as jobs_registry
+    from expert.jobs import purge_conversations
+
+    assert "assistant_conversations" in {job.id for job in jobs_registry.jobs(app)}
+    past = datetime.now(UTC) - timedelta(days=app.config["ASSISTANT_CONVERSATION_DAYS"] + 1)
+    forgotten, _key = conversations.start_conversation(user=None, now=past)
+    kept, _key = conversations.start_conversation(user=None, now=past)
+    conversations.ask(kept, "Comment prolonger la durée de mon projet ?", now=past)
+    ticket, _key = handover.open_request(kept, subject="Prolongation", body="Prolonger", topic="avenant", **REQUESTER)
+    kept.expires_at = past
+    db.session.flush()
+    assert purge_conversations() == 1
+    db.session.expire_all()
+    assert db.session.get(AssistantConversation, forgotten.id) is None
+    assert db.session.get(AssistantConversation, kept.id).ticket_id == ticket.id
