@@ -62,7 +62,7 @@ def test_a_confident_answer_with_its_source_focused_then_resolved(client, demo):
 
 def test_the_call_question_is_one_click_per_call(client, demo):
     conversation, page, _anchor = ask(client, DEADLINE)
-    assert "Votre question concerne-t-elle" in page
+    assert "Votre question concerne-t-elle l’appel « Appel à projets générique 2026 (AAPG-2026) » ou l’appel" in page
     assert 'name="choix" value="AAPG-2026"' in page and "Un autre appel, ou je ne sais pas" in page
     response = client.post(f"/aide/assistant/{conversation.public_id}/choix", data={"choix": "AAPG-2026"})
     assert response.status_code == 303 and response.headers["Location"].endswith("#tour-4")
