@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from crm.core.extensions import db, utcnow
 from crm.core.models import Role, User, UserRole
+from crm.core.services import create_user
 from crm.organisations.models import Person
 from crm.projects.models import PORTAL_STATES, Partner, Project
 from tickets.attachments import IncomingFile
@@ -52,25 +53,52 @@ _VALUES = {
 }
 
 
+def _accounts_for_administrative_leads(password: str | None, limit: int = 3) -> None:
+    """Portal accounts for a few administrative leads of partners whose scientific lead has one (the other
+    party of a co-validation), with the demo password."""
+    if not password:
+        return
+    science = sa.orm.aliased(Person)
+    people = db.session.scalars(
+        sa.select(Person).join(Partner, Partner.administrative_lead_id == Person.id)
+        .join(science, science.id == Partner.scientific_lead_id)
+        .where(Person.user_id.is_(None), science.user_id.is_not(None), Person.email.is_not(None),
+               science.id != Person.id)
+        .order_by(Person.id).distinct().limit(limit)).all()
+    for person in people:
+        if db.session.scalar(sa.select(User.id).where(User.email == person.email)) is not None:
+            continue
+        user = create_user(person.email, person.full_name, [Role.REQUESTER], password)
+        db.session.flush()
+        person.user_id = user.id
+    db.session.flush()
+
+
 def seed_demo(context: dict) -> None:
-    """Requests in every state on the demo projects whose leads have accounts."""
+    """Requests in every state (twice) on the demo partners whose two leads have accounts."""
     seed_reference()
     agent = db.session.scalar(sa.select(User).join(UserRole).where(UserRole.role == Role.AGENT).limit(1))
     if agent is None:
         return
     rng = random.Random(12)
+    _accounts_for_administrative_leads(context.get("password"))
+    admin = sa.orm.aliased(Person)
     partners = db.session.execute(
         sa.select(Partner, Project).join(Project, Project.id == Partner.project_id)
         .join(Person, Person.id == Partner.scientific_lead_id)
+        .join(admin, admin.id == Partner.administrative_lead_id)
         .where(Project.state.in_([str(s) for s in PORTAL_STATES]), Project.scientific_end_date.is_not(None),
-               Person.user_id.is_not(None), Partner.administrative_lead_id.is_not(None))
+               Person.user_id.is_not(None), admin.user_id.is_not(None), Person.id != admin.id)
         .order_by(Project.id, Partner.number).limit(40)).all()
+    if not partners:
+        return
     plans = [[], ["submit"], ["submit", "co_validate"], ["submit", "co_validate", "request_information"],
              ["submit", "co_validate", "accept"], ["submit", "co_validate", "partly_accept"],
              ["submit", "co_validate", "refuse"], ["submit", "co_validate", "accept", "record"],
              ["submit", "co_validate", "refuse", "close"], ["submit", "withdraw"]]
     now = utcnow()
-    for index, (partner, project) in enumerate(partners[:len(plans) * 2]):
+    for index in range(len(plans) * 2):
+        partner, project = partners[index % len(partners)]
         plan = plans[index % len(plans)]
         kind = "extension" if index % 3 else "team"
         filer = db.session.get(Person, partner.scientific_lead_id).user
@@ -86,7 +114,7 @@ def seed_demo(context: dict) -> None:
                 services.submit_request(request, raw, {"letter": IncomingFile("lettre.pdf", PDF)}, by=filer, now=at)
             elif action == "co_validate":
                 other = db.session.get(Person, request.co_validator_person_id)
-                services.co_validate(request, by=other.user or agent, person_id=other.id, now=at)
+                services.co_validate(request, by=other.user, person_id=other.id, now=at)
             elif action == "request_information":
                 services.request_information(request, by=agent, body="Merci de joindre le calendrier révisé.", now=at)
             elif action in ("accept", "partly_accept", "refuse"):
