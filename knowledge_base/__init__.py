@@ -15,3 +15,16 @@ def init_app(app: Flask) -> None:
     views.init_app(app)
     cli.init_app(app)
     registry.add_seeder(app, 20, "base de connaissances", demo.seed)
+    if app.config["KB_SEMANTIC"]:
+        registry.add_job(app, "kb_embeddings", _embed_job, {"trigger": "interval", "minutes": 1})
+
+
+def _embed_job() -> dict[str, int]:
+    """Embed the knowledge-base texts that have no vector yet (the scheduler commits after)."""
+    from flask import current_app
+
+    from knowledge_base.index import index_service
+    from knowledge_base.vectors import embed_pending
+
+    return embed_pending(limit=current_app.config["KB_EMBED_BATCH"],
+                         questions=index_service().calibration_questions())

@@ -23,9 +23,12 @@ from flask import Flask, current_app
 
 from crm.core.extensions import db, utcnow
 from knowledge_base.evaluation import EvaluationInputError, LabelledQuery, load_queries
+from knowledge_base.fusion import QUERY_CHARS, FusedIndex, calibrate_on_phrasings, passage_texts
 from knowledge_base.matcher import Entry, Match, MatchIndex
 from knowledge_base.models import Article
+from knowledge_base.semantic import embed_missing, load_encoder, text_hash
 from knowledge_base.services import current_kb_version, offered_articles_query
+from knowledge_base.vectors import stored_vectors
 
 __all__ = [
     "IndexService",
@@ -57,7 +60,7 @@ def today() -> date:
 class IndexSnapshot:
     """One built index and the knowledge-base state it reflects."""
 
-    index: MatchIndex
+    index: MatchIndex | FusedIndex
     key: Key
     built_at: datetime
     build_seconds: float
@@ -116,6 +119,7 @@ class IndexService:
         self._calibration_queries: list[LabelledQuery] | None = None
         self._warmed = False
         self.builds = 0
+        self.semantic_pending = False  # the last build lacked vectors: a background rebuild will add them
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -124,7 +128,7 @@ class IndexService:
         """Return the current snapshot (None before the first build)."""
         return self._snapshot
 
-    def get(self) -> MatchIndex:
+    def get(self) -> MatchIndex | FusedIndex:
         """Return the current index, building it now if this process has none yet."""
         snapshot = self._snapshot
         if snapshot is None:
@@ -146,7 +150,7 @@ class IndexService:
         if self.background:
             self._start_thread()
         else:
-            self._install(self._build(day=key[2]))
+            self._install(self._build(day=key[2], may_embed=False))
         return True
 
     # -- building ----------------------------------------------------------------------------
@@ -158,18 +162,58 @@ class IndexService:
             thread.join()
         with self._lock:
             if self._snapshot is None:
-                self._install(self._build(day=today()))
+                # A request waits for the lexical index only: vectors still missing are computed in the background.
+                self._install(self._build(day=today(), may_embed=False))
                 self._last_check = self.clock()
+        if self.semantic_pending and self.background:
+            self._start_thread()
         return self._snapshot
 
-    def _build(self, day: date) -> IndexSnapshot:
-        """Load the offered articles with the current session and build a calibrated index."""
+    def _build(self, day: date, *, may_embed: bool = True) -> IndexSnapshot:
+        """Load the offered articles with the current session and build a calibrated index.
+
+        With the semantic channel on, the index is fused when every vector it needs is stored or, when
+        ``may_embed`` (a background rebuild or a command), computed now; otherwise it is lexical and a
+        background rebuild is started.
+        """
         started = time.perf_counter()
         key, entries = self.loader(day)
-        index = MatchIndex.build(entries)
-        self._calibrate(index)
+        lexical = MatchIndex.build(entries)
+        index: MatchIndex | FusedIndex = lexical
+        queries = self._usable_queries(lexical)
+        known: dict = {}
+        if self.app.config["KB_SEMANTIC"] and entries:
+            fused, known = self._fused(lexical, queries, may_embed)
+            if fused is None:
+                self.semantic_pending = True
+            else:
+                index, self.semantic_pending = fused, False
+        self._calibrate(index, queries, known)
         self.builds += 1
         return IndexSnapshot(index=index, key=key, built_at=utcnow(), build_seconds=time.perf_counter() - started)
+
+    def _fused(self, lexical: MatchIndex, queries: list[tuple[str, frozenset[str]]],
+               may_embed: bool) -> tuple[FusedIndex | None, dict]:
+        """Return the fused index over ``lexical``'s entries (None when the encoder or vectors are missing) and
+        the vectors it may use, the questions' included."""
+        encoder = load_encoder(self.app.config["KB_SEMANTIC_MODEL"])
+        if encoder is None:
+            return None, {}
+        entries = lexical.entries
+        questions = [q for q, _ids in queries] if len(queries) >= MIN_CALIBRATION_QUERIES else [
+            p for e in entries for p in e.phrasings]
+        needed = {text_hash(encoder.name, t): (t, "passage") for t in passage_texts(entries)}
+        for question in questions:
+            text = question.strip()[:QUERY_CHARS]
+            if text:
+                needed[text_hash(encoder.name, text, "query")] = (text, "query")
+        known = stored_vectors(encoder.name, needed)
+        missing = {k: v for k, v in needed.items() if k not in known}
+        if missing and not may_embed:
+            return None, {}
+        for kind in ("passage", "query"):
+            known.update(embed_missing(encoder, [t for t, k in missing.values() if k == kind], known, kind=kind))
+        return FusedIndex.build(entries, encoder, known, lexical=lexical), known
 
     def _install(self, snapshot: IndexSnapshot) -> None:
         """Swap the reference (atomic in CPython): searches from now on use the new index."""
@@ -215,17 +259,27 @@ class IndexService:
 
     # -- calibration -------------------------------------------------------------------------
 
-    def _calibrate(self, index: MatchIndex) -> None:
-        """Fit the confidence on the labelled questions of KB_CALIBRATION_FILE about indexed articles."""
-        queries = self._labelled_queries()
+    def _usable_queries(self, index: MatchIndex) -> list[tuple[str, frozenset[str]]]:
+        """Return the labelled questions of KB_CALIBRATION_FILE about indexed articles."""
         ids = {entry.id for entry in index.entries}
-        usable = [(q.query, q.accepted & ids) for q in queries if q.accepted & ids]
-        if len(usable) < MIN_CALIBRATION_QUERIES:
-            return
+        return [(q.query, q.accepted & ids) for q in self._labelled_queries() if q.accepted & ids]
+
+    def _calibrate(self, index: MatchIndex | FusedIndex, usable: list[tuple[str, frozenset[str]]],
+                   known: dict) -> None:
+        """Fit the confidence on the labelled questions, or (fused index) on the articles' held-out phrasings."""
         try:
-            index.calibrate(usable)
+            if isinstance(index, FusedIndex) and len(usable) >= MIN_CALIBRATION_QUERIES:
+                index.calibrate(usable, known=known)
+            elif len(usable) >= MIN_CALIBRATION_QUERIES:
+                index.calibrate(usable)
+            elif isinstance(index, FusedIndex) and any(e.phrasings for e in index.entries):
+                index.calibration, _computed = calibrate_on_phrasings(index.entries, index.encoder, known)
         except ValueError:  # every top result right (or wrong): keep the default calibration
-            log.info("knowledge-base calibration skipped: labelled questions do not separate")
+            log.info("knowledge-base calibration skipped: the questions do not separate")
+
+    def calibration_questions(self) -> list[str]:
+        """Return the labelled questions the confidence may be calibrated on (their vectors are stored too)."""
+        return [q.query for q in self._labelled_queries()]
 
     def _labelled_queries(self) -> list[LabelledQuery]:
         """Read the calibration questions once per process."""
@@ -262,7 +316,7 @@ def index_service(app: Flask | None = None) -> IndexService:
     return (app or current_app).extensions[EXTENSION_KEY]
 
 
-def get_index() -> MatchIndex:
+def get_index() -> MatchIndex | FusedIndex:
     """Return the current in-memory index of published, currently valid articles."""
     return index_service().get()
 

@@ -453,6 +453,13 @@ class MatchIndex:
             return answer
         return answer[:limit].rsplit(" ", 1)[0] + "…"
 
+    def ranked(self, query: str, depth: int, needed: int = 10) -> list[tuple[int, float, float, str]]:
+        """Return (entry position, score, fuzzy, matched text) of the ``depth`` best entries, best first.
+
+        The channel's raw ranking, for a fusion with other channels (``knowledge_base.fusion``).
+        """
+        return self._ranked(query, depth, needed) if query.strip() else []
+
     def search(self, query: str, k: int = 10) -> list[Match]:
         """Return the ``k`` best entries for ``query``, best first, each with its confidence."""
         if k <= 0 or not query.strip():

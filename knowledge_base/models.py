@@ -132,3 +132,22 @@ class KnowledgeBaseState(db.Model):
     version: Mapped[int] = mapped_column(default=0)
     token: Mapped[str] = mapped_column(sa.String(32))
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TextVector(db.Model):
+    """The semantic vector of one text (question, phrasing, answer, later a passage) for one encoder model.
+
+    Keyed by the SHA-256 of the model, the kind (passage or query) and the text (``semantic.text_hash``): an unchanged
+    text keeps its vector across revisions, a changed one gets a new row, and a passage or an article with the
+    same text shares it. Rows no text uses any more are deleted by the ``kb_embeddings`` job.
+    """
+
+    __tablename__ = "kb_text_vectors"
+    __table_args__ = (sa.UniqueConstraint("model", "text_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(sa.String(64))
+    text_hash: Mapped[str] = mapped_column(sa.String(64))
+    dim: Mapped[int]
+    vector: Mapped[bytes] = mapped_column(sa.LargeBinary)  # float32, little-endian, unit length
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -210,17 +210,17 @@ def test_cli_evaluate_text(runner: flask.testing.FlaskCliRunner, tmp_path: Path)
     """The default output is human-readable text with every metric."""
     kb = _write(tmp_path / "kb.jsonl", KB_LINES)
     queries = _write(tmp_path / "q.jsonl", QUERY_LINES)
-    result = runner.invoke(args=["kb", "evaluate", str(kb), str(queries)])
+    result = runner.invoke(args=["kb", "evaluate", str(kb), str(queries), "--lexical-only"])
     assert result.exit_code == 0, result.output
     for label in ("top-1", "top-5", "MRR@10", "p50", "p99"):
         assert label in result.output
 
 
 def test_cli_evaluate_json(runner: flask.testing.FlaskCliRunner, tmp_path: Path) -> None:
-    """--json prints exactly one JSON object with the documented keys."""
+    """--json prints exactly one JSON object with the documented keys (the channels: test_kb_semantic.py)."""
     kb = _write(tmp_path / "kb.jsonl", KB_LINES)
     queries = _write(tmp_path / "q.jsonl", QUERY_LINES)
-    result = runner.invoke(args=["kb", "evaluate", str(kb), str(queries), "--json"])
+    result = runner.invoke(args=["kb", "evaluate", str(kb), str(queries), "--json", "--lexical-only"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert set(data) == {"top1", "top5", "mrr", "p50_ms", "p99_ms", "n_queries", "n_entries"}
