@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -99,6 +99,30 @@ def make_team_member(project: Project, person: Person, *, role: str = "Chercheus
     db.session.add(member)
     db.session.flush()
     return member
+
+
+def make_ticket_row(*, organisation: Organisation | None = None, laboratory: Organisation | None = None,
+                    project: Project | None = None, **fields):
+    """A bare ticket row with its links, no message nor SLA computation (what the portal's requests read)."""
+    from crm.core.extensions import utcnow
+    from tickets.models import Queue, Status, Ticket
+
+    queue = db.session.scalar(sa.select(Queue).where(Queue.slug == "portail-tests"))
+    if queue is None:
+        queue = Queue(slug="portail-tests", name="File de test")
+        db.session.add(queue)
+        db.session.flush()
+    n = next(_seq)
+    fields.setdefault("created_at", utcnow() - timedelta(days=3))
+    ticket = Ticket(reference=f"DEM-2026-9{n:05d}", subject=fields.pop("subject", f"Demande {n}"),
+                    status=fields.pop("status", Status.OPEN), queue_id=queue.id,
+                    requester_email=f"demandeur{n}@labo.example", requester_name="Jeanne Demandeur",
+                    access_key_hash="x" * 64, organisation_id=organisation.id if organisation else None,
+                    laboratory_id=laboratory.id if laboratory else None,
+                    project_id=project.id if project else None, **fields)
+    db.session.add(ticket)
+    db.session.flush()
+    return ticket
 
 
 def make_deliverable(project: Project, code: str, due: date, submitted: date | None = None) -> Deliverable:

@@ -121,6 +121,12 @@ class Paging:
     per_page: int
     total: int
 
+    @classmethod
+    def of(cls, requested: int, per_page: int, total: int) -> Paging:
+        """The requested page, brought back between the first and the last one (any integer is accepted)."""
+        last = max(1, -(-total // per_page))
+        return cls(min(max(1, requested), last), per_page, total)
+
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))

@@ -125,7 +125,7 @@ def establishment_requests():
     context = {"form": form, "figures": None, "rows": [], "page": Paging(1, REQUESTS_PER_PAGE, 0), "args": {}}
     if form.validate():
         start, end = form.bounds()
-        page = Paging(max(1, request.args.get("page", 1, int)), REQUESTS_PER_PAGE, source.count(scope, start, end))
+        page = Paging.of(request.args.get("page", 1, int), REQUESTS_PER_PAGE, source.count(scope, start, end))
         context.update(
             figures=source.figures(scope, start, end), page=page,
             rows=source.rows(scope, start, end, utcnow(), offset=page.offset, limit=page.per_page),

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import factories_crm
 import pytest
 import sqlalchemy as sa
-from factories_crm import make_org, make_partner, make_person, make_project, make_team_member, portal_user
+from factories_crm import (
+    make_org,
+    make_partner,
+    make_person,
+    make_project,
+    make_team_member,
+    make_ticket_row,
+    portal_user,
+)
 from openpyxl import load_workbook
 
 from crm.core.extensions import db, utcnow
@@ -21,32 +28,18 @@ from crm.portal.models import PortalGrant
 from crm.portal.requests import request_scope
 from crm.portal.scope import load_profiles
 from tickets.forms import CONTACT_REASONS
-from tickets.models import AuthorKind, Message, Queue, SlaState, Status, Survey, Ticket
+from tickets.models import AuthorKind, Message, SlaState, Status, Survey, Ticket
 from tickets.portal_requests import PROVIDER
 
 tickets_wired = factories_crm.tickets_wired  # fixture
-_seq = itertools.count(1)
 SECRET = "Contenu confidentiel du message"
 
 
 def make_request(*, organisation=None, laboratory=None, project=None, created_at=None, **fields) -> Ticket:
     """A ticket row with its links (no message: the portal never reads them)."""
-    queue = db.session.scalar(sa.select(Queue).where(Queue.slug == "portail-tests"))
-    if queue is None:
-        queue = Queue(slug="portail-tests", name="File de test")
-        db.session.add(queue)
-        db.session.flush()
-    n = next(_seq)
-    ticket = Ticket(reference=f"DEM-2026-9{n:05d}", subject=fields.pop("subject", f"Demande {n}"),
-                    status=fields.pop("status", Status.OPEN), queue_id=queue.id,
-                    requester_email=f"demandeur{n}@labo.example", requester_name="Jeanne Demandeur",
-                    access_key_hash="x" * 64, created_at=created_at or utcnow() - timedelta(days=3),
-                    organisation_id=organisation.id if organisation else None,
-                    laboratory_id=laboratory.id if laboratory else None,
-                    project_id=project.id if project else None, **fields)
-    db.session.add(ticket)
-    db.session.flush()
-    return ticket
+    if created_at is not None:
+        fields["created_at"] = created_at
+    return make_ticket_row(organisation=organisation, laboratory=laboratory, project=project, **fields)
 
 
 @pytest.fixture
@@ -198,6 +191,8 @@ def test_paging_goes_through_every_request(world, client, login):
     assert len(seen) == 50 and "Page suivante" in first
     seen |= {r for r in made if f'data-request="{r}"' in second.get_data(as_text=True)}
     assert seen == made
+    for hostile in ("-3", "0", "100000"):  # brought back to the first or the last page
+        assert client.get(f"/portail/demandes?page={hostile}").status_code == 200
 
 
 def test_a_request_filed_from_the_portal_reaches_the_establishment(world, make_user, tickets_wired, reference_data,
