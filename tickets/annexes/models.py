@@ -39,6 +39,10 @@ ANNEX_STATE_LABELS = {
 PENDING_STATES = (AnnexState.PUBLISHED, AnnexState.CORRECTIONS)
 
 
+def _pending_clause():
+    return sa.text("state IN ('published', 'corrections_requested')")
+
+
 class ReviewDecision(enum.StrEnum):
     APPROVED = "approved"
     CORRECTIONS = "corrections_requested"
@@ -70,6 +74,8 @@ class FinancialAnnex(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     partner_id: Mapped[int] = mapped_column(sa.ForeignKey("project_partners.id", ondelete="CASCADE"), unique=True)
+    #: The establishment the current version is addressed to (the partner's at publication): the référents' queue.
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
     state: Mapped[str] = mapped_column(sa.String(24), default=AnnexState.PUBLISHED)
     current_version: Mapped[int] = mapped_column(default=1)
     #: The last day (Paris) the establishment has to answer.
@@ -96,7 +102,14 @@ class FinancialAnnex(db.Model):
         back_populates="annex", order_by="AnnexReview.id", cascade="all, delete-orphan", passive_deletes=True)
 
     __table_args__ = (
-        # The agency's queue (by state, earliest deadline first) and the scheduler's reminders and escalations.
+        # The agency's queue of waiting annexes, earliest deadline first (and its count, index-only).
+        sa.Index("ix_financial_annexes_pending_due", "due_on", "id",
+                 postgresql_where=_pending_clause(), sqlite_where=_pending_clause()),
+        # A référent's queue: the waiting annexes of their establishments, earliest deadline first.
+        sa.Index("ix_financial_annexes_org_pending_due", "organisation_id", "due_on", "id",
+                 postgresql_include=["project_id", "partner_id"],
+                 postgresql_where=_pending_clause(), sqlite_where=_pending_clause()),
+        # The queue filtered on another state, and the scheduler's reminders and escalations.
         sa.Index("ix_financial_annexes_state_due", "state", "due_on", "id"),
     )
 

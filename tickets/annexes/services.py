@@ -112,6 +112,7 @@ def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by
     was_approved = annex.state == AnnexState.APPROVED
     annex.state = AnnexState.PUBLISHED
     annex.due_on, annex.published_at, annex.published_by_id = due_on, now, by.id
+    annex.organisation_id = partner.organisation_id
     annex.approved_at = annex.approved_by_id = annex.approved_version = annex.approved_digest = None
     annex.reminder_sent_at = annex.escalated_at = None
     db.session.flush()

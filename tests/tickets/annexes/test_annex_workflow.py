@@ -198,3 +198,13 @@ def test_a_designation_counts_only_while_the_profile_is_held(world, client, logi
     assert client.get("/portail/projets/" + world.project.reference).status_code == 200
     assert client.get(f"/portail/annexes/{mine.id}").status_code == 404
     assert "Aucune annexe en attente" in client.get("/portail/annexes/").get_data(as_text=True)
+
+
+def test_an_annex_leaves_the_queue_when_its_partner_changes_establishment(world, client, login):
+    mine = world.publish()
+    login(world.referent)
+    assert client.get(f"/portail/annexes/{mine.id}").status_code == 200
+    world.partner.organisation_id = world.other.id  # as the nightly import would
+    db.session.commit()
+    assert client.get(f"/portail/annexes/{mine.id}").status_code == 404
+    assert mine.reference not in client.get("/portail/annexes/").get_data(as_text=True)
