@@ -44,6 +44,7 @@ def test_the_help_page_and_the_request_form_offer_the_assistant(client, demo):
     for url in ("/aide", "/demande"):
         page = client.get(url).get_data(as_text=True)
         assert "Posez votre question à l'assistant" in page and 'action="/aide/assistant"' in page
+        assert ("Ou posez directement votre question à un conseiller" in page) == (url == "/aide")
 
 
 def test_a_confident_answer_with_its_source_focused_then_resolved(client, demo):
