@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
+from crm.projects.models import PROJECT_STATE_LABELS
 from expert.rules import PROJECT_STATES
 
 
@@ -42,7 +43,7 @@ PROFILE_CHOICES = [
     ("scientific_lead", _l("Responsable scientifique")), ("administrative_lead", _l("Responsable administratif")),
     ("staff", _l("Membre de l'équipe")),
 ]
-STATE_CHOICES = [("", _l("Non précisé"))] + [(s, s) for s in PROJECT_STATES]
+STATE_CHOICES = [("", _l("Non précisé"))] + [(s, _l(PROJECT_STATE_LABELS[s])) for s in PROJECT_STATES]
 
 
 class TryForm(FlaskForm):

@@ -223,11 +223,37 @@ def _quoted(values: Iterable[str]) -> str:
     return ", ".join(f"« {v} »" for v in values)
 
 
+#: The French label of every condition and action key (translated with `_()` where they are displayed).
+KEY_LABELS = {
+    "topic": "Thème parmi",
+    "keywords": "Un des mots-clés",
+    "all_keywords": "Tous les mots-clés",
+    "patterns": "Une des expressions régulières (texte sans accents, en minuscules ; syntaxe RE2)",
+    "call": "Appel à projets détecté parmi",
+    "call_open": "Appel détecté ouvert (true) ou non (false)",
+    "profile": "Profil du demandeur parmi",
+    "project_state": "État du projet parmi",
+    "channel": "Canal parmi",
+    "urgency": "Indice d'urgence (« date limite », « clôture », « urgent »…)",
+    "deadline_within_days": "Date citée dans les N prochains jours",
+    "confidence_gte": "Confiance du meilleur article ≥",
+    "confidence_lt": "Confiance du meilleur article <",
+    "auto_answer": "Réponse automatique (« best » ou identifiant d'article)",
+    "route_to_group": "Orienter vers le groupe (file)",
+    "set_priority": "Fixer la priorité",
+    "set_topic": "Fixer le thème",
+    "require_human": "Exiger un traitement humain",
+}
+
+
 class Condition:
     """One kind of condition: parse() validates the YAML value, check() returns a reason or None."""
 
     name = ""
-    label = ""
+
+    @property
+    def label(self) -> str:
+        return KEY_LABELS[self.name]
 
     def parse(self, value: Any) -> Any:
         return value
@@ -237,7 +263,7 @@ class Condition:
 
 
 class TopicCondition(Condition):
-    name, label = "topic", "Thème parmi"
+    name = "topic"
 
     def parse(self, value):
         return _choices(self.name, value)
@@ -249,7 +275,7 @@ class TopicCondition(Condition):
 
 
 class KeywordsCondition(Condition):
-    name, label = "keywords", "Un des mots-clés"
+    name = "keywords"
 
     def parse(self, value):
         return tuple(Keyword.parse(v) for v in _as_list(self.name, value))
@@ -264,7 +290,7 @@ class KeywordsCondition(Condition):
 
 
 class AllKeywordsCondition(KeywordsCondition):
-    name, label = "all_keywords", "Tous les mots-clés"
+    name = "all_keywords"
 
     def check(self, spec, question):
         if all(k.find(question) is not None for k in spec):
@@ -323,7 +349,7 @@ def compile_pattern(pattern: str, shown: str | None = None) -> re2._Regexp:
 class PatternsCondition(Condition):
     """Regular expressions on the folded text, run by RE2: RE2's syntax, no back-references nor look-arounds."""
 
-    name, label = "patterns", "Une des expressions régulières (texte sans accents, en minuscules ; syntaxe RE2)"
+    name = "patterns"
 
     def parse(self, value):
         return tuple(compile_pattern(fold_pattern(str(raw)), shown=str(raw)) for raw in _as_list(self.name, value))
@@ -337,7 +363,7 @@ class PatternsCondition(Condition):
 
 
 class CallCondition(Condition):
-    name, label = "call", "Appel à projets détecté parmi"
+    name = "call"
 
     def parse(self, value):
         return tuple(call_key(v) for v in _choices(self.name, value))
@@ -349,7 +375,7 @@ class CallCondition(Condition):
 
 
 class CallOpenCondition(Condition):
-    name, label = "call_open", "Appel détecté ouvert (true) ou non (false)"
+    name = "call_open"
 
     def parse(self, value):
         if not isinstance(value, bool):
@@ -363,7 +389,7 @@ class CallOpenCondition(Condition):
 
 
 class ProfileCondition(Condition):
-    name, label = "profile", "Profil du demandeur parmi"
+    name = "profile"
 
     def parse(self, value):
         return _choices(self.name, value, PROFILES)
@@ -374,7 +400,7 @@ class ProfileCondition(Condition):
 
 
 class ProjectStateCondition(Condition):
-    name, label = "project_state", "État du projet parmi"
+    name = "project_state"
 
     def parse(self, value):
         return _choices(self.name, value, PROJECT_STATES)
@@ -386,7 +412,7 @@ class ProjectStateCondition(Condition):
 
 
 class ChannelCondition(Condition):
-    name, label = "channel", "Canal parmi"
+    name = "channel"
 
     def parse(self, value):
         return _choices(self.name, value, ("web", "portal", "email", "api"))
@@ -396,7 +422,7 @@ class ChannelCondition(Condition):
 
 
 class UrgencyCondition(Condition):
-    name, label = "urgency", "Indice d'urgence (« date limite », « clôture », « urgent »…)"
+    name = "urgency"
 
     def parse(self, value):
         if value is True:
@@ -412,7 +438,7 @@ class UrgencyCondition(Condition):
 
 
 class DeadlineCondition(Condition):
-    name, label = "deadline_within_days", "Date citée dans les N prochains jours"
+    name = "deadline_within_days"
 
     def parse(self, value):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -435,7 +461,7 @@ class _ConfidenceCondition(Condition):
 
 
 class ConfidenceAtLeast(_ConfidenceCondition):
-    name, label = "confidence_gte", "Confiance du meilleur article ≥"
+    name = "confidence_gte"
 
     def check(self, spec, question):
         if question.best is not None and question.confidence >= spec:
@@ -444,7 +470,7 @@ class ConfidenceAtLeast(_ConfidenceCondition):
 
 
 class ConfidenceBelow(_ConfidenceCondition):
-    name, label = "confidence_lt", "Confiance du meilleur article <"
+    name = "confidence_lt"
 
     def check(self, spec, question):
         if question.confidence < spec:
@@ -494,11 +520,11 @@ def _parse_true(value: Any) -> bool:
 
 #: Action name → (label, parser).
 ACTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "auto_answer": ("Réponse automatique (« best » ou identifiant d'article)", _parse_auto_answer),
-    "route_to_group": ("Orienter vers le groupe (file)", _parse_slug("route_to_group")),
-    "set_priority": ("Fixer la priorité", _parse_priority),
-    "set_topic": ("Fixer le thème", _parse_slug("set_topic")),
-    "require_human": ("Exiger un traitement humain", _parse_true),
+    "auto_answer": (KEY_LABELS["auto_answer"], _parse_auto_answer),
+    "route_to_group": (KEY_LABELS["route_to_group"], _parse_slug("route_to_group")),
+    "set_priority": (KEY_LABELS["set_priority"], _parse_priority),
+    "set_topic": (KEY_LABELS["set_topic"], _parse_slug("set_topic")),
+    "require_human": (KEY_LABELS["require_human"], _parse_true),
 }
 
 

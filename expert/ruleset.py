@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy as sa
 import yaml
+from flask_babel import gettext as _
 
 from crm.core import refcache
 from crm.core.extensions import db, utcnow
 from crm.core.models import User
 from expert import rules as rules_engine
 from expert.models import Rule, RuleSetVersion
+
+log = logging.getLogger(__name__)
+
+#: The likely cause of a YAML syntax error, by words of PyYAML's problem or context (the first that matches).
+YAML_CAUSE_LABELS = {
+    "'\\t'": "une tabulation : indentez avec des espaces",
+    "quoted scalar": "un guillemet ouvert n'est pas fermé",
+    "flow sequence": "un crochet [ ouvert n'est pas fermé",
+    "flow mapping": "une accolade { ouverte n'est pas fermée",
+    "mapping values are not allowed": "un deux-points en trop : mettez la valeur entre guillemets",
+    "could not find expected ':'": "un deux-points manquant après une clé",
+    "block end": "une indentation qui ne suit pas celle des lignes précédentes",
+}
+_UNCLOSED = ("quoted scalar", "flow sequence", "flow mapping")
 
 
 def stored_rules() -> list[Rule]:
@@ -138,12 +154,27 @@ def dump_yaml(items: list[dict]) -> str:
     return yaml.safe_dump({"rules": items}, allow_unicode=True, sort_keys=False, width=110)
 
 
+def yaml_error_message(error: yaml.YAMLError) -> str:
+    """A YAML syntax error in plain French, with its line and column; PyYAML's own (English) text goes to the log."""
+    log.info("YAML rejected: %s", error)
+    problem = f"{getattr(error, 'problem', '') or ''} {getattr(error, 'context', '') or ''}"
+    cause = next((_(text) for words, text in YAML_CAUSE_LABELS.items() if words in problem),
+                 _("vérifiez l'indentation, les deux-points et les guillemets"))
+    mark = getattr(error, "problem_mark", None)
+    if any(words in problem for words in _UNCLOSED) and getattr(error, "context_mark", None) is not None:
+        mark = error.context_mark  # where the quote or bracket left open begins, not the end of the text
+    if mark is None:
+        return _("YAML invalide : %(cause)s.", cause=cause)
+    return _("YAML invalide à la ligne %(line)s, colonne %(column)s : %(cause)s.",
+             line=mark.line + 1, column=mark.column + 1, cause=cause)
+
+
 def load_yaml(text: str) -> list[dict]:
     """Parse a YAML rule set (a list, or a mapping with a `rules` list); errors are RuleError."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise rules_engine.RuleError(f"YAML invalide : {error}") from None
+        raise rules_engine.RuleError(yaml_error_message(error)) from None
     if isinstance(data, dict):
         data = data.get("rules")
     if not isinstance(data, list):

@@ -94,7 +94,7 @@ def _mapping(field) -> dict:
     try:
         value = yaml.safe_load(field.data or "") or {}
     except yaml.YAMLError as error:
-        raise RuleError(_("%(field)s : YAML invalide (%(error)s)", field=field.label.text, error=error)) from None
+        raise RuleError(f"{field.label.text} : {ruleset.yaml_error_message(error)}") from None
     if not isinstance(value, dict):
         raise RuleError(_("%(field)s : un dictionnaire « clé: valeur » est attendu", field=field.label.text))
     return value

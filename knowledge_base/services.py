@@ -214,6 +214,17 @@ def staff_articles_query(*, status: str | None = None, topic: str | None = None,
 # -- changes -----------------------------------------------------------------------------------
 
 
+#: What each revision did (ArticleRevision.action), as the history shows it.
+REVISION_ACTION_LABELS = {
+    "created": "Article créé",
+    "updated": "Article modifié",
+    "imported": "Article importé",
+    "restored": "Version restaurée",
+    "published": "Article publié",
+    "archived": "Article archivé",
+}
+
+
 def _save_revision(article: Article, action: str, author: User | None, comment: str | None = None) -> None:
     """Number a new revision of the article with its full content, then bump the version."""
     article.revision = (article.revision or 0) + 1

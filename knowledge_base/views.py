@@ -131,6 +131,7 @@ def detail(article_id: int):
     item = _article_or_404(article_id)
     return render_template("knowledge_base/admin_detail.html", article=item, answer=render_markdown(item.answer),
                            revisions=item.revisions.all(), topic_label=TOPIC_LABELS.get(item.topic or ""),
+                           action_labels=services.REVISION_ACTION_LABELS,
                            can_edit=services.can_edit_article(current_user, item),
                            can_publish=services.can_edit_articles(current_user))
 
@@ -198,7 +199,8 @@ def revision(article_id: int, number: int):
     before = services.previous_revision(current)
     changes = services.revision_changes(before.content() if before else None, current.content())
     return render_template("knowledge_base/admin_revision.html", article=item, revision=current, before=before,
-                           changes=changes, can_restore=services.can_edit_articles(current_user))
+                           changes=changes, can_restore=services.can_edit_articles(current_user),
+                           action_labels=services.REVISION_ACTION_LABELS)
 
 
 @staff.post("/<int:article_id>/versions/<int:number>/restaurer")

@@ -60,3 +60,33 @@ class SmtpTransport:
                 self.client.quit()
             except (smtplib.SMTPException, OSError):
                 self.client.close()
+
+
+#: A plain account of a sending error, by words of its technical text (the first that matches); shown to
+#: administrators on the outbox page, the technical text on demand.
+ERROR_REASON_LABELS = {
+    "ConnectionRefused": "Le serveur de messagerie refuse la connexion (arrêté ou mal configuré).",
+    "Errno 111": "Le serveur de messagerie refuse la connexion (arrêté ou mal configuré).",
+    "timed out": "Le serveur de messagerie ne répond pas (délai d'attente dépassé).",
+    "Timeout": "Le serveur de messagerie ne répond pas (délai d'attente dépassé).",
+    "gaierror": "Le nom du serveur de messagerie est introuvable.",
+    "Name or service not known": "Le nom du serveur de messagerie est introuvable.",
+    "Authentication": "Le serveur de messagerie refuse l'identifiant ou le mot de passe.",
+    "SSL": "La connexion chiffrée avec le serveur de messagerie a échoué (certificat ou TLS).",
+    "Disconnected": "Le serveur de messagerie a coupé la connexion.",
+    "ConnectionReset": "Le serveur de messagerie a coupé la connexion.",
+    "adresse internationalisée": "Adresse avec accents refusée : le serveur de messagerie ne les accepte pas.",
+    "destinataire refusé pour le moment": "Destinataire refusé pour le moment : nouvel essai prévu.",
+    "destinataire refusé": "Adresse du destinataire refusée par le serveur de messagerie.",
+    "message reporté": "Message reporté par le serveur de messagerie : nouvel essai prévu.",
+    "message refusé": "Message refusé par le serveur de messagerie.",
+    "envoi interrompu": "Envoi interrompu : nouvel essai prévu.",
+    "": "L'envoi a échoué (voir le détail technique).",  # matches any text: keep it last
+}
+
+
+def error_reason(error: str) -> str:
+    """The French label of a stored sending error (empty for no error); translate it with `_()` to show it."""
+    if not error:
+        return ""
+    return next(label for words, label in ERROR_REASON_LABELS.items() if words in error)

@@ -20,6 +20,7 @@ from notifications.models import (
     OutboxStatus,
 )
 from notifications.outbox import retry_now
+from notifications.smtp import error_reason
 
 bp = Blueprint("notifications", __name__, template_folder="templates")
 
@@ -81,7 +82,7 @@ def outbox():
     status = request.args.get("statut", "")
     page = db.paginate(queries.outbox_messages(status), per_page=PAGE_SIZE, error_out=False)
     return render_template("notifications/outbox.html", page=page, status=status, counts=queries.outbox_counts(),
-                           labels=OUTBOX_STATUS_LABELS)
+                           labels=OUTBOX_STATUS_LABELS, error_reason=error_reason)
 
 
 @bp.post("/admin/envois/<int:message_id>/reessayer")

@@ -123,7 +123,7 @@ class AssignForm(FlaskForm):
 class UpdateForm(FlaskForm):
     """Change priority, topic and queue."""
 
-    priority = SelectField(_l("Priorité"), choices=[(k.value, v) for k, v in PRIORITY_LABELS.items()])
+    priority = SelectField(_l("Priorité"), choices=[(k.value, _l(v)) for k, v in PRIORITY_LABELS.items()])
     topic = SelectField(_l("Thème"), choices=[], validators=[Optional()])
     queue = SelectField(_l("File"), choices=[], validators=[DataRequired()])
     submit = SubmitField(_l("Enregistrer"))

@@ -158,17 +158,21 @@ _LABEL_COLUMNS = {"queue": (Queue.id, Queue.name), "agent": (User.id, User.name)
                   "organisation": (Organisation.id, Organisation.name)}
 
 
-def _labels(dimension: str, keys: list) -> dict:
+def _labels(dimension: str, keys: list, language: str = "fr") -> dict:
     keys = [k for k in keys if k is not None]
     if not keys:
         return {}
     key, label = _LABEL_COLUMNS[dimension]
+    if dimension == "topic" and language == "en":  # the English label where the topic has one
+        label = sa.func.coalesce(sa.func.nullif(Topic.label_en, ""), Topic.label)
     return dict(db.session.execute(sa.select(key, label).where(key.in_(keys))).all())
 
 
 def satisfaction_report(dimension: str, *, since: datetime | None = None, until: datetime | None = None,
-                        organisation_id: int | None = None) -> list[SatisfactionRow]:
-    """Answers, average score and satisfied share per queue, agent, topic or establishment (SQL aggregate)."""
+                        organisation_id: int | None = None, language: str = "fr") -> list[SatisfactionRow]:
+    """Answers, average score and satisfied share per queue, agent, topic or establishment (SQL aggregate).
+
+    ``language``: the language of the topics' labels."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dimension!r}")
     column = {"queue": Survey.queue_id, "agent": Survey.agent_id, "topic": Survey.topic_id,
@@ -188,7 +192,7 @@ def satisfaction_report(dimension: str, *, since: datetime | None = None, until:
     if organisation_id is not None:
         query = query.where(Survey.organisation_id == organisation_id)
     rows = db.session.execute(query).all()
-    labels = _labels(dimension, [r[0] for r in rows])
+    labels = _labels(dimension, [r[0] for r in rows], language)
     result = [
         SatisfactionRow(key=key, label=labels.get(key) or ("—" if key is None else f"#{key}"), answers=count,
                         average=round(float(average or 0), 2), satisfied=int(satisfied or 0), low=int(low_n or 0))

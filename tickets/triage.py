@@ -6,6 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import Flask
+from flask_babel import get_locale
 
 from crm.core.extensions import db, utcnow
 from crm.core.models import User
@@ -38,9 +39,11 @@ def labels() -> dict[str, str]:
 
 
 def topic_choices() -> list[tuple[str, str]]:
-    """(slug, label) of the topics in display order."""
+    """(slug, label) of the topics in display order, labelled in the user's language."""
     topics = services.reference_lookups()[0].values()
-    return [(t.slug, t.label) for t in sorted(topics, key=lambda t: (t.position, t.id))]
+    english = str(get_locale()) == "en"
+    return [(t.slug, t.label_en if english and t.label_en else t.label)
+            for t in sorted(topics, key=lambda t: (t.position, t.id))]
 
 
 def referent_groups() -> list[tuple[int, str]]:

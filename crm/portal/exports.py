@@ -30,13 +30,13 @@ XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.she
 @dataclass(frozen=True)
 class ExportColumn:
     header: str
-    kind: str = "text"  # text, int, date, euro, bool
+    kind: str = "text"  # text, int, date, euro, bool, label (a French label, translated on the page)
     width: int = 16
 
 
 PROJECT_COLUMNS = [
     ExportColumn("Référence", width=20), ExportColumn("Acronyme"), ExportColumn("Titre", width=50),
-    ExportColumn("Appel", width=14), ExportColumn("Édition", "int", 9), ExportColumn("État", width=20),
+    ExportColumn("Appel", width=14), ExportColumn("Édition", "int", 9), ExportColumn("État", "label", 20),
     ExportColumn("N° de décision", width=18), ExportColumn("Aide accordée", "euro", 16),
     ExportColumn("Versé", "euro", 16), ExportColumn("Reste à verser", "euro", 16), ExportColumn("Début", "date", 12),
     ExportColumn("Fin scientifique", "date", 14), ExportColumn("Durée (mois)", "int", 12),
@@ -46,7 +46,7 @@ PROJECT_COLUMNS = [
 DELIVERABLE_COLUMNS = [
     ExportColumn("Référence du projet", width=20), ExportColumn("Acronyme"),
     ExportColumn("Fin scientifique", "date", 14), ExportColumn("N° de décision", width=18),
-    ExportColumn("État du projet", width=20), ExportColumn("Livrable", width=8),
+    ExportColumn("État du projet", "label", 20), ExportColumn("Livrable", width=8),
     ExportColumn("Livrable attendu", width=40), ExportColumn("Échéance", "date", 12),
     ExportColumn("Remis le", "date", 12), ExportColumn("Conditionne un versement", "bool", 12),
     ExportColumn("Situation", width=18),

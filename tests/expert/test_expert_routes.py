@@ -209,3 +209,20 @@ def test_gaps_are_grouped_by_weak_article_then_by_similarity():
         ("similar", "brest, colloque, aura, fera", ["DEM-3", "DEM-4"]),
         ("similar", "garer, parking, pres, siege", ["DEM-5"]),
     ]
+
+
+@pytest.mark.parametrize(("document", "expected"), [
+    ("rules:\n- code: A\n  name: x: y\n", "YAML invalide à la ligne 3, colonne 10 : un deux-points en trop"),
+    ("rules:\n- code: A\n  name: \"x\n", "YAML invalide à la ligne 3, colonne 9 : un guillemet ouvert n&#39;est"),
+    ("rules:\n\t- code: A\n", "YAML invalide à la ligne 2, colonne 1 : une tabulation : indentez avec des espaces"),
+])
+def test_yaml_syntax_errors_are_told_in_french_with_line_and_column(client, admin, demo_rules, document, expected):
+    page = client.post("/admin/expert/regles/yaml", data={"document": document})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 422 and expected in text
+    assert "mapping values" not in text and "scanning" not in text and "unicode string" not in text
+    rule = client.post("/admin/expert/regles/nouvelle", data={
+        "code": "R9", "name": "Essai", "enabled": "y", "conditions": "keywords: [a", "actions": "require_human: true"})
+    assert rule.status_code == 422
+    assert "Conditions (YAML) : YAML invalide à la ligne 1, colonne 11 : un crochet [ ouvert n&#39;est pas fermé" in (
+        rule.get_data(as_text=True))

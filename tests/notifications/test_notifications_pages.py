@@ -105,3 +105,18 @@ def test_organisation_panel_summarises_satisfaction(app, make_ticket, make_user)
         html = str(surveys.organisation_panel(Organisation()))
     assert "1 réponse(s), note moyenne 4/5, 100 % de satisfaits." in html and ticket.reference in html
     assert any(panel is surveys.organisation_panel for _o, panel in app.extensions["guichet.org_panels"])
+
+
+def test_outbox_tells_the_sending_error_in_plain_french_the_technical_text_on_demand(client, login, make_ticket,
+                                                                                    make_user):
+    make_ticket(subject="Première")
+    failed = db.session.scalar(sa.select(OutboxMessage).order_by(OutboxMessage.id))
+    failed.status, failed.attempts = OutboxStatus.FAILED, 8
+    failed.last_error = "ConnectionRefusedError: [Errno 111] Connection refused"
+    db.session.flush()
+    login(make_user("admin"))
+    html = client.get("/admin/envois").get_data(as_text=True)
+    reason = "Le serveur de messagerie refuse la connexion (arrêté ou mal configuré)."
+    assert reason in html
+    assert html.index("<details>") < html.index("ConnectionRefusedError: [Errno 111]") < html.index("</details>")
+    assert html.index(reason) < html.index("<details>")

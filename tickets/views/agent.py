@@ -29,9 +29,11 @@ from tickets.models import (
     Ticket,
     Topic,
 )
+from tickets.modifications.states import STATE_LABELS as MODIFICATION_STATE_LABELS
 from tickets.reference import reference
+from tickets.sla_text import clock_explanation
 from tickets.sla_tracking import TARGET_LABELS, TARGETS, ticket_clocks
-from tickets.views.public import incoming_files, send_attachment
+from tickets.views.public import incoming_files, send_attachment, topic_label
 
 bp = Blueprint("tickets_agent", __name__, url_prefix="/agent", template_folder="../templates")
 
@@ -54,7 +56,7 @@ def _filter_form(staff: list[User], queues: list[Queue]) -> QueueFilterForm:
         (s.value, _(label)) for s, label in STATUS_LABELS.items()
     ]
     form.priorite.choices = [("", _("Toutes"))] + [(p.value, _(label)) for p, label in PRIORITY_LABELS.items()]
-    form.theme.choices = [("", _("Tous les thèmes"))] + [(str(t.id), t.label) for t in queries.all_topics()]
+    form.theme.choices = [("", _("Tous les thèmes"))] + [(str(t.id), topic_label(t)) for t in queries.all_topics()]
     form.attribution.choices = [
         (queries.ASSIGNEE_ANY, _("Tout le monde")), (queries.ASSIGNEE_ME, _("Moi")),
         (queries.ASSIGNEE_NONE, _("Personne (non attribuées)")),
@@ -144,7 +146,8 @@ def _forms(ticket: Ticket, given: dict) -> dict:
         (str(c.id), c.title + ("" if c.queue_id else " " + _("(toutes files)"))) for c in canned
     ]
     forms["assign_form"].assignee.choices = [("", _("Personne"))] + [(str(u.id), u.name) for u in staff]
-    forms["update_form"].topic.choices = [("", _("Sans thème"))] + [(str(t.id), t.label) for t in queries.all_topics()]
+    forms["update_form"].topic.choices = [("", _("Sans thème"))] + [(str(t.id), topic_label(t))
+                                                                  for t in queries.all_topics()]
     forms["update_form"].queue.choices = [(str(q.id), q.name) for q in queries.active_queues()]
     forms["canned"] = canned
     forms["canned_bodies"] = {str(c.id): c.body for c in canned}
@@ -199,6 +202,8 @@ def _value_label(kind: str, value):
         return _(STATUS_LABELS.get(value, value))
     if kind == "priority":
         return _(PRIORITY_LABELS.get(value, value))
+    if kind == "modification":
+        return _(MODIFICATION_STATE_LABELS.get(value, value))
     return str(value)
 
 
@@ -245,6 +250,7 @@ def render_ticket(ticket: Ticket, status: int = 200, **given):
     return render_template(
         "tickets/ticket.html", ticket=ticket, sla=view, clocks=clocks, now=now, timeline=timeline(ticket),
         links=_links(ticket), attachment_url=lambda a: url_for(".download", attachment_id=a.id),
+        clock_text=clock_explanation,
         live_state=queries.live_sla_state, active=ticket.status in ACTIVE_STATUSES,
         can_resolve=Status.RESOLVED in services.TRANSITIONS[Status(ticket.status)],
         can_hold=Status.WAITING in services.TRANSITIONS[Status(ticket.status)] and ticket.status != Status.WAITING,
@@ -343,7 +349,7 @@ def note(reference: str):
 @bp.post("/demandes/<reference>/modifier")
 def update(reference: str):
     form = UpdateForm()
-    form.topic.choices = [("", "")] + [(str(t.id), t.label) for t in queries.all_topics()]
+    form.topic.choices = [("", "")] + [(str(t.id), topic_label(t)) for t in queries.all_topics()]
     form.queue.choices = [(str(q.id), q.name) for q in queries.active_queues()]
 
     def action(ticket):

@@ -31,7 +31,7 @@ from expert.calls import call_catalogue, selectable_calls
 from tickets import assistant, follow_links, queries, services, workflow
 from tickets.attachments import AttachmentError, IncomingFile, stored_path
 from tickets.forms import NewLinkForm, RequesterReplyForm, RequestForm
-from tickets.models import Attachment, Status, Ticket
+from tickets.models import Attachment, Status, Ticket, Topic
 
 bp = Blueprint("tickets_public", __name__, template_folder="../templates", static_folder="../static",
                static_url_path="/static/tickets")
@@ -53,10 +53,14 @@ def incoming_files(storages) -> list[IncomingFile]:
     return files
 
 
+def topic_label(topic: Topic) -> str:
+    """A topic's label in the user's language."""
+    return topic.label_en if str(get_locale()) == "en" and topic.label_en else topic.label
+
+
 def topic_choices() -> list[tuple[str, str]]:
     """Active topics in their display order, labelled in the user's language."""
-    english = str(get_locale()) == "en"
-    return [(t.slug, (t.label_en if english and t.label_en else t.label)) for t in queries.active_topics()]
+    return [(t.slug, topic_label(t)) for t in queries.active_topics()]
 
 
 def _remember_access(ticket: Ticket) -> None:
@@ -339,6 +343,7 @@ def _my_requests_card(user):
 def init_app(app: Flask) -> None:
     """Register the requester pages, their menu entries and home-page cards."""
     app.register_blueprint(bp)
+    app.add_template_global(topic_label, "topic_label")
     registry.add_menu(app, 5, "Poser une question", "tickets_public.new_request",
                       lambda u: not (u.is_authenticated and u.is_staff))
     registry.add_menu(app, 6, "Mes demandes", "tickets_public.my_requests",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -47,7 +48,8 @@ def survey(token: str):
 @roles_required(Role.MANAGER)
 def satisfaction():
     """Satisfaction per queue, agent, topic and establishment, and the open follow-ups."""
-    reports = {dimension: surveys.satisfaction_report(dimension) for dimension in surveys.DIMENSIONS}
+    language = str(get_locale())
+    reports = {dimension: surveys.satisfaction_report(dimension, language=language) for dimension in surveys.DIMENSIONS}
     return render_template("tickets/satisfaction.html", reports=reports,
                            follow_ups=surveys.open_follow_ups(current_user), form=EmptyForm())
 
