@@ -21,7 +21,7 @@ def init_app(app: Flask) -> None:
     from crm.core import registry
     from crm.core.api import register_api_blueprint
     from crm.imports import signals as import_signals
-    from tickets.modifications import api, demo, models, services  # noqa: F401  (models: metadata)
+    from tickets.modifications import api, demo, models, services, sync  # noqa: F401  (models: metadata)
     from tickets.modifications.views import agent, portal
 
     app.register_blueprint(portal.bp)
@@ -32,3 +32,4 @@ def init_app(app: Flask) -> None:
     registry.add_menu(app, 45, "Demandes de modification", "modifications_agent.queue", _staff)
     registry.add_seeder(app, 40, "demandes de modification en ligne", demo.seed_demo)
     import_signals.import_finished.connect(services.on_import_finished)
+    sync.install()

@@ -14,7 +14,7 @@ from crm.organisations.models import Person
 from crm.projects.models import ModificationRequest, Partner, Project
 from tickets.models import Ticket
 from tickets.modifications.kinds import KIND_LABELS
-from tickets.modifications.states import STATE_LABELS, State
+from tickets.modifications.states import AGENCY_STATES, STATE_LABELS, State
 
 #: The filer's role on the project (the three who may file).
 ROLE_LABELS = {
@@ -22,6 +22,10 @@ ROLE_LABELS = {
     "administrative_lead": "Responsable administratif",
     "coordinator": "Coordinateur",
 }
+
+
+#: The states the agency works (states.AGENCY_STATES), as the partial indexes' condition.
+_AT_AGENCY = sa.text("state IN ({})".format(", ".join(f"'{s}'" for s in AGENCY_STATES)))
 
 
 class ChangeRequest(db.Model):
@@ -58,6 +62,9 @@ class ChangeRequest(db.Model):
     recorded_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     #: The request as the nightly import brought it back (the change is in the business systems).
+    #: The ticket's next due time (None: clock paused or stopped), copied here so that the queue is walked in an
+    #: index (tickets.modifications.sync keeps it equal to the ticket's, whatever changes the ticket).
+    due_at: Mapped[datetime | None]
     imported_request_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey(ModificationRequest.id, ondelete="SET NULL"), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -76,6 +83,12 @@ class ChangeRequest(db.Model):
     __table_args__ = (
         sa.Index("ix_change_requests_project_state", "project_id", "state"),
         sa.Index("ix_change_requests_state_kind", "state", "kind"),
+        # The agency's queue, earliest due first: overall and per kind (bench/modifications_queue.py).
+        sa.Index("ix_change_requests_agency_due", "due_at", "id",
+                 postgresql_where=_AT_AGENCY, sqlite_where=_AT_AGENCY),
+        sa.Index("ix_change_requests_agency_kind_due", "kind", "due_at", "id",
+                 postgresql_where=_AT_AGENCY, sqlite_where=_AT_AGENCY),
+        sa.Index("ix_change_requests_updated", "updated_at", "id"),
         sa.Index("ix_change_requests_decided_at", "decided_at"),
         sa.Index("ix_change_requests_submitted_at", "submitted_at"),
     )

@@ -151,6 +151,7 @@ def _move(request: ChangeRequest, action: str, actor: str, by: User | None, now:
     status = TICKET_STATUS.get(State(request.state))
     if sync_ticket and status and status != ticket.status:
         tickets.change_status(ticket, status, by=by, now=now)
+    request.due_at = ticket.next_due_at
 
 
 def _topic(kind: str) -> str | None:
@@ -205,6 +206,7 @@ def submit_request(request: ChangeRequest, raw: dict, files: dict[str, IncomingF
     else:
         _move(request, "start_review", Actor.SYSTEM, None, now)
     tickets.apply_sla_policy(ticket, now=now)
+    request.due_at = ticket.next_due_at
     if key is not None:
         start_thread(ticket.id)
         signals.ticket_created.send(ticket, message=message, access_key=key)
@@ -242,6 +244,7 @@ def request_information(request: ChangeRequest, *, by: User, body: str, now: dat
         tickets.reply_to_ticket(request.ticket, author=by, body=body, now=now, next_status=Status.WAITING)
     except tickets.TicketError as error:
         raise ModificationError(str(error)) from None
+    request.due_at = request.ticket.next_due_at
 
 
 def provide_information(request: ChangeRequest, *, by: User, body: str, files=(), now: datetime | None = None) -> None:
@@ -254,6 +257,7 @@ def provide_information(request: ChangeRequest, *, by: User, body: str, files=()
         tickets.record_requester_reply(request.ticket, body=body, author=by, attachments=list(files), now=now)
     except (tickets.TicketError, AttachmentError) as error:
         raise ModificationError(str(error)) from None
+    request.due_at = request.ticket.next_due_at
 
 
 def decide(request: ChangeRequest, decision: str, *, by: User, reason: str, now: datetime | None = None) -> None:
@@ -268,6 +272,7 @@ def decide(request: ChangeRequest, decision: str, *, by: User, reason: str, now:
         tickets.reply_to_ticket(request.ticket, author=by, body=reason, now=now, next_status=Status.RESOLVED)
     except tickets.TicketError as error:
         raise ModificationError(str(error)) from None
+    request.due_at = request.ticket.next_due_at
 
 
 def record_request(request: ChangeRequest, *, by: User | None, now: datetime | None = None) -> None:

@@ -158,3 +158,29 @@ def test_withdrawal_by_the_filer_closes_the_ticket(modif):
         services.withdraw_request(request, by=modif.admin2)
     services.withdraw_request(request, by=modif.lead2)
     assert request.state == State.WITHDRAWN and request.ticket.status == Status.CLOSED
+
+
+def test_the_queue_follows_the_tickets_due_time_whatever_changes_it(modif):
+    from tickets import services as ticket_services
+    from tickets.modifications import queries
+
+    request = _submitted(modif, kind="administrative", who="admin2",
+                         raw={"partner": "2", "address": "1 rue Neuve", "reason": "Déménagement"})
+    assert request.due_at == request.ticket.next_due_at is not None
+    due = request.due_at
+    rows = db.session.execute(queries.agent_queue(queries.QueueFilters(due_before=due))).all()
+    assert [r.id for r, _t in rows] == [request.id]
+    ticket_services.put_on_hold(request.ticket, by=modif.agent)  # straight on the ticket, not through this package
+    db.session.flush()
+    db.session.expire_all()
+    request = db.session.get(ChangeRequest, request.id)
+    assert request.ticket.next_due_at is None and request.due_at is None
+    assert db.session.execute(queries.agent_queue(queries.QueueFilters(due_before=due))).all() == []
+    ticket_services.change_status(request.ticket, "open", by=modif.agent)
+    db.session.flush()
+    db.session.expire_all()
+    request = db.session.get(ChangeRequest, request.id)
+    assert request.due_at == request.ticket.next_due_at is not None
+    services.request_information(request, by=modif.agent, body="Précisez la date.")
+    db.session.flush()
+    assert request.due_at is None and db.session.execute(queries.agent_queue(queries.QueueFilters())).all()
