@@ -73,8 +73,9 @@ class FinancialAnnex(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
-    partner_id: Mapped[int] = mapped_column(sa.ForeignKey("project_partners.id", ondelete="CASCADE"), unique=True)
-    #: The establishment the current version is addressed to (the partner's at publication): the référents' queue.
+    partner_id: Mapped[int] = mapped_column(unique=True)
+    #: The partner's establishment, kept equal to it by the foreign key below (ON UPDATE CASCADE: a partner the
+    #: import moves to another establishment takes its annex along): the référents' queue reads it directly.
     organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
     state: Mapped[str] = mapped_column(sa.String(24), default=AnnexState.PUBLISHED)
     current_version: Mapped[int] = mapped_column(default=1)
@@ -102,6 +103,10 @@ class FinancialAnnex(db.Model):
         back_populates="annex", order_by="AnnexReview.id", cascade="all, delete-orphan", passive_deletes=True)
 
     __table_args__ = (
+        sa.ForeignKeyConstraint(["partner_id", "organisation_id"],
+                                ["project_partners.id", "project_partners.organisation_id"],
+                                onupdate="CASCADE", ondelete="CASCADE",
+                                name="fk_financial_annexes_partner_establishment"),
         # The agency's queue of waiting annexes, earliest deadline first (and its count, index-only).
         sa.Index("ix_financial_annexes_pending_due", "due_on", "id",
                  postgresql_where=_pending_clause(), sqlite_where=_pending_clause()),
@@ -129,6 +134,11 @@ class FinancialAnnex(db.Model):
         """What the annex is about, in the canonical serialisation of its digest."""
         return {"project": self.project.reference, "partner": self.partner.number,
                 "siret": self.partner.organisation.siret or "", "version": self.current_version}
+
+
+#: What the annexes' foreign key to (partner, establishment) refers to: declared here, above crm.projects.
+sa.Index("uq_project_partners_id_organisation", Partner.__table__.c.id, Partner.__table__.c.organisation_id,
+         unique=True)
 
 
 class AnnexVersion(db.Model):

@@ -51,19 +51,16 @@ def designations_of(user: User | None, profiles: Profiles) -> Designations:
 def referent_scope(designations: Designations, profiles: Profiles) -> sa.ColumnElement[bool]:
     """SQL condition on FinancialAnnex: the annexes this référent validates.
 
-    An annex is addressed to the establishment of its partner at publication (FinancialAnnex.organisation_id).
-    The designations only count the SIRENs and SIRETs the user holds (designations_of), so such a partner puts
-    its project in the user's portal scope (crm.portal.scope.project_scope) as soon as the project is in a
-    visible state, while that partner still has that establishment (the nightly import may change it): the
-    condition is that one, without re-running the whole portal scope for every row.
+    FinancialAnnex.organisation_id is always its partner's establishment (a cascading foreign key). The
+    designations only count the SIRENs and SIRETs the user holds (designations_of), so such a partner puts its
+    project in the user's portal scope (crm.portal.scope.project_scope) as soon as the project is in a visible
+    state: the condition is that one, without re-running the whole portal scope for every row.
     """
     if designations.is_empty:
         return sa.false()
     visible = sa.select(Project.id).where(Project.state.in_([str(s) for s in PORTAL_STATES]))
-    still_partner = sa.select(Partner.id).where(Partner.id == FinancialAnnex.partner_id,
-                                                Partner.organisation_id == FinancialAnnex.organisation_id).exists()
     return sa.and_(FinancialAnnex.organisation_id.in_(sorted(designations.organisation_ids)),
-                   FinancialAnnex.project_id.in_(visible), still_partner)
+                   FinancialAnnex.project_id.in_(visible))
 
 
 #: What every list row shows: the project, the partner and its establishment (three queries per page, not 3 × n).

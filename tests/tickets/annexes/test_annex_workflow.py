@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from crm.core.extensions import db
 from crm.portal.models import ProfileKind
+from crm.projects.models import Partner
 from notifications.models import OutboxMessage
 from tickets.annexes import jobs, services
 from tickets.annexes.models import AnnexEvent, AnnexReview, AnnexState, AnnexVersion, FinancialAnnex
@@ -200,11 +201,17 @@ def test_a_designation_counts_only_while_the_profile_is_held(world, client, logi
     assert "Aucune annexe en attente" in client.get("/portail/annexes/").get_data(as_text=True)
 
 
-def test_an_annex_leaves_the_queue_when_its_partner_changes_establishment(world, client, login):
+def test_an_annex_follows_its_partner_to_another_establishment(world, client, login):
     mine = world.publish()
     login(world.referent)
     assert client.get(f"/portail/annexes/{mine.id}").status_code == 200
-    world.partner.organisation_id = world.other.id  # as the nightly import would
+    db.session.execute(sa.update(Partner).where(Partner.id == world.partner.id)
+                       .values(organisation_id=world.other.id))  # as the nightly import does
     db.session.commit()
+    db.session.expire_all()
+    assert mine.organisation_id == world.other.id  # the foreign key cascaded
     assert client.get(f"/portail/annexes/{mine.id}").status_code == 404
     assert mine.reference not in client.get("/portail/annexes/").get_data(as_text=True)
+    client.post("/deconnexion")
+    login(world.outsider)  # the new establishment's référent
+    assert client.get(f"/portail/annexes/{mine.id}").status_code == 200
