@@ -2,14 +2,14 @@
 CASCADE), so the référents' queue reads it without checking the partner row by row (issue 12)
 
 Revision ID: 8d3f1b6a2c95
-Revises: 5e2b9c7d1a48
+Revises: a4d9e6c1f3b8
 Create Date: 2026-12-03 13:45:00
 """
 
 from alembic import op
 
 revision = "8d3f1b6a2c95"
-down_revision = "5e2b9c7d1a48"
+down_revision = "a4d9e6c1f3b8"
 branch_labels = None
 depends_on = None
 
