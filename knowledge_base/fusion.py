@@ -35,7 +35,9 @@ __all__ = [
 # embedding grows with its length (E5 reads 512 tokens at most).
 QUERY_CHARS = 1000
 
-FEATURES = ("score", "margin", "semantic", "lexical", "fuzzy")
+# The top result's fused score, its lead over the second, its cosine, its lexical score, its fuzzy similarity,
+# and 1 when it is also the first of each channel alone (the channels agree).
+FEATURES = ("score", "margin", "semantic", "lexical", "fuzzy", "agree")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,7 @@ class FusedCalibration:
     coefs: tuple[float, ...]
     n_samples: int = 0
     source: str = "default"
+    shift: float = 0.0  # added to the intercept so that the auto-answer threshold meets the precision aimed at
 
     def probability(self, features: Sequence[float]) -> float:
         """Return the probability, in [0, 1], that a result with these features is the right entry."""
@@ -66,47 +69,86 @@ class FusedCalibration:
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
         return {"intercept": self.intercept, "coefs": dict(zip(FEATURES, self.coefs, strict=True)),
-                "n_samples": self.n_samples, "source": self.source}
+                "n_samples": self.n_samples, "source": self.source, "shift": self.shift}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FusedCalibration:
         """Build a calibration from :meth:`to_dict` output."""
         coefs = data["coefs"]
         return cls(float(data["intercept"]), tuple(float(coefs.get(f, 0.0)) for f in FEATURES),
-                   int(data.get("n_samples", 0)), str(data.get("source", "default")))
+                   int(data.get("n_samples", 0)), str(data.get("source", "default")), float(data.get("shift", 0.0)))
 
 
-# Used until a calibration is fitted: fitted on the first half (random order, seed 2026) of the PIAF questions
-# with the default weights. PIAF's paragraphs have no phrasings, so a knowledge base of FAQ articles gets its own
-# calibration from its phrasings (``held_out_phrasings``) as soon as it has some.
-DEFAULT_FUSED_CALIBRATION = FusedCalibration(intercept=-9.0, coefs=(3.0, 12.0, 4.0, 0.0, 0.0), source="default")
+# Used until a calibration is fitted: fitted (fit_calibration, threshold 0.8, precision 0.96) on one half, in random
+# order (seed 2026), of the PIAF questions with the default weights. PIAF's paragraphs have no phrasings: a
+# knowledge base of FAQ articles gets its own calibration from its phrasings (``held_out_phrasings``) at once.
+DEFAULT_FUSED_CALIBRATION = FusedCalibration(intercept=-1.566, coefs=(0.0, 14.601, 0.0, 2.714, 0.0, 0.309),
+                                             n_samples=1917, source="default", shift=-0.526)
 
 
-def fit_calibration(rows: Sequence[Sequence[float]], labels: Sequence[int], source: str) -> FusedCalibration:
+def _logistic(features: np.ndarray, target: np.ndarray) -> tuple[float, list[float]]:
     """Fit a logistic regression with non-negative weights (a feature whose weight is negative is dropped)."""
-    if len(set(labels)) < 2:
-        raise ValueError("calibration needs queries whose top result is right and others wrong")
-    features = np.asarray(rows, dtype=np.float64)
-    target = np.asarray(labels)
-    used = list(range(len(FEATURES)))
-    model: LogisticRegression | None = None
+    used = list(range(features.shape[1]))
     while used:
         model = LogisticRegression(C=10.0, max_iter=2000).fit(features[:, used], target)
         negative = [f for f, c in zip(used, model.coef_[0], strict=True) if c < 0]
         if not negative:
-            break
+            coefs = [0.0] * features.shape[1]
+            for f, c in zip(used, model.coef_[0], strict=True):
+                coefs[f] = float(c)
+            return float(model.intercept_[0]), coefs
         used = [f for f in used if f not in negative]
-        model = None
-    coefs = [0.0] * len(FEATURES)
-    intercept = math.log(target.mean() / (1 - target.mean()))
-    if model is not None:
-        intercept = float(model.intercept_[0])
-        for f, c in zip(used, model.coef_[0], strict=True):
-            coefs[f] = float(c)
-    return FusedCalibration(intercept, tuple(coefs), len(labels), source)
+    return math.log(target.mean() / (1 - target.mean())), [0.0] * features.shape[1]
 
 
-_Ranked = tuple[int, float, float, float, float, str]  # entry, fused, lexical, semantic, fuzzy, matched text
+def _lowest_threshold(confidences: np.ndarray, right: np.ndarray, precision: float) -> float | None:
+    """Return the lowest confidence t such that the results at or above t are right at ``precision``, else None
+    (as ``evaluation.threshold_for_precision``, which imports this module)."""
+    order = np.argsort(-confidences, kind="stable")
+    values, hits = confidences[order], right[order].astype(np.float64)
+    reached = np.cumsum(hits) / np.arange(1, len(hits) + 1) >= precision - 1e-12
+    last_of_value = np.r_[values[1:] != values[:-1], True]
+    candidates = np.flatnonzero(reached & last_of_value)
+    return float(values[candidates[-1]]) if candidates.size else None
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def fit_calibration(rows: Sequence[Sequence[float]], labels: Sequence[int], source: str, *,
+                    threshold: float | None = None, precision: float | None = None,
+                    folds: int = 5) -> FusedCalibration:
+    """Fit the confidence on (features, right) pairs; with ``threshold`` and ``precision``, shift it for the decision.
+
+    The shift: each pair's probability is computed by a fit on the other folds (so never on itself); the lowest
+    probability t at which those held-out results reach ``precision`` (``threshold_for_precision``) is then moved
+    to ``threshold``, so that answering at or above ``threshold`` keeps that precision (t above ``threshold``:
+    more careful; below: more answers). Without such a t, nothing reaches ``threshold``.
+    """
+    if len(set(labels)) < 2:
+        raise ValueError("calibration needs queries whose top result is right and others wrong")
+    features = np.asarray(rows, dtype=np.float64)
+    target = np.asarray(labels)
+    intercept, coefs = _logistic(features, target)
+    shift = 0.0
+    if threshold is not None and precision is not None:
+        order = np.arange(len(target))
+        held_out = np.empty(len(target))
+        for fold in range(folds):
+            test = order % folds == fold
+            if len(set(target[~test])) < 2:
+                held_out[test] = 1.0 / (1.0 + np.exp(-(intercept + features[test] @ np.asarray(coefs))))
+                continue
+            b, w = _logistic(features[~test], target[~test])
+            held_out[test] = 1.0 / (1.0 + np.exp(-(b + features[test] @ np.asarray(w))))
+        chosen = _lowest_threshold(held_out, target, precision)
+        chosen = min(max(chosen if chosen is not None else 1.0, 1e-6), 1.0 - 1e-6)
+        shift = _logit(threshold) - _logit(chosen)
+    return FusedCalibration(intercept + shift, tuple(coefs), len(labels), source, shift)
+
+
+_Ranked = tuple[int, float, float, float, float, str, float]  # entry, fused, lexical, semantic, fuzzy, text, agree
 
 
 class FusedIndex:
@@ -152,20 +194,21 @@ class FusedIndex:
         cosines = self.vectors.scores(self.embed_query(query) if query_vector is None else query_vector)
         semantic = np.argpartition(-cosines, depth - 1)[:depth] if depth < len(cosines) else np.arange(len(cosines))
         weight = self.config.semantic_weight
+        firsts = {int(np.argmax(cosines)), max(lexical, key=lambda i: (lexical[i][0], -i))} if lexical else set()
         ranked = []
         for i in sorted(set(lexical) | {int(i) for i in semantic if cosines[i] > -1.0}):
             score, fuzzy, text = lexical.get(i) or (0.0, 0.0, self.lexical._snippet(self.entries[i].answer))
             cosine = max(float(cosines[i]), 0.0)
-            ranked.append((i, score + weight * cosine, score, cosine, fuzzy, text))
+            ranked.append((i, score + weight * cosine, score, cosine, fuzzy, text, float(firsts == {i})))
         ranked.sort(key=lambda r: (-r[1], r[0]))
         return ranked
 
     @staticmethod
     def _features(ranked: Sequence[_Ranked], position: int) -> tuple[float, ...]:
         """Return the features of result ``position``: its margin is its lead over the best other result."""
-        _i, fused, lexical, semantic, fuzzy, _text = ranked[position]
+        _i, fused, lexical, semantic, fuzzy, _text, agree = ranked[position]
         other = ranked[0][1] if position else (ranked[1][1] if len(ranked) > 1 else 0.0)
-        return fused, fused - other, semantic, lexical, fuzzy
+        return fused, fused - other, semantic, lexical, fuzzy, agree
 
     def features(self, query: str, query_vector: np.ndarray | None = None) -> tuple[float, ...] | None:
         """Return the features of the top result, or None without results."""
@@ -180,7 +223,7 @@ class FusedIndex:
         calibration = self.calibration or DEFAULT_FUSED_CALIBRATION
         results = []
         ceiling = 1.0
-        for position, (i, fused, _lexical, _semantic, _fuzzy, text) in enumerate(ranked[:k]):
+        for position, (i, fused, _lexical, _semantic, _fuzzy, text, _agree) in enumerate(ranked[:k]):
             ceiling = min(ceiling, calibration.probability(self._features(ranked, position)))
             results.append(Match(id=self.entries[i].id, score=fused, confidence=ceiling, matched_text=text))
         return results
@@ -191,11 +234,12 @@ class FusedIndex:
         return self.embed_query(query) if vector is None else vector
 
     def calibrate(self, queries_with_expected_ids: Iterable[tuple[str, str | Iterable[str]]], *,
-                  known: Mapping[str, np.ndarray] | None = None,
-                  source: str = "labelled questions") -> FusedCalibration:
+                  known: Mapping[str, np.ndarray] | None = None, threshold: float | None = None,
+                  precision: float | None = None, source: str = "labelled questions") -> FusedCalibration:
         """Fit the confidence on labelled (query, expected id or ids) pairs and store it on the index.
 
-        The questions' vectors are taken from ``known`` when there (by text hash), else computed.
+        The questions' vectors are taken from ``known`` when there (by text hash), else computed; ``threshold``
+        and ``precision``: see :func:`fit_calibration`.
         """
         rows, labels = [], []
         for query, expected in queries_with_expected_ids:
@@ -204,7 +248,7 @@ class FusedIndex:
             if ranked:
                 rows.append(self._features(ranked, 0))
                 labels.append(int(self.entries[ranked[0][0]].id in accepted))
-        self.calibration = fit_calibration(rows, labels, source)
+        self.calibration = fit_calibration(rows, labels, source, threshold=threshold, precision=precision)
         return self.calibration
 
 

@@ -269,7 +269,8 @@ class IndexService:
         """Fit the confidence on the labelled questions, or (fused index) on the articles' held-out phrasings."""
         try:
             if isinstance(index, FusedIndex) and len(usable) >= MIN_CALIBRATION_QUERIES:
-                index.calibrate(usable, known=known)
+                index.calibrate(usable, known=known, threshold=self.app.config["KB_AUTO_ANSWER_CONFIDENCE"],
+                                precision=self.app.config["KB_AUTO_ANSWER_PRECISION"])
             elif len(usable) >= MIN_CALIBRATION_QUERIES:
                 index.calibrate(usable)
             elif isinstance(index, FusedIndex) and any(e.phrasings for e in index.entries):

@@ -15,7 +15,13 @@ import sqlalchemy as sa
 from knowledge_base import index as kb_index
 from knowledge_base import semantic, services
 from knowledge_base.cli import kb_cli
-from knowledge_base.fusion import FusedIndex, calibrate_on_phrasings, held_out_phrasings
+from knowledge_base.fusion import (
+    FusedCalibration,
+    FusedIndex,
+    calibrate_on_phrasings,
+    fit_calibration,
+    held_out_phrasings,
+)
 from knowledge_base.index import search_articles
 from knowledge_base.matcher import Entry, MatchIndex
 from knowledge_base.models import TextVector
@@ -123,7 +129,25 @@ def test_calibration_on_phrasings_gives_a_monotone_confidence():
         pytest.fail("the held-out phrasings should hold both right and wrong top results")
     assert calibration.source == "held-out phrasings" and calibration.n_samples == 8
     assert all(c >= 0 for c in calibration.coefs) and len(computed) == 8
-    assert calibration.probability((3.0, 1.0, 0.9, 0.5, 0.9)) > calibration.probability((1.0, 0.0, 0.3, 0.1, 0.0))
+    assert calibration.probability((3.0, 1.0, 0.9, 0.5, 0.9, 1.0)) > calibration.probability((1.0, 0, 0.3, 0.1, 0, 0))
+
+
+def test_decision_shift_keeps_the_precision_asked_at_the_threshold():
+    rng = np.random.default_rng(14)
+    margin = rng.uniform(0, 1, 2000)
+    right = (rng.uniform(0, 1, 2000) < 0.3 + 0.7 * margin).astype(int)  # right more often with a larger lead
+    rows = [(1.0, m, 0.8, 0.5, 0.0, 0.0) for m in margin]
+    plain = fit_calibration(rows[:1000], right[:1000].tolist(), "test")
+    shifted = fit_calibration(rows[:1000], right[:1000].tolist(), "test", threshold=0.8, precision=0.95)
+    assert plain.shift == 0.0 and shifted.shift != 0.0 and shifted.coefs == plain.coefs
+
+    def precision_at(calibration, threshold=0.8):
+        kept = [ok for row, ok in zip(rows[1000:], right[1000:], strict=True)
+                if calibration.probability(row) >= threshold]
+        return sum(kept) / len(kept)
+
+    assert precision_at(plain) < 0.95 <= precision_at(shifted) + 0.01  # on questions the fit never saw
+    assert FusedCalibration.from_dict(shifted.to_dict()) == shifted
 
 
 # -- the real encoder, loaded once for the whole session ----------------------------------------------------
