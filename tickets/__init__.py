@@ -21,9 +21,11 @@ def init_app(app: Flask) -> None:
         triage,
         views,
     )
+    from tickets.admin import init_app as init_admin
     from tickets.annexes import init_app as init_annexes
 
     views.init_app(app)
+    init_admin(app)  # the configuration pages, API and commands
     api.init_app(app)
     cli.init_app(app)
     triage.init_app(app)

@@ -13,6 +13,7 @@ from expert.demo import outcome_fates, waiting_auto_answers
 from expert.demo import seed as seed_expert_data
 from notifications.models import OutboxMessage
 from tickets import services, surveys, triage, workflow
+from tickets.admin.defaults import ESCALATION, OFFICE, install_defaults
 from tickets.models import (
     CannedResponse,
     Priority,
@@ -25,9 +26,6 @@ from tickets.models import (
     Ticket,
     Topic,
 )
-
-OFFICE_HOURS = {day: [("09:00", "12:30"), ("13:30", "17:30")] for day in ("mon", "tue", "wed", "thu", "fri")}
-ALWAYS = {day: [("00:00", "24:00")] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
 QUEUES = [
     ("support", "Support aux porteurs de projets", "Questions générales, dépôt, compte et portail.", False),
@@ -50,14 +48,12 @@ TOPICS = [
     ("autre", "Autre question", "Other question", "support"),
 ]
 
+# Beyond the defaults (tickets.admin.defaults: one standard policy per priority):
 # (name, tier, priority, topic, queue, first response minutes, resolution minutes, calendar)
 POLICIES = [
-    ("Standard", None, None, None, None, 2 * 450, 10 * 450, "bureau"),
-    ("Standard — priorité haute", None, Priority.HIGH, None, None, 450, 5 * 450, "bureau"),
-    ("Urgence 24/7", None, Priority.URGENT, None, None, 4 * 60, 24 * 60, "24/7"),
-    ("Établissement prioritaire", "prioritaire", None, None, None, 450, 6 * 450, "bureau"),
-    ("Établissement premium", "premium", None, None, None, 240, 4 * 450, "bureau"),
-    ("Avenants", None, None, "avenant", None, 3 * 450, 15 * 450, "bureau"),
+    ("Établissement prioritaire", "prioritaire", None, None, None, 450, 6 * 450, OFFICE),
+    ("Établissement premium", "premium", None, None, None, 240, 4 * 450, OFFICE),
+    ("Avenants", None, None, "avenant", None, 3 * 450, 15 * 450, OFFICE),
 ]
 
 CANNED = [
@@ -77,31 +73,31 @@ CANNED = [
 
 
 def seed_reference_data(users: dict | None = None) -> dict:
-    """Create queues, topics, calendars, SLA policies and saved replies (idempotent by slug/name)."""
-    existing = db.session.scalar(sa.select(Queue).where(Queue.slug == "support"))
-    if existing is not None:
-        return {"queues": {q.slug: q for q in db.session.scalars(sa.select(Queue))}}
-    queues = {}
+    """The defaults (tickets.admin.defaults), then the demo's queues, topics, policies and saved replies
+    (idempotent: a second run changes nothing)."""
+    install_defaults()
+    queues = {q.slug: q for q in db.session.scalars(sa.select(Queue))}
+    if "referents-amendements" in queues:
+        return {"queues": queues}
     for slug, name, description, referents in QUEUES:
-        queues[slug] = Queue(slug=slug, name=name, description=description, is_referent_group=referents)
-        db.session.add(queues[slug])
+        queue = queues.get(slug) or Queue(slug=slug)
+        queue.name, queue.description, queue.is_referent_group = name, description, referents
+        queues[slug] = queue
+        db.session.add(queue)
+    topics = {t.slug: t for t in db.session.scalars(sa.select(Topic))}
     for position, (slug, label, label_en, queue) in enumerate(TOPICS):
-        db.session.add(Topic(slug=slug, label=label, label_en=label_en, default_queue=queues[queue],
-                             position=position))
-    calendars = {
-        "bureau": SlaCalendar(name="Heures de bureau (Paris)", hours=OFFICE_HOURS, country="FR",
-                              closed_days=[f"{y}-12-24" for y in range(2025, 2029)]
-                              + [f"{y}-12-31" for y in range(2025, 2029)]),
-        "24/7": SlaCalendar(name="24 h/24, 7 j/7", hours=ALWAYS, country=None),
-    }
-    db.session.add_all(calendars.values())
+        topic = topics.get(slug) or Topic(slug=slug)
+        topic.label, topic.label_en, topic.default_queue, topic.position = label, label_en, queues[queue], position
+        db.session.add(topic)
+    calendars = {c.name: c for c in db.session.scalars(sa.select(SlaCalendar))}
+    calendars[OFFICE].closed_days = ([f"{y}-12-24" for y in range(2025, 2029)]
+                                     + [f"{y}-12-31" for y in range(2025, 2029)])
     db.session.flush()
     for name, tier, priority, topic, queue, first, resolution, calendar in POLICIES:
         db.session.add(SlaPolicy(
             name=name, service_tier=tier, priority=priority, topic_slug=topic,
             queue_id=queues[queue].id if queue else None, first_response_minutes=first,
-            resolution_minutes=resolution, calendar=calendars[calendar],
-            escalation={"warn_assignee": True, "notify_manager_on_breach": True},
+            resolution_minutes=resolution, calendar=calendars[calendar], escalation=dict(ESCALATION),
         ))
     for queue, title, body in CANNED:
         db.session.add(CannedResponse(queue=queues[queue] if queue else None, title=title, body=body))

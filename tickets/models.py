@@ -154,7 +154,7 @@ class SlaCalendar(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(120), unique=True)
     timezone: Mapped[str] = mapped_column(sa.String(60), default="Europe/Paris")
-    country: Mapped[str | None] = mapped_column(sa.String(2), default="FR")
+    country: Mapped[str | None] = mapped_column(sa.String(2))  # None: no public holiday (a 24/7 calendar)
     subdivision: Mapped[str | None] = mapped_column(sa.String(10))
     hours: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     closed_days: Mapped[list] = mapped_column(sa.JSON, default=list)

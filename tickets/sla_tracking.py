@@ -189,10 +189,10 @@ def policy_of(ticket: Ticket) -> SlaPolicy | None:
     return cached if cached is not None else ticket.sla_policy
 
 
-def ticket_clocks(ticket: Ticket, now: datetime | None = None) -> SlaView:
-    """Compute both SLA clocks of a ticket now."""
+def ticket_clocks(ticket: Ticket, now: datetime | None = None, policy=...) -> SlaView:
+    """Compute both SLA clocks of a ticket now (under another ``policy`` when given: a preview, nothing stored)."""
     now = now or utcnow()
-    policy = policy_of(ticket)
+    policy = policy_of(ticket) if policy is ... else policy
     view = SlaView(policy=policy)
     if policy is None:
         return view

@@ -118,3 +118,24 @@ class CacheVersion(db.Model):
 
     name: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
     version: Mapped[str] = mapped_column(sa.String(32))
+
+
+class ChangeRecord(db.Model):
+    """One edit of configuration (SLA policy, calendar, queue, organisation's service…): who, when, before/after."""
+
+    __tablename__ = "change_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: What was changed: a kind ("sla_policy", "queue", "organisation_service", …) and the row's id.
+    object_type: Mapped[str] = mapped_column(sa.String(40))
+    object_id: Mapped[int]
+    action: Mapped[str] = mapped_column(sa.String(20))  # created, updated, deactivated, activated, deleted, …
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    #: {field: [before, after]} for the fields that changed (JSON values).
+    changes: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    comment: Mapped[str] = mapped_column(sa.String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    actor: Mapped[User | None] = relationship()
+
+    __table_args__ = (sa.Index("ix_change_records_object", "object_type", "object_id", "created_at"),)

@@ -25,3 +25,11 @@ class OrganisationSearchForm(FlaskForm):
         csrf = False
 
     q = StringField(_l("Nom, SIREN, SIRET ou RNSR"), validators=[Optional(), Length(max=120)])
+
+
+class ServiceForm(FlaskForm):
+    """An organisation's service tier and the agency's named contact (managers and administrators)."""
+
+    service_tier = SelectField(_l("Niveau de service"), choices=[])
+    agency_contact = SelectField(_l("Interlocuteur privilégié à l'agence"), choices=[])
+    submit = SubmitField(_l("Enregistrer le niveau de service"))

@@ -73,6 +73,8 @@ class Organisation(db.Model):
     parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id", ondelete="SET NULL"),
                                                   index=True)
     service_tier: Mapped[str | None] = mapped_column(sa.String(30))
+    #: The agency's named contact for this organisation (« interlocuteur privilégié »), a staff account.
+    agency_contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     city: Mapped[str] = mapped_column(sa.String(120), default="")
     row_hash: Mapped[str] = mapped_column(sa.String(32), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -88,6 +90,7 @@ class Organisation(db.Model):
     )
     contacts: Mapped[list[OrgContact]] = relationship(back_populates="organisation",
                                                       cascade="all, delete-orphan")
+    agency_contact: Mapped[User | None] = relationship(foreign_keys=[agency_contact_id])
 
     @property
     def kind_label(self) -> str:
