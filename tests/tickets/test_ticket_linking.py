@@ -258,3 +258,15 @@ def test_requesters_cannot_relink(crm, client, login, make_user, make_ticket):
     login(make_user("requester"))
     assert client.post(f"/agent/demandes/{ticket.reference}/rattachement",
                        data={"project_reference": REFERENCE}).status_code == 403
+
+
+def test_the_candidate_establishments_show_their_tier_by_name(crm, make_ticket, make_user, client, login):
+    db.session.execute(laboratory_supervisors.insert(), [
+        {"laboratory_id": crm.lab.id, "organisation_id": crm.university.id},
+        {"laboratory_id": crm.lab.id, "organisation_id": crm.other.id}])
+    researcher = make_person(email="r@lab-z.example", organisation_id=crm.lab.id)
+    ticket = make_ticket(requester_email=researcher.email)
+    login(make_user("agent"))
+    page = client.get(f"/agent/demandes/{ticket.reference}").get_data(as_text=True)
+    assert "Université X (Premium)" in page and "Institut Y (Prioritaire)" in page
+    assert "(premium)" not in page and "(prioritaire)" not in page

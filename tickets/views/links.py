@@ -14,7 +14,7 @@ from crm.core import registry
 from crm.core.extensions import db
 from crm.core.security import staff_required
 from crm.organisations import queries as organisation_queries
-from crm.organisations.models import Organisation
+from crm.organisations.models import SERVICE_TIER_LABELS, Organisation
 from crm.projects import queries as project_queries
 from crm.projects.models import Project
 from tickets import services
@@ -38,7 +38,7 @@ def links_panel(ticket: Ticket) -> Markup:
                     organisation=ticket.organisation.code if ticket.organisation else "")
     organisations = organisation_queries.organisations_by_ids(candidates.get("organisations", []))
     return Markup(render_template(  # noqa: S704 - rendered template
-        "tickets/_links_panel.html", ticket=ticket, form=form,
+        "tickets/_links_panel.html", ticket=ticket, form=form, tier_labels=SERVICE_TIER_LABELS,
         candidate_projects=project_queries.projects_by_ids(candidates.get("projects", [])),
         candidate_organisations=sorted(organisations.values(), key=lambda o: o.name)))
 
