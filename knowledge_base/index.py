@@ -158,8 +158,8 @@ class IndexService:
     def _first_build(self) -> IndexSnapshot:
         """Build synchronously (one caller builds, the others wait), or wait for a running warm-up."""
         thread = self._thread
-        if thread is not None and thread.is_alive():
-            thread.join()
+        while thread is not None and thread.is_alive() and self._snapshot is None:
+            thread.join(0.05)  # a warm-up installs a first snapshot before it embeds anything
         with self._lock:
             if self._snapshot is None:
                 # A request waits for the lexical index only: vectors still missing are computed in the background.
@@ -235,6 +235,11 @@ class IndexService:
         """Build with a session of its own (a new application context), then install the snapshot."""
         with self.app.app_context():
             try:
+                if self._snapshot is None and self.app.config["KB_SEMANTIC"]:
+                    # What is stored first (at worst the lexical index), so that a first search waits little.
+                    self._install(self._build(day=today(), may_embed=False))
+                    if not self.semantic_pending:
+                        return
                 self._install(self._build(day=today()))
             except Exception:  # keep answering with the old index; the next check retries
                 log.exception("knowledge-base index rebuild failed")

@@ -271,3 +271,29 @@ def test_cli_evaluate_reports_each_channel_and_caches_vectors(tmp_path: Path, e5
     assert again["channels"]["fusion"]["top1"] == data["channels"]["fusion"]["top1"]
     lexical = json.loads(app.test_cli_runner().invoke(args=args[:5] + ["--lexical-only"]).stdout)
     assert "channels" not in lexical and lexical["top1"] == data["channels"]["lexical"]["top1"]
+
+
+@pytest.mark.committed
+def test_first_search_does_not_wait_for_the_embeddings(app, concepts, monkeypatch):
+    import threading
+
+    from crm.core.extensions import db
+
+    services.create_article(ARTICLE, None, external_id="extension")
+    db.session.commit()
+    release = threading.Event()
+    passages = concepts.passages
+
+    def slow_passages(texts):
+        assert release.wait(10)
+        return passages(texts)
+
+    monkeypatch.setattr(concepts, "passages", slow_passages)
+    service = kb_index.IndexService(app, background=True)
+    service.warm_up()  # the warm-up thread installs the lexical index, then blocks embedding the article
+    try:
+        assert isinstance(service.get(), MatchIndex)  # returned while the embedding still waits
+    finally:
+        release.set()
+    assert service.wait(10)
+    assert isinstance(service.get(), FusedIndex) and not service.semantic_pending
