@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(agent.bp)
     register_api_blueprint(api.bp)
     registry.add_project_section(app, 20, portal.project_section)
+    registry.add_ticket_panel(app, 8, agent.ticket_panel)
     registry.add_menu(app, 31, "Mes demandes de modification", "modifications_portal.tracking", _portal_filer)
     registry.add_menu(app, 45, "Demandes de modification", "modifications_agent.queue", _staff)
     registry.add_seeder(app, 40, "demandes de modification en ligne", demo.seed_demo)

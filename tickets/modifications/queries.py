@@ -77,7 +77,8 @@ def agent_queue(filters: QueueFilters) -> sa.Select:
     ix_change_requests_agency_kind_due: the first page stops after 50 rows (bench/modifications_queue.py)."""
     query = (sa.select(ChangeRequest, Ticket).join(Ticket, Ticket.id == ChangeRequest.ticket_id)
              .join(Project, Project.id == ChangeRequest.project_id)
-             .options(sa.orm.contains_eager(ChangeRequest.project))
+             .options(sa.orm.contains_eager(ChangeRequest.project), sa.orm.lazyload(Ticket.topic),
+                      sa.orm.lazyload(Ticket.queue))  # the page shows the assignee only
              .order_by(ChangeRequest.due_at.asc().nulls_last(), ChangeRequest.id))
     query = query.where(ChangeRequest.state == filters.state if filters.state else AT_AGENCY)
     if filters.kind:

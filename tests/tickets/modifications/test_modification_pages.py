@@ -123,6 +123,8 @@ def test_the_queue_filters_and_the_agent_decides(client, login, modif, under_rev
     document = json.loads(client.get("/agent/modifications/acceptees.json").get_data(as_text=True))
     assert document["format"] == "guichet.modifications.accepted/1" and len(document["items"]) == 1
     assert under_review.ticket.reference in client.get("/agent/modifications/rapprochement").get_data(as_text=True)
+    ticket_page = client.get(f"/agent/demandes/{under_review.ticket.reference}").get_data(as_text=True)
+    assert f"/agent/modifications/{under_review.id}" in ticket_page and "Demande de modification" in ticket_page
 
 
 def test_figures_for_managers_with_exports(client, login, modif, under_review):

@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from crm.core.extensions import db
 from crm.core.i18n import paris_today
@@ -169,3 +171,13 @@ def accepted_export(fmt: str):
     if fmt == "json":
         return _download(exports.accepted_json(items), "application/json", "modifications-acceptees.json")
     return _download(exports.accepted_csv(items), "text/csv; charset=utf-8", "modifications-acceptees.csv")
+
+
+def ticket_panel(ticket) -> Markup | None:
+    """The side panel of a modification request's ticket: its kind, state and a link to work it."""
+    if ticket.topic is None or not ticket.topic.slug.startswith("modification-"):
+        return None
+    item = db.session.scalar(sa.select(ChangeRequest).where(ChangeRequest.ticket_id == ticket.id))
+    if item is None:
+        return None
+    return Markup(render_template("modifications/_ticket_panel.html", item=item))  # noqa: S704
