@@ -13,7 +13,7 @@ import logging
 import smtplib
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,6 +60,38 @@ def thread_headers(thread_id: int, recipient: str, known: list[str] | tuple[str,
     if first_out and first_out not in ids:
         ids.append(first_out)
     return (ids[-1] if ids else None), " ".join(ids)
+
+
+def _first_mail(thread_id: int, recipient: str):
+    """The first mail of the thread to recipient, as a scalar subquery (NULL if none)."""
+    return (sa.select(OutboxMessage.message_id)
+            .where(OutboxMessage.ticket_id == thread_id, OutboxMessage.recipient == recipient)
+            .order_by(OutboxMessage.id).limit(1).scalar_subquery())
+
+
+def _thread_headers_in_sql(thread_id: int, recipient: str, known: list) -> tuple:
+    """(In-Reply-To, References) as SQL expressions of the row's own INSERT, as thread_headers() computes them,
+    so that a single mail costs no read for its thread (issue 9): the caller's known Message-IDs (strings, then
+    at most one SQL expression, which may be NULL), then the first mail of the thread to recipient."""
+    texts = [i for i in known if isinstance(i, str) and i]
+    queries = [i for i in known if isinstance(i, sa.ColumnElement)]
+    pieces = []  # nullable SQL parts after the known texts, each NULL when absent or already in the list
+    for query in [*queries, _first_mail(thread_id, recipient)]:
+        repeated = [query.in_(texts)] if texts else []
+        repeated += [query == earlier for earlier in pieces]
+        pieces.append(sa.case((sa.or_(query.is_(None), *repeated), sa.null()), else_=query)
+                      if repeated else query)
+    in_reply_to = sa.func.coalesce(*reversed(pieces), sa.literal(texts[-1]) if texts else sa.null())
+    references = sa.literal(" ".join(texts), sa.String)
+    for piece in pieces:
+        references = references + sa.case(
+            (piece.is_(None), sa.literal("")), (references == "", piece), else_=sa.literal(" ") + piece)
+    return in_reply_to, references
+
+
+def resolve_thread_refs(known) -> list[str]:
+    """The caller's known Message-IDs as strings: a SQL expression among them is read (one statement each)."""
+    return [db.session.scalar(sa.select(i)) if isinstance(i, sa.ColumnElement) else i for i in known]
 
 
 #: The PostgreSQL channel on which a commit that wrote e-mails wakes `guichet outbox worker`.
@@ -156,15 +188,17 @@ def _insert_rows(rows: list[dict]) -> None:
 
 def enqueue_email(*, dedup_key: str, kind: str, recipient: str, template: str, locale: str | None = "fr",
                   user=None, thread_id: int | None = None, subject_prefix: str = "",
-                  thread_refs: list[str] | tuple[str, ...] = (), not_before: datetime | None = None,
+                  thread_refs: list | tuple = (), not_before: datetime | None = None,
                   message_id: str | None = None, reply_to: str | None = None, **context) -> OutboxMessage | None:
     """Write an e-mail to the outbox in the current transaction; None when its dedup key already exists
     (and inside a :func:`batch`, where the row is written at the end).
 
     ``template`` is the path of the templates without locale and extension ("tickets/mail/ack"); a mail of a
     thread (``thread_id``, e.g. a ticket) is prefixed with ``subject_prefix`` and threaded on ``thread_refs``
-    (Message-IDs the caller knows, e.g. the requester's own e-mail) and on the first mail of the thread to the
-    same recipient. ``reply_to``: the Reply-To address (a thread's tagged intake address), None for none.
+    (Message-IDs the caller knows, e.g. the requester's own e-mail; one of them may be a scalar SQL expression,
+    NULL for none, so that it is read by the row's own INSERT) and on the first mail of the thread to the same
+    recipient, found by the INSERT too when the row is written alone (no read before it).
+    ``reply_to``: the Reply-To address (a thread's tagged intake address), None for none.
     """
     recipient = (recipient or "").strip()
     if not recipient:
@@ -176,10 +210,16 @@ def enqueue_email(*, dedup_key: str, kind: str, recipient: str, template: str, l
     in_reply_to, references, deferred = None, "", None
     if thread_id is not None:
         subject = f"{subject_prefix}{subject}"
-        if pending is not None and thread_id not in db.session.info.get(FRESH_THREADS, {}):
-            deferred = [i for i in thread_refs if i]  # looked up with the batch's other rows, at its end
+        fresh_thread = thread_id in db.session.info.get(FRESH_THREADS, {})
+        if pending is None and not fresh_thread:  # one row: its thread is found by its own INSERT
+            in_reply_to, references = _thread_headers_in_sql(thread_id, recipient, list(thread_refs))
+        elif pending is not None and not fresh_thread:
+            # looked up with the batch's other rows, at its end
+            deferred = [i for i in resolve_thread_refs(thread_refs) if i]
         else:
-            in_reply_to, references = thread_headers(thread_id, recipient, thread_refs)
+            in_reply_to, references = thread_headers(thread_id, recipient, resolve_thread_refs(thread_refs))
+    elif thread_refs:
+        thread_refs = resolve_thread_refs(thread_refs)
     now = utcnow()
     values = dict(
         dedup_key=dedup_key, kind=kind, ticket_id=thread_id,
@@ -202,7 +242,11 @@ def enqueue_email(*, dedup_key: str, kind: str, recipient: str, template: str, l
             .on_conflict_do_nothing(index_elements=["dedup_key"])
             .returning(OutboxMessage)
         )
-        row = db.session.scalar(statement)
+        # the row points at rows already written (a thread has an id, a recipient user too unless just created):
+        # no need to flush the change being made, which is then written once (a ticket's SLA columns with it)
+        written = user is None or sa.inspect(user).has_identity
+        with db.session.no_autoflush if written else nullcontext():
+            row = db.session.scalar(statement)
         if row is None:
             return None
         message_id = row.message_id

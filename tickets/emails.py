@@ -6,7 +6,6 @@ import re
 
 import sqlalchemy as sa
 
-from crm.core.extensions import db
 from crm.core.views import external_url, path_for
 from notifications.emails import mail_locale
 from notifications.models import Notification, OutboxMessage
@@ -37,18 +36,19 @@ def email_requester(ticket: Ticket, *, dedup_key: str, kind: str, template: str,
     """
     if first_message is not None:
         inbound = first_message.email_message_id
-    else:
-        inbound = db.session.scalar(
+    else:  # read by the e-mail's own INSERT (notifications.outbox), not before it
+        inbound = (
             sa.select(Message.email_message_id)
             .where(Message.ticket_id == ticket.id, Message.author_kind == AuthorKind.REQUESTER,
                    Message.email_message_id.is_not(None))
-            .order_by(Message.created_at, Message.id).limit(1)
+            .order_by(Message.created_at, Message.id).limit(1).scalar_subquery()
         )
     return enqueue_email(
         dedup_key=dedup_key, kind=kind, recipient=ticket.requester_email, template=f"tickets/mail/{template}",
         locale=ticket.requester_locale, thread_id=ticket.id, subject_prefix=f"[{ticket.reference}] ",
         confirmed=identity.is_confirmed(ticket),
-        thread_refs=[inbound] if inbound else [], ticket=ticket, reply_to=identity.reply_address(ticket), **context)
+        thread_refs=[inbound] if inbound is not None else [], ticket=ticket, reply_to=identity.reply_address(ticket),
+        **context)
 
 
 def notify_staff(user, ticket: Ticket, *, kind: str, dedup_key: str, title: str, body: str = "",

@@ -132,7 +132,8 @@ def topic_by_slug(slug: str | None) -> Topic | None:
 
 
 def _attach(message: Message, files: list[IncomingFile]) -> None:
-    _ = message.attachments  # a new message's collection starts empty here: never read back from the database
+    if "attachments" not in message.__dict__:  # reading it on a new message would not keep it: set it
+        message.attachments = []  # a new message's collection starts empty here: never read back from the database
     for f in check_files(list(files)):
         name, content_type, digest, size = store_file(f)
         message.attachments.append(
@@ -289,8 +290,8 @@ def reply_to_ticket(ticket: Ticket, *, author: User, body: str, attachments=(), 
             raise TicketError(_("Statut demandé incompatible avec l'état de la demande."))
         _set_status(ticket, target, author, now)
     ticket.updated_at = now
+    recompute_sla(ticket, now)  # before the flush: the ticket is written once, its SLA columns with the rest
     db.session.flush()
-    recompute_sla(ticket, now)
     signals.ticket_replied.send(ticket, message=message)
     return message
 
@@ -314,8 +315,8 @@ def record_requester_reply(ticket: Ticket, *, body: str, author: User | None = N
     if ticket.status in (Status.WAITING, Status.RESOLVED):
         _set_status(ticket, Status.OPEN, author, now, reason="réponse du demandeur")
     ticket.updated_at = now
+    recompute_sla(ticket, now)  # before the flush: the ticket is written once, its SLA columns with the rest
     db.session.flush()
-    recompute_sla(ticket, now)
     return message
 
 
@@ -433,9 +434,11 @@ def merge_tickets(duplicate: Ticket, into: Ticket, *, by: User, now: datetime | 
         raise TicketError(_("La demande cible est clôturée."))
     if duplicate.status == Status.CLOSED:
         raise TicketError(_("La demande à fusionner est déjà clôturée."))
-    transcript = "\n\n".join(
-        f"[{m.author_name} — {m.created_at:%d/%m/%Y %H:%M} UTC]\n{m.body}" for m in duplicate.public_messages
+    public = db.session.scalars(  # what the transcript needs: not their attachments
+        sa.select(Message).where(Message.ticket_id == duplicate.id, Message.internal.is_(False))
+        .order_by(Message.created_at, Message.id).options(sa.orm.lazyload(Message.attachments))
     )
+    transcript = "\n\n".join(f"[{m.author_name} — {m.created_at:%d/%m/%Y %H:%M} UTC]\n{m.body}" for m in public)
     add_internal_note(into, author=by, now=now,
                       body=f"Demande {duplicate.reference} fusionnée dans celle-ci.\n\n{transcript}")
     duplicate.merged_into = into
@@ -450,6 +453,16 @@ def ticket_by_reference(reference: str) -> Ticket | None:
     agent's, already loaded)."""
     return db.session.scalar(sa.select(Ticket).where(Ticket.reference == reference.strip().upper())
                              .options(sa.orm.defaultload(Ticket.assignee).lazyload(User.roles)))
+
+
+def tickets_by_references(references: list[str]) -> dict[str, Ticket]:
+    """The tickets with these public references, by reference, in one read (as ticket_by_reference loads them)."""
+    wanted = sorted({r.strip().upper() for r in references if r and r.strip()})
+    if not wanted:
+        return {}
+    rows = db.session.scalars(sa.select(Ticket).where(Ticket.reference.in_(wanted))
+                              .options(sa.orm.defaultload(Ticket.assignee).lazyload(User.roles)))
+    return {t.reference: t for t in rows}
 
 
 def _links_label(ticket: Ticket) -> str | None:

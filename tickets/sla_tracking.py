@@ -143,11 +143,18 @@ def pause_intervals(ticket: Ticket) -> list[tuple[datetime, datetime | None]]:
     if scope is not None:  # recorded in this order, hence the same order as (created_at, id)
         events = sorted((e for e in scope.events if e.kind == "status"), key=lambda e: e.created_at)
     elif ticket.id is not None:
-        events = db.session.scalars(
-            sa.select(TicketEvent)
-            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "status")
-            .order_by(TicketEvent.created_at, TicketEvent.id)
-        ).all()
+        # without flushing the change being made (so that the ticket is written once, with its SLA columns):
+        # the stored events, then this transaction's status events not written yet
+        with db.session.no_autoflush:
+            stored = db.session.scalars(
+                sa.select(TicketEvent)
+                .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "status")
+                .order_by(TicketEvent.created_at, TicketEvent.id)
+            ).all()
+        unwritten = [e for e in db.session.new if isinstance(e, TicketEvent) and e.kind == "status"
+                     and (e.ticket is ticket or e.ticket_id == ticket.id)]
+        # (created_at, id) order: a stable sort keeps the stored order and puts the new ones after their equals
+        events = sorted([*stored, *unwritten], key=lambda e: e.created_at) if unwritten else stored
     else:
         events = []
     for event in events:

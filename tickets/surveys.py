@@ -35,14 +35,15 @@ def create_survey(ticket: Ticket, now: datetime | None = None) -> tuple[Survey, 
     """A survey for this resolution, with a snapshot of queue, agent, topic and establishment; returns the token."""
     now = now or utcnow()
     token = secrets.token_urlsafe(24)
-    survey = Survey(
-        ticket_id=ticket.id, token_hash=token_digest(token), queue_id=ticket.queue_id, agent_id=ticket.assignee_id,
-        topic_id=ticket.topic_id, organisation_id=ticket.organisation_id,
-        locale=ticket.requester_locale or "fr", created_at=now,
-        expires_at=now + timedelta(days=current_app.config["SURVEY_VALID_DAYS"]),
-    )
-    db.session.add(survey)
-    db.session.flush()
+    # inserted at once (its id is the e-mail's dedup key) without flushing the ticket's change, written later
+    # with its SLA columns in one UPDATE: the row only points at rows already written
+    with db.session.no_autoflush:
+        survey = db.session.scalar(sa.insert(Survey).values(
+            ticket_id=ticket.id, token_hash=token_digest(token), queue_id=ticket.queue_id,
+            agent_id=ticket.assignee_id, topic_id=ticket.topic_id, organisation_id=ticket.organisation_id,
+            locale=ticket.requester_locale or "fr", created_at=now,
+            expires_at=now + timedelta(days=current_app.config["SURVEY_VALID_DAYS"]),
+        ).returning(Survey))
     return survey, token
 
 

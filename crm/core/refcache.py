@@ -93,7 +93,10 @@ def _refresh_versions(state: _State) -> None:
     now = time.monotonic()
     if now - state.checked_at < current_app.config["REFERENCE_REFRESH_SECONDS"]:
         return
-    rows = session.execute(sa.select(CacheVersion.name, CacheVersion.version)).all()
+    # no autoflush: the tokens are written by Core statements (bump), never pending ORM state, and flushing the
+    # request's changes here would split its writes (a ticket updated twice, before and after its SLA columns)
+    with session.no_autoflush:
+        rows = session.execute(sa.select(CacheVersion.name, CacheVersion.version)).all()
     session.info[_CHECKED] = True
     with state.lock:
         state.stored = {name: version for name, version in rows}

@@ -50,7 +50,7 @@ def triage_set_up(reference_data, make_user):
     db.session.commit()  # as an administrator's edits are: committed before the requests come
 
 
-def _measured_post(client, data) -> tuple[list[str], int, object]:
+def _measured_post(client, data, path: str = "/demande") -> tuple[list[str], int, object]:
     statements: list[str] = []
     commits = []
 
@@ -64,7 +64,7 @@ def _measured_post(client, data) -> tuple[list[str], int, object]:
     sa.event.listen(db.engine, "before_cursor_execute", on_statement)
     sa.event.listen(sa.orm.Session, "after_commit", on_commit)
     try:
-        response = client.post("/demande", data=data)
+        response = client.post(path, data=data)
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", on_statement)
         sa.event.remove(sa.orm.Session, "after_commit", on_commit)

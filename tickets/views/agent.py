@@ -392,15 +392,23 @@ def reopen(reference: str):
 @bp.post("/demandes/<reference>/fusionner")
 def merge(reference: str):
     form = MergeForm()
+    wanted = (form.target.data or "").strip().upper()
+    # both tickets in one read (the target only if its reference can be one)
+    if len(reference) > 20:
+        abort(404)
+    found = services.tickets_by_references([reference, *([wanted] if len(wanted) <= 20 else [])])
+    ticket = found.get(reference.strip().upper())
+    if ticket is None:
+        abort(404)
 
     def action(ticket):
-        target = services.ticket_by_reference(form.target.data or "") if len(form.target.data or "") <= 20 else None
+        target = found.get(wanted) if wanted else None
         if target is None:
             raise services.TicketError(_("Aucune demande ne porte la référence %(ref)s.", ref=form.target.data))
         services.merge_tickets(ticket, target, by=current_user)
         return _("Demande fusionnée dans %(ref)s.", ref=target.reference)
 
-    return _act(reference, action, form, "merge_form")
+    return _act(reference, action, form, "merge_form", ticket=ticket)
 
 
 @bp.get("/pieces-jointes/<int:attachment_id>")
