@@ -200,6 +200,8 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=40, help="entries of the cumulative list (default 40)")
     parser.add_argument("--dump", help="also write the raw pstats file here (for snakeviz, pstats…)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--semantic", action="store_true",
+                        help="semantic channel on (vectors computed before the warm-up), issue 14")
     args = parser.parse_args()
 
     scratch = tempfile.TemporaryDirectory(prefix="guichet-profile-")
@@ -226,6 +228,14 @@ def main() -> int:
                 lines = read_kb_lines(handle, "published")
             with transaction():
                 import_articles(lines)
+            if args.semantic:
+                from knowledge_base.index import index_service, refresh_index
+                from knowledge_base.vectors import embed_pending
+
+                app.config["KB_SEMANTIC"] = True
+                with transaction():
+                    embed_pending(questions=index_service().calibration_questions())
+                refresh_index()
         client = app.test_client()
         token, topics = form_page(client)
         rng = random.Random(args.seed)
