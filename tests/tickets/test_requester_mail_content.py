@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import flask_babel
 import pytest
+import sqlalchemy as sa
 from mail_servers import SmtpCatcher
 
 from crm.core.extensions import db
 from notifications.outbox import dispatch_outbox
 from tickets.emails import markdown_html, markdown_text
+from tickets.models import Ticket
 
 ATTACK_SUBJECT = "Votre compte sera suspendu : payez sur http://pirate.example"
 ATTACK_NAME = "Service des impôts"
@@ -57,6 +59,10 @@ def test_the_acknowledgement_to_an_unconfirmed_address_echoes_nothing_typed(clie
     assert f"/demandes/{reference}?cle=" in text  # the follow link is there
     expected = {"fr": "Accusé de réception de votre demande", "en": "We received your request"}[locale]
     assert mail["Subject"] == f"[{reference}] {expected}"
+    handled = {"fr": "Votre demande est traitée par :", "en": "Your request is handled by:"}[locale]
+    ticket = db.session.scalar(sa.select(Ticket).where(Ticket.reference == reference))
+    assert f"{handled} {ticket.queue.name}." in text and ticket.queue.name in html  # who answers, and by when
+    assert {"fr": "au plus tard le", "en": "first answer by"}[locale] in text
 
 
 def test_a_requester_signed_in_as_the_address_gets_their_subject_back(client, reference_data, smtp, make_user,

@@ -299,3 +299,27 @@ def test_public_form_is_rate_limited(app):
     finally:
         with limited.app_context():
             db.engine.dispose()
+
+
+def test_follow_page_says_who_handles_the_request_when_the_first_answer_is_due_and_resolved_not_closed(
+        app, client, make_ticket, make_user):
+    from datetime import timedelta
+
+
+    ticket = make_ticket()
+    html = _follow_with_key(client, ticket).get_data(as_text=True)
+    assert "Traitée par" in html and ticket.queue.name in html
+    assert "Première réponse attendue au plus tard le" in html
+    assert ticket.first_response_due_at.isoformat() in html  # the <time> of the due instant
+    agent = make_user("agent")
+    services.reply_to_ticket(ticket, author=agent, body="Voici la réponse.")
+    db.session.flush()
+    assert "Première réponse le" in client.get(f"/demandes/{ticket.reference}").get_data(as_text=True)
+    services.resolve_ticket(ticket, by=agent, now=ticket.created_at + timedelta(days=1))
+    ticket.resolved_at = ticket.created_at - timedelta(days=app.config["REOPEN_WINDOW_DAYS"] + 30)
+    db.session.flush()
+    html = client.get(f"/demandes/{ticket.reference}").get_data(as_text=True)
+    assert "Cette demande est résolue." in html and "Cette demande est close." not in html
+    services.change_status(ticket, "closed", by=agent)
+    db.session.flush()
+    assert "Cette demande est close." in client.get(f"/demandes/{ticket.reference}").get_data(as_text=True)
