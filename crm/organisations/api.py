@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Flask, g
+from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
@@ -40,23 +41,27 @@ def _load(org_id: int) -> Organisation:
     return org
 
 
-@bp.route("/<int:org_id>/service", methods=["GET"])
-@token_required(*STAFF_ROLES)
-@bp.response(200, OrganisationServiceSchema)
-@problem_responses(bp, 401, 403, 404)
-def get_service(org_id: int):
-    """Lire le niveau de service et l'interlocuteur privilégié d'un établissement."""
-    return _document(_load(org_id))
+@bp.route("/<int:org_id>/service")
+class OrganisationService(MethodView):
+    """One rule for both methods: an out-of-range id is a 404 for each (not a 405 for the second rule)."""
+
+    @token_required(*STAFF_ROLES)
+    @bp.response(200, OrganisationServiceSchema)
+    @problem_responses(bp, 401, 403, 404)
+    def get(self, org_id: int):
+        """Lire le niveau de service et l'interlocuteur privilégié d'un établissement."""
+        return _document(_load(org_id))
+
+    @token_required(Role.MANAGER, Role.ADMIN)
+    @bp.arguments(OrganisationServicePatchSchema(partial=True))
+    @bp.response(200, OrganisationServiceSchema)
+    @problem_responses(bp, 400, 401, 403, 404, 413, 422)
+    def patch(self, data: dict, org_id: int):
+        """Changer le niveau de service ou l'interlocuteur privilégié (modification historisée)."""
+        return _update(_load(org_id), data)
 
 
-@bp.route("/<int:org_id>/service", methods=["PATCH"])
-@token_required(Role.MANAGER, Role.ADMIN)
-@bp.arguments(OrganisationServicePatchSchema(partial=True))
-@bp.response(200, OrganisationServiceSchema)
-@problem_responses(bp, 400, 401, 403, 404, 413, 422)
-def update_service(data: dict, org_id: int):
-    """Changer le niveau de service ou l'interlocuteur privilégié (modification historisée)."""
-    org = _load(org_id)
+def _update(org: Organisation, data: dict) -> dict:
     tier = data.get("service_tier", org.service_tier)
     contact = org.agency_contact
     if "agency_contact" in data:
