@@ -297,3 +297,14 @@ def test_first_search_does_not_wait_for_the_embeddings(app, concepts, monkeypatc
         release.set()
     assert service.wait(10)
     assert isinstance(service.get(), FusedIndex) and not service.semantic_pending
+
+
+def test_kb_embed_command(app, concepts, monkeypatch):
+    services.create_article(ARTICLE, None, external_id="extension")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["kb", "embed"])
+    assert result.exit_code == 0 and "Vecteurs calculés : 4, supprimés (inutilisés) : 0." in result.output
+    assert "Vecteurs calculés : 0" in runner.invoke(args=["kb", "embed"]).output
+    monkeypatch.setattr(semantic, "_loaded", {concepts.name: None})
+    failed = runner.invoke(args=["kb", "embed"])
+    assert failed.exit_code == 1 and "encodeur" in failed.output
