@@ -131,6 +131,12 @@ def test_in_use_items_are_not_deleted_and_the_general_queue_stays_active(make_ti
         config.set_active(support, False, by=admin)
     config.set_active(_policy("Avenants"), False, by=admin)
     assert [r.action for r in history(config.POLICY, _policy("Avenants").id)] == ["deactivated"]
+    from knowledge_base.models import Article
+
+    topic = config.save_topic(None, {"slug": "essai", "label": "Essai", "default_queue": "support"}, by=admin)
+    db.session.add(Article(external_id="essai-1", question="Question ?", answer="Réponse.", topic="essai"))
+    with pytest.raises(config.ConfigError, match="1 article"):
+        config.delete_item(topic, by=admin)
     unused = config.save_calendar(None, {"name": "Essai", "hours": {"mon": [["08:00", "10:00"]]}, "region": ""},
                                   by=admin)
     config.delete_item(unused, by=admin)

@@ -21,6 +21,7 @@ from crm.core.extensions import db, utcnow
 from crm.core.models import User
 from crm.organisations.models import SERVICE_TIER_LABELS
 from expert.models import ReferentProfile
+from knowledge_base.models import Article
 from tickets.models import (
     ACTIVE_STATUSES,
     CannedResponse,
@@ -396,6 +397,8 @@ def usage(obj) -> list[str]:
         found = [
             (count(sa.select(Ticket.id).where(Ticket.topic_id == obj.id)), _("demande(s)")),
             (count(sa.select(SlaPolicy.id).where(SlaPolicy.topic_slug == obj.slug)), _("politique(s) de délai")),
+            (count(sa.select(Article.id).where(Article.topic == obj.slug)),
+             _("article(s) de la base de connaissances")),
         ]
     elif isinstance(obj, SlaCalendar):
         found = [(count(sa.select(SlaPolicy.id).where(SlaPolicy.calendar_id == obj.id)), _("politique(s) de délai"))]
