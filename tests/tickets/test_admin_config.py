@@ -265,6 +265,14 @@ def test_queue_topic_and_saved_reply_pages(client, login, make_user, reference_d
     assert "Suppression impossible" in response.get_data(as_text=True)
     assert db.session.get(Queue, queue.id) is not None
     assert client.get("/admin/configuration/inconnu").status_code == 404
+    from tickets.admin.views import KINDS
+
+    for key, kind in KINDS.items():  # every list, creation form and edit page renders
+        first = db.session.scalar(sa.select(kind.model.id).order_by(kind.model.id).limit(1))
+        for url in (f"/admin/configuration/{key}", f"/admin/configuration/{key}/nouveau",
+                    f"/admin/configuration/{key}/{first}"):
+            assert client.get(url).status_code == 200, url
+        assert client.get(f"/admin/configuration/{key}/999999").status_code == 404
 
 
 @pytest.mark.committed
