@@ -99,8 +99,16 @@ class ModificationSchema(Schema):
     decided_on = fields.Date(allow_none=True)
 
 
+class TeamMemberSchema(Schema):
+    name = fields.Function(lambda m: m.person.full_name)
+    role = fields.String()
+    start_date = fields.Date(allow_none=True)
+    end_date = fields.Date(allow_none=True)
+
+
 class ProjectDetailSchema(ProjectSchema):
     partners = fields.Method("_partners")
+    team = fields.List(fields.Nested(TeamMemberSchema))
     deliverables = fields.List(fields.Nested(DeliverableSchema))
     modification_requests = fields.List(fields.Nested(ModificationSchema))
 

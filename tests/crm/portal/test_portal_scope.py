@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from factories_crm import make_org, make_partner, make_person, make_project, portal_user
 
+from crm.core import services
 from crm.core.extensions import db
 from crm.organisations.models import OrgKind
 from crm.portal.models import PortalGrant
@@ -147,3 +148,8 @@ def test_a_team_member_sees_the_projects_of_their_team_until_their_end_date(worl
     sheet = client.get(f"/portail/projets/{world['P2'].reference}")
     assert sheet.status_code == 200 and "Doctorante" in sheet.get_data(as_text=True)
     assert client.get(f"/portail/projets/{world['P6'].reference}").status_code == 404
+    headers = {"Authorization": f"Bearer {services.create_api_token(user, 'test')[1]}"}
+    detail = client.get(f"/api/v1/portal/projects/{world['P2'].reference}", headers=headers).get_json()
+    assert detail["team"] == [{"name": member.full_name, "role": "Doctorante", "start_date": None,
+                               "end_date": None}]
+    assert client.get(f"/api/v1/portal/projects/{world['P6'].reference}", headers=headers).status_code == 404
