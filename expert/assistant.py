@@ -92,15 +92,16 @@ def _number(value: float) -> str:
 
 
 def read_intent(text: str, *, today: date, best_topic: str | None = None, best_confidence: float = 0.0,
-                project_state: str | None = None) -> Intent:
+                project_state: str | None = None, topic_labels: dict[str, str] | None = None) -> Intent:
     """Topic (of the closest article, when at least CLOSE_FLOOR), stage (the text's phrases, else the linked
-    project's state) and urgency (a cue of expert.rules.URGENCY_CUES, or a date within URGENT_DAYS)."""
+    project's state) and urgency (a cue of expert.rules.URGENCY_CUES, or a date within URGENT_DAYS); the reasons
+    name the topic by its label (``topic_labels``: slug -> label)."""
     question = Question(subject=text, today=today)
     intent = Intent()
     if best_topic and best_confidence >= CLOSE_FLOOR:
         intent.topic = best_topic
-        intent.reasons.append(f"thème « {best_topic} » : celui de l'article le plus proche "
-                              f"(confiance {_number(best_confidence)})")
+        intent.reasons.append(f"thème « {(topic_labels or {}).get(best_topic, best_topic)} » : celui de l'article "
+                              f"le plus proche (confiance {_number(best_confidence)})")
     for stage, keywords in _STAGE_KEYWORDS.items():
         found = next((hit for hit in (k.find(question) for k in keywords) if hit is not None), None)
         if found is not None:

@@ -135,7 +135,8 @@ def ask(conversation: AssistantConversation, text: str, *, project_call: str | N
     topics = {a_id: article.topic for a_id, article in articles.items()}
     best = candidates[0] if candidates else None
     intent = assistant.read_intent(text, today=today, best_topic=topics.get(best.article_id) if best else None,
-                                   best_confidence=best.confidence if best else 0.0, project_state=project_state)
+                                   best_confidence=best.confidence if best else 0.0, project_state=project_state,
+                                   topic_labels=expert.labels())
     _remember_intent(conversation, intent)
     if detection.code and detection.source == "text":
         conversation.call_code = detection.code

@@ -57,3 +57,34 @@ def waiting_auto_answers() -> list[TriageDecision]:
     return list(db.session.scalars(
         sa.select(TriageDecision).where(TriageDecision.outcome == Outcome.AUTO_ANSWERED).order_by(TriageDecision.id)
     ))
+
+
+#: Demo conversations with the assistant: (days ago, questions, clicks, ends resolved).
+CONVERSATIONS = [
+    (1, ["Comment prolonger la durée de mon projet ?"], [], True),
+    (2, ["Quelle est la date limite pour déposer ma proposition ?"], ["AAPG-2026"], True),
+    (3, ["Mon laboratoire déménage, qui prévenir pour le courrier ?"], [], False),
+    (4, ["Le versement de l'aide n'est pas arrivé, c'est urgent"], [], False),
+]
+
+
+def seed_conversations(context: dict) -> None:
+    """A few conversations with the assistant, for the managers' page (none opens a request)."""
+    from expert import conversations
+    from expert.models import AssistantConversation, TurnKind
+
+    if db.session.scalar(sa.select(AssistantConversation.id).limit(1)) is not None:
+        return
+    for days, questions, clicks, resolved in CONVERSATIONS:
+        at = utcnow() - timedelta(days=days)
+        conversation, _key = conversations.start_conversation(user=None, now=at)
+        for question in questions:
+            conversations.ask(conversation, question, now=at)
+        for click in clicks:
+            try:
+                conversations.choose(conversation, click, now=at)
+            except conversations.ConversationError:  # the knowledge base changed: no such question any more
+                break
+        if resolved and conversations.last_turn(conversation).kind == TurnKind.ANSWER:
+            conversations.resolve(conversation, now=at)
+    db.session.flush()

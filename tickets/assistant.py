@@ -52,7 +52,9 @@ def open_request(conversation: AssistantConversation, *, body: str, topic: str |
         raise TicketError(_("Cette conversation a déjà été transmise ou close."))
     suggested_topic, priority, reasons = conversations.handover_facts(conversation)
     if suggested_topic and topic and topic != suggested_topic:
-        reasons.append(f"thème « {topic} » choisi par le demandeur au lieu de « {suggested_topic} »")
+        names = expert.labels()
+        reasons.append(f"thème « {names.get(topic, topic)} » choisi par le demandeur au lieu de "
+                       f"« {names.get(suggested_topic, suggested_topic)} »")
     attached = "\n\n".join([body.strip(), TRANSCRIPT_HEADING,
                             conversations.transcript(conversation, _titles(conversation))])
     with expert.stated_call(call or conversation.call_code), handover(conversation, words=body, reasons=reasons):

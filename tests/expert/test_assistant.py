@@ -102,6 +102,7 @@ def test_a_confident_question_is_answered_with_its_article(demo):
     assert reply.kind == TurnKind.ANSWER and reply.position == 2
     assert reply.candidates[0]["external_id"] == "av-prolongation"
     assert conversation.topic == "avenant" and conversation.stage == "follow_up"
+    assert conversation.intent_reasons[0].startswith("thème « Avenant et modification du projet » : celui de")
     conversations.resolve(conversation)
     assert conversation.status == ConversationStatus.RESOLVED
     with pytest.raises(conversations.ConversationError):

@@ -18,6 +18,7 @@ from crm.core import registry
 from crm.core.extensions import db, limiter
 from crm.core.security import roles_required
 from expert import conversations
+from expert import demo as expert_demo
 from expert.models import CONVERSATION_STATUS_LABELS, AssistantConversation, TurnKind
 from knowledge_base.index import today
 from knowledge_base.models import Article
@@ -182,9 +183,11 @@ def manager_page():
 
 
 def init_app(app: Flask) -> None:
-    """Register the assistant's pages, its box on the help page and the managers' menu entry."""
+    """Register the assistant's pages, its box on the help page, the managers' menu entry and the demo conversations
+    (seeded by the tickets package, as the expert module's other demo data)."""
     app.register_blueprint(bp)
     registry.add_help_panel(app, 10, _help_panel)
     app.add_template_global(start_box, "assistant_start_box")
     registry.add_menu(app, 31, "Assistant", "assistant.manager_page",
                       lambda u: u.is_authenticated and u.has_role(*EXPERT_MANAGERS))
+    registry.add_seeder(app, 36, "assistant : conversations de démonstration", expert_demo.seed_conversations)
