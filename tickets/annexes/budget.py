@@ -86,12 +86,12 @@ def make_figures(raw: dict) -> Figures:
             continue
         if value < 0:
             errors[line] = "Le montant ne peut pas être négatif."
-        elif value != value.quantize(CENT):
-            errors[line] = "Deux décimales au plus."
         elif line == "rate" and value > 100:
             errors[line] = "Le taux est compris entre 0 et 100 %."
-        elif value > MAX_AMOUNT:
+        elif value > MAX_AMOUNT:  # before quantize(), which fails on huge exponents
             errors[line] = "Montant trop élevé."
+        elif value != value.quantize(CENT):
+            errors[line] = "Deux décimales au plus."
         else:
             values[line] = value.quantize(CENT)
     if errors:

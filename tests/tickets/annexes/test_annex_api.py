@@ -58,6 +58,8 @@ def test_only_the_agency_publishes_and_only_the_referent_answers(world, client):
     agent = _headers(world.agent)
     over = client.post("/api/v1/annexes", json={**body, "requested_aid": "100001"}, headers=agent)
     assert over.status_code == 422 and "requested_aid" in over.get_json()["errors"]["json"]
+    huge = client.post("/api/v1/annexes", json={**body, "staff": "1e400"}, headers=agent)
+    assert huge.status_code == 422 and "staff" in huge.get_json()["errors"]["json"]
     missing = client.post("/api/v1/annexes", json={**body, "partner_number": 9}, headers=agent)
     assert missing.status_code == 404
     assert db.session.scalar(sa.select(sa.func.count()).select_from(FinancialAnnex)) == 0

@@ -27,6 +27,8 @@ def test_figures_are_normalised_to_the_cent_and_totalled():
     ("rate", "100.5", "entre 0 et 100"),
     ("staff", "NaN", "illisible"),
     ("staff", "1e20", "trop élevé"),
+    ("staff", "1e400", "trop élevé"),
+    ("rate", "1e400", "entre 0 et 100"),
 ])
 def test_each_bad_line_gets_its_own_message(line, raw, message):
     with pytest.raises(budget.BudgetError) as caught:

@@ -90,7 +90,10 @@ def _events(project: Project, annex: FinancialAnnex | None = None) -> list[Annex
 def project(reference: str):
     """A project's partners and annexes, the publication form and the decision's readiness."""
     item = _project_or_404(reference)
-    return _project_page(item, _publish_form(item, request.args.get("partenaire", type=int)))
+    partner_id = request.args.get("partenaire", type=int)
+    if partner_id not in {p.id for p in item.partners}:  # only this project's partners (and never a huge number)
+        partner_id = None
+    return _project_page(item, _publish_form(item, partner_id))
 
 
 @bp.post("/projets/<reference>/publier")
