@@ -9,11 +9,13 @@ request never embeds more than its own question.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import Session
 
 from crm.core.database import dialect_insert
 from crm.core.extensions import db, utcnow
@@ -50,11 +52,12 @@ def store_vectors(model: str, vectors: Mapping[str, np.ndarray]) -> int:
     return len(rows)
 
 
-def wanted_texts(model: str, questions: Iterable[str] = ()) -> dict[str, tuple[str, str]]:
+def wanted_texts(model: str, questions: Iterable[str] = (), connection: sa.Connection | Session | None = None,
+                 ) -> dict[str, tuple[str, str]]:
     """Return {text hash: (text, kind)} of every text that should have a vector: the texts of the articles not
     archived, their phrasings as questions (the calibration without labels) and the labelled ``questions``."""
     wanted: dict[str, tuple[str, str]] = {}
-    articles = db.session.execute(
+    articles = (connection or db.session).execute(
         sa.select(Article.question, Article.phrasings, Article.answer).where(Article.status != ArticleStatus.ARCHIVED)
     )
     for question, phrasings, answer in articles:
@@ -78,8 +81,13 @@ def embed_pending(encoder: Encoder | None = None, limit: int | None = None,
     encoder = encoder or load_encoder(current_app.config["KB_SEMANTIC_MODEL"])
     if encoder is None:
         return {"embedded": 0, "deleted": 0}
-    wanted = wanted_texts(encoder.name, questions)
-    stored = set(db.session.scalars(sa.select(TextVector.text_hash).where(TextVector.model == encoder.name)))
+    # Read on a connection of its own, closed before the embedding: the job's transaction then starts with its
+    # writes, so that a long embedding holds no snapshot (on SQLite, a write after a read that other commits
+    # overtook fails at once, whatever the busy timeout).
+    bind = db.session.get_bind()  # a connection already in a transaction in the tests: read through the session
+    with bind.connect() if isinstance(bind, sa.Engine) else contextlib.nullcontext(db.session) as connection:
+        wanted = wanted_texts(encoder.name, questions, connection)
+        stored = set(connection.scalars(sa.select(TextVector.text_hash).where(TextVector.model == encoder.name)))
     missing = [(key, text, kind) for key, (text, kind) in wanted.items() if key not in stored][:limit]
     computed: dict[str, np.ndarray] = {}
     for kind in ("passage", "query"):
