@@ -252,7 +252,7 @@ def auto_answer_body(article) -> str:
         "Bonjour,",
         "Votre question correspond à un article de notre base de connaissances :",
         f"« {article.question} »",
-        markdown_to_text(article.answer),
+        article.answer,  # Markdown: the pages render it sanitised, as the article's own page does
         "Si cette réponse vous convient, indiquez-le depuis la page de suivi de votre demande "
         "(« Cela répond à ma question »). Sinon, choisissez « J'ai besoin d'un conseiller » : "
         "un conseiller prendra votre demande en charge.",

@@ -26,6 +26,7 @@ import logging
 from flask import Flask
 
 from crm.core.extensions import utcnow
+from crm.core.views import external_url
 from notifications.emails import local_datetime
 from tickets import identity, queries
 from tickets.emails import email_requester, follow_link, localized, markdown_html, markdown_text, notify_staff
@@ -96,7 +97,7 @@ def on_auto_answered(ticket, article=None, access_key: str | None = None, first_
         kind="auto_answer", template="auto_answer", first_message=first_message,
         article_title=(article.question if article is not None else ""),
         answer=markdown_text(answer), answer_html=markdown_html(answer), confirm_link=link, escalate_link=link,
-        link=link,
+        link=link, article_link=external_url("kb.article", external_id=article.external_id) if article else "",
         address_link=identity.confirmation_link(ticket),  # None once the address is known to be theirs
     )
 

@@ -102,7 +102,7 @@ def test_requester_confirms_the_automatic_answer(client, kb, demo_rules, make_ti
     ticket = make_ticket(**DEADLINE)
     client.get(f"/demandes/{ticket.reference}", query_string={"cle": ticket.access_key})
     page = client.get(f"/demandes/{ticket.reference}").get_data(as_text=True)
-    assert "Cela répond à ma question" in page and "J&#39;ai besoin d&#39;un conseiller" in page
+    assert "Cela répond à ma question</button>" in page and "J'ai besoin d'un conseiller</button>" in page
     response = client.post(f"/demandes/{ticket.reference}/reponse-automatique/resolue")
     assert response.status_code == 302
     assert ticket.status == Status.RESOLVED
@@ -226,3 +226,18 @@ def test_yaml_syntax_errors_are_told_in_french_with_line_and_column(client, admi
     assert rule.status_code == 422
     assert "Conditions (YAML) : YAML invalide à la ligne 1, colonne 11 : un crochet [ ouvert n&#39;est pas fermé" in (
         rule.get_data(as_text=True))
+
+
+def test_an_automatic_answer_is_rendered_with_the_link_to_its_article(client, kb, demo_rules, make_ticket, make_user,
+                                                                        login):
+    from notifications.models import OutboxMessage
+
+    ticket = make_ticket(**DEADLINE)
+    assert ticket.status == Status.AUTO_ANSWERED
+    for url in (f"/demandes/{ticket.reference}?cle={ticket.access_key}", None):
+        page = client.get(url or f"/agent/demandes/{ticket.reference}", follow_redirects=True).get_data(as_text=True)
+        assert "<strong>13 h</strong>, heure de Paris" in page and "**13 h**" not in page
+        assert 'href="/aide/kb-date-limite"' in page and "Lire l’article « Quelle est la date limite" in page
+        login(make_user("agent"))
+    mail = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.kind == "auto_answer"))
+    assert "/aide/kb-date-limite" in mail.body_text and "/aide/kb-date-limite" in mail.body_html

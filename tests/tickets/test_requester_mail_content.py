@@ -89,6 +89,7 @@ def test_the_automatic_answer_to_an_unconfirmed_address_has_no_remote_image(make
 
     class Article:
         id = 7
+        external_id = "kb-depot"
         question = "Comment déposer ?"
         answer = ("Voir la **plateforme**.\n\n![Capture de la plateforme](https://traceur.example/pixel.png \"t\")\n\n"
                   "Par référence : ![schéma][s] et brut : <img src=\"http://traceur.example/b.gif\" alt=\"brut\">\n\n"

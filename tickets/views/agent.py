@@ -33,7 +33,7 @@ from tickets.modifications.states import STATE_LABELS as MODIFICATION_STATE_LABE
 from tickets.reference import reference
 from tickets.sla_text import clock_explanation
 from tickets.sla_tracking import TARGET_LABELS, TARGETS, ticket_clocks
-from tickets.views.public import incoming_files, send_attachment, topic_label
+from tickets.views.public import auto_answer_articles, incoming_files, send_attachment, topic_label
 
 bp = Blueprint("tickets_agent", __name__, url_prefix="/agent", template_folder="../templates")
 
@@ -250,7 +250,7 @@ def render_ticket(ticket: Ticket, status: int = 200, **given):
     return render_template(
         "tickets/ticket.html", ticket=ticket, sla=view, clocks=clocks, now=now, timeline=timeline(ticket),
         links=_links(ticket), attachment_url=lambda a: url_for(".download", attachment_id=a.id),
-        clock_text=clock_explanation,
+        clock_text=clock_explanation, answers=auto_answer_articles(ticket),
         live_state=queries.live_sla_state, active=ticket.status in ACTIVE_STATUSES,
         can_resolve=Status.RESOLVED in services.TRANSITIONS[Status(ticket.status)],
         can_hold=Status.WAITING in services.TRANSITIONS[Status(ticket.status)] and ticket.status != Status.WAITING,

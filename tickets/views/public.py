@@ -28,10 +28,11 @@ from crm.projects import queries as project_queries
 from crm.projects.models import Project
 from expert import services as expert
 from expert.calls import call_catalogue, selectable_calls
+from knowledge_base import services as kb_services
 from tickets import assistant, follow_links, queries, services, workflow
 from tickets.attachments import AttachmentError, IncomingFile, stored_path
 from tickets.forms import NewLinkForm, RequesterReplyForm, RequestForm
-from tickets.models import Attachment, Status, Ticket, Topic
+from tickets.models import Attachment, AuthorKind, Status, Ticket, Topic
 
 bp = Blueprint("tickets_public", __name__, template_folder="../templates", static_folder="../static",
                static_url_path="/static/tickets")
@@ -51,6 +52,23 @@ def incoming_files(storages) -> list[IncomingFile]:
         files.append(IncomingFile(filename=storage.filename, content=storage.read(),
                                   content_type=storage.mimetype or None))
     return files
+
+
+def auto_answer_articles(ticket: Ticket) -> dict[int, dict]:
+    """The article behind each automatic answer of the ticket (by message id): its question and public link.
+
+    The answer message and its "auto_answer" event are written at the same instant; an article no longer offered
+    gets no link (its page would answer 404)."""
+    sent = {e.created_at: (e.data or {}).get("article") for e in ticket.events if e.kind == "auto_answer"}
+    found = {}
+    for message in ticket.public_messages:
+        external_id = sent.get(message.created_at) if message.author_kind == AuthorKind.SYSTEM else None
+        article = kb_services.article_by_external_id(external_id) if external_id else None
+        if article is not None:
+            offered = article.is_offered_on(paris_today())
+            found[message.id] = {"question": article.question,
+                                 "url": url_for("kb.article", external_id=article.external_id) if offered else None}
+    return found
 
 
 def topic_label(topic: Topic) -> str:
@@ -266,6 +284,7 @@ def _render_follow(ticket: Ticket, form: RequesterReplyForm, status: int = 200):
     merged_into = ticket.merged_into.reference if ticket.merged_into is not None else None
     return render_template(
         "tickets/follow.html", ticket=ticket, form=form, can_reply=can_reply, merged_into=merged_into,
+        answers=auto_answer_articles(ticket),
         attachment_url=lambda a: url_for(".download", reference=ticket.reference, attachment_id=a.id),
     ), status
 
