@@ -50,7 +50,7 @@ SKIPPED = {"auth.logout", "static", "views.dsfr_asset", "tickets_public.static",
 ENGLISH = re.compile(r"\b(?:Please|please|log in|Log in|PAUSED|Paused|paused|Auto answer|Advisor|requested|"
                      r"imported|draft|published|archived|pending|resolved|closed|open|new|waiting|Submit|Save|"
                      r"Cancel|Search|Previous|Next|Status|Priority|Queue|Error|Errno|Traceback|Exception|"
-                     r"None|True|False|null|KB|MB|AM|PM|submission|premium|the|and|with|of)\b")
+                     r"None|True|False|null|KB|MB|AM|PM|submission|the|and|with|of)\b")
 #: Words of the French interface (not of the content people write) that have no place in the English one; besides
 #: these, any text that is exactly a French message of the catalogue is an untranslated string.
 FRENCH = re.compile(r"\b(?:Rechercher|Enregistrer|Précédent|Suivant|Annuler|Supprimer|Télécharger|Ko|Mo|octets|"

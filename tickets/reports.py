@@ -11,6 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from crm.core.extensions import db, utcnow
+from crm.organisations.models import SERVICE_TIER_LABELS
 from tickets.models import Queue, SlaState, Ticket
 from tickets.sla_tracking import TARGETS
 
@@ -154,6 +155,8 @@ def met_rates(start: datetime, end: datetime, *, by: str) -> list[MetRateRow]:
         else:
             query = sa.select(Ticket.service_tier, Ticket.service_tier, met, missed).group_by(Ticket.service_tier)
         for key, label, n_met, n_missed in db.session.execute(query.where(stopped_in_period(target, start, end))):
+            if by == "tier":  # the tier's name, not its code (translated where shown)
+                label = SERVICE_TIER_LABELS.get(key, key) if key else ""
             row = rows.setdefault(key, MetRateRow(key=key, label=label or ""))
             row.targets[target] = MetRate(met=int(n_met or 0), missed=int(n_missed or 0))
     return sorted(rows.values(), key=lambda r: (r.key is None, r.label))

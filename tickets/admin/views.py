@@ -23,7 +23,9 @@ from crm.core.security import roles_required
 from crm.organisations.models import SERVICE_TIER_LABELS
 from tickets.admin import forms, services
 from tickets.models import PRIORITY_LABELS, CannedResponse, Queue, SlaCalendar, SlaPolicy, Topic
+from tickets.reference import reference
 from tickets.sla import format_business_duration
+from tickets.views.public import topic_label
 
 bp = Blueprint("tickets_admin", __name__, url_prefix="/admin/configuration", template_folder="../templates")
 
@@ -90,13 +92,18 @@ def _choices(form) -> None:
     if hasattr(form, "queue"):
         form.queue.choices = [("", _("Toutes")), *queues]
     if hasattr(form, "topic"):
-        form.topic.choices = [("", _("Tous")), *((t.slug, t.label) for t in
+        form.topic.choices = [("", _("Tous")), *((t.slug, topic_label(t)) for t in
                                                   db.session.scalars(sa.select(Topic).order_by(Topic.position)))]
     if hasattr(form, "calendar_id"):
         form.calendar_id.choices = [(c.id, c.name) for c in
                                     db.session.scalars(sa.select(SlaCalendar).order_by(SlaCalendar.name))]
     if hasattr(form, "region"):
         form.region.choices = services.holiday_regions()
+
+
+def _topic_name(slug: str) -> str:
+    topic = reference().topics.get(slug)
+    return topic_label(topic) if topic is not None else slug
 
 
 def _cells(kind: Kind, row) -> list[str]:
@@ -106,7 +113,7 @@ def _cells(kind: Kind, row) -> list[str]:
                     if row.service_tier else "",
                     f"{_('Priorité')} {_(PRIORITY_LABELS.get(row.priority, row.priority)).lower()}"
                     if row.priority else "",
-                    f"{_('Thème')} {row.topic_slug}" if row.topic_slug else "",
+                    f"{_('Thème')} {_topic_name(row.topic_slug)}" if row.topic_slug else "",
                     f"{_('File')} {row.queue.name}" if row.queue else ""]
         return [", ".join(c for c in criteria if c) or _("Aucun (politique par défaut)"),
                 _minutes(row.first_response_minutes), _minutes(row.resolution_minutes), row.calendar.name]
