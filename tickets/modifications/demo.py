@@ -102,7 +102,7 @@ def seed_demo(context: dict) -> None:
         plan = plans[index % len(plans)]
         kind = "extension" if index % 3 else "team"
         filer = db.session.get(Person, partner.scientific_lead_id).user
-        start = now - timedelta(days=rng.randint(5, 60))
+        start = now - timedelta(days=rng.randint(14, 40))  # every step (at most 4 x 72 h) in the past
         request = services.start_draft(project, kind, filer=filer, person_id=partner.scientific_lead_id,
                                        role="scientific_lead", now=start)
         raw = _VALUES[kind](project)
