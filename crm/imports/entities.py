@@ -43,6 +43,8 @@ class EntitySpec:
     unique: tuple[str, ...] = ()
     #: Called with [(line, values)] of created or updated rows once they are written.
     after: Callable[[ImportContext, list[tuple[int, dict]]], None] | None = None
+    #: Columns the application owns once they hold a value: the file fills an empty one, never replaces it.
+    kept: tuple[str, ...] = ()
 
 
 @dataclass
@@ -299,6 +301,7 @@ def parse_modification_request(row: dict, ctx: ImportContext) -> dict:
 #: In dependency order: a file may only reference entities of the files before it.
 ENTITIES: tuple[EntitySpec, ...] = (
     EntitySpec("organisations", Organisation, ("code",), ("code", "kind", "name"), parse_organisation,
+               kept=("service_tier",),  # set on the organisation's page (issue 11): the page is the reference
                unique=("siret", "rnsr"), after=after_organisations),
     EntitySpec("people", Person, ("code",), ("code", "last_name"), parse_person, unique=("email",),
                after=after_people),

@@ -69,7 +69,14 @@ def _upsert_statement(spec: EntitySpec, columns: list[str]):
     statement = dialect_insert(table)
     updated = [c for c in columns if c not in spec.key and c != "created_at"]
     return statement.on_conflict_do_update(index_elements=list(spec.key),
-                                           set_={c: statement.excluded[c] for c in updated})
+                                           set_={c: _incoming(spec, table, statement, c) for c in updated})
+
+
+def _incoming(spec: EntitySpec, table: sa.Table, statement, column: str):
+    """The value an upsert writes: the file's, except in a kept column that already holds one."""
+    if column in spec.kept:
+        return sa.func.coalesce(table.c[column], statement.excluded[column])
+    return statement.excluded[column]
 
 
 def _copy_upsert(spec: EntitySpec, columns: list[str], records: list[dict]) -> tuple[int, int]:
@@ -98,9 +105,9 @@ def _copy_upsert(spec: EntitySpec, columns: list[str], records: list[dict]) -> t
     compared = [c for c in updated if c != "updated_at"]
     statement = insert(table).from_select(columns, sa.select(*(stage.c[c] for c in columns)))
     statement = statement.on_conflict_do_update(
-        index_elements=list(spec.key), set_={c: statement.excluded[c] for c in updated},
+        index_elements=list(spec.key), set_={c: _incoming(spec, table, statement, c) for c in updated},
         where=sa.tuple_(*(table.c[c] for c in compared)).is_distinct_from(
-            sa.tuple_(*(statement.excluded[c] for c in compared))))
+            sa.tuple_(*(_incoming(spec, table, statement, c) for c in compared))))
     written = statement.returning(sa.literal_column("xmax = 0").label("inserted")).cte("written")
     created, changed = connection.execute(sa.select(sa.func.count().filter(written.c.inserted),
                                                     sa.func.count().filter(sa.not_(written.c.inserted)))).one()
