@@ -150,9 +150,10 @@ def index():
     return render_template("tickets/admin/index.html", kinds=KINDS, counts=counts, kind=None, here=None)
 
 
-@bp.get("/<key>")
+@bp.get("/<section>")
 @roles_required(*EDITORS)
-def list_items(key: str):
+def list_items(section: str):
+    key = section
     kind = _kind(key)
     rows = list(db.session.scalars(sa.select(kind.model).order_by(kind.order, kind.model.id)).unique())
     items = [{"id": r.id, "name": _name(r), "cells": _cells(kind, r), "active": getattr(r, "active", None)}
@@ -160,11 +161,12 @@ def list_items(key: str):
     return render_template("tickets/admin/list.html", kind=kind, items=items, headers=HEADERS[key], here=None)
 
 
-@bp.route("/<key>/nouveau", methods=["GET", "POST"], defaults={"row_id": None})
-@bp.route("/<key>/<int:row_id>", methods=["GET", "POST"])
+@bp.route("/<section>/nouveau", methods=["GET", "POST"], defaults={"row_id": None})
+@bp.route("/<section>/<int:row_id>", methods=["GET", "POST"])
 @roles_required(*EDITORS)
-def edit(key: str, row_id: int | None):
+def edit(section: str, row_id: int | None):
     """Create or edit one item; its history and, for a policy or a calendar, the open tickets it changes."""
+    key = section
     kind = _kind(key)
     row = _row(kind, row_id) if row_id is not None else None
     form = kind.form()
@@ -186,7 +188,7 @@ def edit(key: str, row_id: int | None):
                 form.form_errors.append(str(error))
         else:
             flash(_("« %(name)s » enregistré.", name=_name(saved)), "success")
-            return redirect(url_for(".edit", key=key, row_id=saved.id))
+            return redirect(url_for(".edit", section=key, row_id=saved.id))
     status = 422 if request.method == "POST" else 200
     here = _name(row) if row is not None else kind.new_label
     return render_template("tickets/admin/edit.html", kind=kind, row=row, form=form, here=here,
@@ -217,10 +219,11 @@ def _show_value(value) -> str:
 OPERATIONS = {"activer", "desactiver", "supprimer", "recalculer"}
 
 
-@bp.post("/<key>/<int:row_id>/<operation>")
+@bp.post("/<section>/<int:row_id>/<operation>")
 @roles_required(*EDITORS)
-def operation(key: str, row_id: int, operation: str):
+def operation(section: str, row_id: int, operation: str):
     """Activate, deactivate, delete, or recompute the due times of the open tickets a change concerns."""
+    key = section
     kind = _kind(key)
     row = _row(kind, row_id)
     if operation not in OPERATIONS:
@@ -230,7 +233,7 @@ def operation(key: str, row_id: int, operation: str):
         if operation == "supprimer":
             services.delete_item(row, by=current_user)
             flash(_("« %(name)s » supprimé.", name=name), "success")
-            return redirect(url_for(".list_items", key=key))
+            return redirect(url_for(".list_items", section=key))
         if operation == "recalculer":
             if not isinstance(row, SlaPolicy | SlaCalendar):
                 abort(404)
@@ -243,7 +246,7 @@ def operation(key: str, row_id: int, operation: str):
     except services.ConfigError as error:
         db.session.rollback()
         flash(str(error), "error")
-    return redirect(url_for(".edit", key=key, row_id=row_id))
+    return redirect(url_for(".edit", section=key, row_id=row_id))
 
 
 def init_app(app: Flask) -> None:
