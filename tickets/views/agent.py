@@ -249,7 +249,7 @@ def render_ticket(ticket: Ticket, status: int = 200, **given):
     clocks = [(target, _(TARGET_LABELS[target]), view.clocks[target]) for target in TARGETS if target in view.clocks]
     return render_template(
         "tickets/ticket.html", ticket=ticket, sla=view, clocks=clocks, now=now, timeline=timeline(ticket),
-        links=_links(ticket), attachment_url=lambda a: url_for(".download", attachment_id=a.id),
+        links=_links(ticket), attachment_url=lambda a: url_for("tickets_agent.download", attachment_id=a.id),
         clock_text=clock_explanation, answers=auto_answer_articles(ticket),
         live_state=queries.live_sla_state, active=ticket.status in ACTIVE_STATUSES,
         can_resolve=Status.RESOLVED in services.TRANSITIONS[Status(ticket.status)],
