@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
-
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateField,
     EmailField,
     HiddenField,
     IntegerField,
@@ -20,8 +15,9 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Email, Length, Optional
 
+from crm.core.forms import PeriodForm  # noqa: F401 - the managers' reporting period, shared with the portal
 from tickets.models import PRIORITY_LABELS, Status
 
 MESSAGE_MAX = 20_000
@@ -183,45 +179,6 @@ class PortalContactForm(FlaskForm):
                         validators=[DataRequired()])
     body = TextAreaField(_l("Votre message"), validators=[DataRequired(), Length(max=10000)])
     submit = SubmitField(_l("Envoyer"))
-
-
-#: The longest reporting period, in days, and the dates a period may span.
-MAX_DAYS = 366
-EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
-
-
-def _within_bounds(_form, field) -> None:
-    """Keep dates where time-zone arithmetic is safe."""
-    if field.data is not None and not EARLIEST <= field.data <= LATEST:
-        raise ValidationError(_l("Date hors de la plage acceptée (de 2000 à 2100)."))
-
-
-class PeriodForm(FlaskForm):
-    """The reporting period, read from the query string (GET, changes nothing: no CSRF token)."""
-
-    class Meta:
-        csrf = False
-
-    du = DateField(_l("Du"), validators=[DataRequired(message=_l("Indiquez une date de début valide.")),
-                                         _within_bounds])
-    au = DateField(_l("Au (inclus)"), validators=[DataRequired(message=_l("Indiquez une date de fin valide.")),
-                                                  _within_bounds])
-    submit = SubmitField(_l("Afficher"))
-
-    def validate_au(self, field) -> None:
-        if self.du.data is None or field.data is None:
-            return
-        if field.data < self.du.data:
-            raise ValidationError(_l("La date de fin doit être postérieure ou égale à la date de début."))
-        if (field.data - self.du.data).days + 1 > MAX_DAYS:
-            raise ValidationError(_l("La période ne peut pas dépasser un an."))
-
-    def bounds(self) -> tuple[datetime, datetime]:
-        """[start, end) in UTC: from the first day's midnight to the day after the last, in Paris time."""
-        zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-        start = datetime.combine(self.du.data, time(0), tzinfo=zone).astimezone(UTC)
-        end = datetime.combine(self.au.data + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-        return start, end
 
 
 class AssistantQuestionForm(FlaskForm):

@@ -59,7 +59,7 @@ def _period_bounds(_form, field) -> None:
 class PeriodForm(FlaskForm):
     """A reporting period of at most a year, read from the query string (GET, changes nothing: no CSRF token).
 
-    The same fields and messages as the managers' period (tickets.forms.PeriodForm), for the packages below tickets.
+    The managers' pages (tickets), the assistant's follow-up and the portal's figures all use this one.
     """
 
     class Meta:
