@@ -106,6 +106,7 @@ def test_auto_answer_mail_from_the_expert_signal(make_ticket):
 
     class Article:
         id = 42
+        external_id = "comment-deposer"
         question = "Comment déposer ?"
         answer = "Rendez-vous sur **la plateforme**.<script>alert(1)</script>"
 
@@ -114,6 +115,7 @@ def test_auto_answer_mail_from_the_expert_signal(make_ticket):
     [mail] = outbox(OutboxMessage.kind == "auto_answer")
     assert "<strong>la plateforme</strong>" in mail.body_html and "<script>" not in mail.body_html
     assert f"/demandes/{ticket.reference}?cle=cle-secrete" in mail.body_text
+    assert "comment-deposer" in mail.body_text  # the link to the article
 
 
 # -- escalations ----------------------------------------------------------------------------------
