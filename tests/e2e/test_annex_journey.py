@@ -76,7 +76,8 @@ def test_publish_correct_approve(live_server, browser, axe_check, annex_world):
     office.get_by_role("link", name=f"{annex_world['project']}-P1").click()
     office.wait_for_load_state()
     axe_check(office, "annexe, référent")
-    office.get_by_label("Je demande des corrections").check()
+    office.locator("label", has_text="Je demande des corrections").click()  # the DSFR radio: a person clicks its label
+    assert office.get_by_label("Je demande des corrections").is_checked()
     office.get_by_label("Frais de personnel", exact=True).fill("Un poste est compté deux fois.")
     office.get_by_role("button", name="Envoyer ma réponse").click()
     office.wait_for_load_state()
@@ -93,7 +94,8 @@ def test_publish_correct_approve(live_server, browser, axe_check, annex_world):
 
     office.reload()
     assert "Modifié" in office.content()
-    office.get_by_label("J'approuve cette version").check()
+    office.locator("label", has_text="J'approuve cette version").click()  # the DSFR radio: a person clicks its label
+    assert office.get_by_label("J'approuve cette version").is_checked()
     office.get_by_role("button", name="Envoyer ma réponse").click()
     office.wait_for_load_state()
     assert "Vous avez approuvé la version 2" in office.content()
