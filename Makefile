@@ -45,12 +45,21 @@ run: setup
 	@$(BIN)/guichet demo logins
 	GUICHET_SCHEDULER_IN_PROCESS=true $(BIN)/guichet run --host $(HOST) --port $(PORT)
 
-## The whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set.
+## The whole suite on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set: the two runs share nothing
+## (their own databases, free ports, temporary folders, Redis keys of their own), so they run side by side,
+## one per core; the SQLite run's output follows the PostgreSQL one's. Either failing fails `make test`.
 test: setup system-deps
-	env -u TEST_DATABASE_URL $(BIN)/pytest -q -p no:cacheprovider
-	@if [ -n "$$TEST_DATABASE_URL" ]; then \
-	  echo "== PostgreSQL: $$TEST_DATABASE_URL"; \
+	@if [ -z "$$TEST_DATABASE_URL" ]; then \
 	  $(BIN)/pytest -q -p no:cacheprovider; \
+	else \
+	  log=$$(mktemp); \
+	  (env -u TEST_DATABASE_URL $(BIN)/pytest -q -p no:cacheprovider >"$$log" 2>&1) & sqlite=$$!; \
+	  echo "== PostgreSQL: $$TEST_DATABASE_URL (SQLite alongside, its output below)"; \
+	  $(BIN)/pytest -q -p no:cacheprovider; pg=$$?; \
+	  wait $$sqlite; lite=$$?; \
+	  echo "== SQLite"; cat "$$log"; rm -f "$$log"; \
+	  echo "== PostgreSQL: exit $$pg; SQLite: exit $$lite"; \
+	  [ $$pg -eq 0 ] && [ $$lite -eq 0 ]; \
 	fi
 
 lint: setup
