@@ -216,3 +216,19 @@ def test_an_annex_follows_its_partner_to_another_establishment(world, client, lo
     client.post("/deconnexion")
     login(world.outsider)  # the new establishment's référent
     assert client.get(f"/portail/annexes/{mine.id}").status_code == 200
+
+
+def test_the_project_sheet_lists_the_annexes_addressed_to_the_referent(world, client, login):
+    mine, theirs = world.publish(), world.publish(world.other_partner)
+    login(world.referent)
+    sheet = client.get("/portail/projets/" + world.project.reference).get_data(as_text=True)
+    assert "Annexes financières à valider" in sheet
+    assert f"/portail/annexes/{mine.id}" in sheet and f"/portail/annexes/{theirs.id}" not in sheet
+    client.post("/deconnexion")
+    login(world.outsider)  # designated for the other partner's establishment: that annex only
+    other = client.get("/portail/projets/" + world.project.reference).get_data(as_text=True)
+    assert f"/portail/annexes/{theirs.id}" in other and f"/portail/annexes/{mine.id}" not in other
+    client.post("/deconnexion")
+    login(world.colleague)  # the same headquarters profile, but not designated: no block
+    sheet = client.get("/portail/projets/" + world.project.reference)
+    assert sheet.status_code == 200 and "Annexes financières à valider" not in sheet.get_data(as_text=True)

@@ -5,9 +5,11 @@ Every annex is loaded through the référent's scope (tickets.annexes.queries.re
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from crm.core.extensions import db
 from crm.core.forms import EmptyForm
@@ -15,7 +17,7 @@ from crm.core.i18n import paris_today
 from crm.portal.scope import profiles_of
 from tickets.annexes import budget, history, queries, services
 from tickets.annexes.forms import DesignateForm, ReviewForm
-from tickets.annexes.models import ANNEX_STATE_LABELS, AnnexReferent, AnnexState, ReferentKind
+from tickets.annexes.models import ANNEX_STATE_LABELS, AnnexReferent, AnnexState, FinancialAnnex, ReferentKind
 
 bp = Blueprint("annexes_portal", __name__, url_prefix="/portail/annexes", template_folder="../templates")
 PER_PAGE = 20
@@ -137,6 +139,23 @@ def remove_referent(designation_id: int):
     return redirect(url_for(".referents"))
 
 
+def project_section(project, user) -> Markup | None:
+    """The project sheet's block for a designated référent: the project's annexes addressed to them (their scope)."""
+    if user.is_staff:
+        return None
+    designations = queries.designations_of(user, profiles_of(user))
+    if not designations.organisation_ids:
+        return None
+    annexes = db.session.scalars(
+        sa.select(FinancialAnnex).where(queries.referent_scope(designations, profiles_of(user)),
+                                        FinancialAnnex.project_id == project.id)
+        .options(*queries.ROW_LOADS).order_by(FinancialAnnex.due_on, FinancialAnnex.id)).all()
+    if not annexes:
+        return None
+    return Markup(render_template("annexes/_project_section.html", annexes=annexes,  # noqa: S704
+                                  today=paris_today()))
+
+
 def _menu_allowed(user) -> bool:
     if not getattr(user, "is_authenticated", False) or user.is_staff:
         return False
@@ -150,3 +169,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals.setdefault("annex_state_labels", ANNEX_STATE_LABELS)
     registry.add_menu(app, 32, "Annexes financières", "annexes_portal.index", _menu_allowed)
+    registry.add_project_section(app, 30, project_section)
