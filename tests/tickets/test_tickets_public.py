@@ -79,6 +79,10 @@ def test_submission_creates_ticket_and_shows_reference_and_link_once(client, ref
     link = f"/demandes/{ticket.reference}?cle={sent[0]}"
     assert link.replace("?", "?") in html.replace("&amp;", "&")
     assert "envoyé par courriel" in html
+    # The "Suivre ma demande" button carries the key, so the page opens in any browser; the copy button is there.
+    assert re.search(r'<a class="fr-btn" href="([^"]+)">Suivre ma demande', html).group(1).replace("&amp;", "&") \
+        .endswith(link)
+    assert 'data-copy="lien-suivi"' in html and "copy.js" in html
     # Shown once: a second visit goes back to the form.
     assert client.get("/demande/envoyee").status_code == 302
 
