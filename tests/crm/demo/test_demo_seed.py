@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,12 @@ DATES = {
     "1er-janvier-2027-00h30-paris": datetime(2026, 12, 31, 23, 30, tzinfo=UTC),
 }
 DATED_TICKETS = 12  # small data set for the dated runs: the suite stays fast
+#: On PostgreSQL, the instants where the database takes part: the hour that comes twice (timestamptz, as stored)
+#: and the new year (its reference sequence is created by its first request). The other instants exercise the
+#: seeder's own date arithmetic, the same on both databases, and run on SQLite (each dated run costs 10 s on
+#: PostgreSQL: a throwaway database, the migrations and a seed).
+POSTGRESQL_DATES = ("passage-heure-hiver-2027-02h30-ete-paris", "1er-janvier-2027-00h30-paris")
+ON_POSTGRESQL = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
 
 
 @pytest.fixture
@@ -121,7 +128,8 @@ def test_demo_seed_on_a_fresh_database_then_every_printed_account_logs_in(guiche
     _check_every_printed_account(guichet.database_url, guichet("demo", "logins"), moment)
 
 
-@pytest.mark.parametrize("moment", DATES.values(), ids=DATES.keys())
+@pytest.mark.parametrize("moment", [pytest.param(moment, id=name) for name, moment in DATES.items()
+                                    if not ON_POSTGRESQL or name in POSTGRESQL_DATES])
 def test_demo_seed_loads_on_any_date(guichet, moment):
     with time_machine.travel(moment, tick=True):
         guichet("db", "upgrade")
