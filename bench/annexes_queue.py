@@ -21,7 +21,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,21 +35,14 @@ from tickets.annexes import queries  # noqa: E402
 from tickets.annexes.models import AnnexReferent, AnnexVersion, FinancialAnnex  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/guichet_bench_annexes"
+from tickets_queue import ensure_database, timed, write_section  # noqa: E402 - bench/ helpers
+
 SECTION = "## Financial annexes at 100,000"
 DOC = ROOT / "docs" / "benchmarks.md"
 TARGET_MS = 50.0
 PER_PAGE = 25
 PARTNERS_PER_PROJECT = 4
 STATES = [("approved", 70), ("published", 22), ("corrections_requested", 8)]
-
-
-def ensure_database(url: str) -> None:
-    target = make_url(url)
-    engine = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        if not connection.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}):
-            connection.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
-    engine.dispose()
 
 
 def _insert(table, rows: list[dict]) -> None:
@@ -108,19 +100,6 @@ def fill(n: int, seed: int) -> None:
         connection.exec_driver_sql("VACUUM ANALYZE")
 
 
-def timed(fn, runs: int, warmup: int = 3) -> list[float]:
-    times = []
-    for i in range(warmup + runs):
-        db.session.expunge_all()
-        started = time.perf_counter()
-        fn()
-        elapsed = (time.perf_counter() - started) * 1000
-        db.session.rollback()
-        if i >= warmup:
-            times.append(elapsed)
-    return times
-
-
 def first_page(query: sa.Select):
     page = db.paginate(query, page=1, per_page=PER_PAGE, error_out=False)
     for annex in page.items:  # what the templates read on each row
@@ -152,7 +131,7 @@ def measure(runs: int, explain: bool) -> list[tuple[str, float, float, int]]:
             db.session.rollback()
         total = first_page(query).total
         db.session.rollback()
-        times = timed(lambda q=query: first_page(q), runs)
+        times, _ = timed(lambda q=query: first_page(q), runs)
         rows.append((label, statistics.median(times), statistics.quantiles(times, n=20, method="inclusive")[18],
                      total))
     return rows
@@ -166,18 +145,6 @@ def markdown(rows, n: int, runs: int, command: str) -> str:
     for label, p50, p95, total in rows:
         lines.append(f"| {label} | {total:,} | {p50:.1f} | {p95:.1f} | {'yes' if p95 < TARGET_MS else 'no'} |")
     return "\n".join(lines) + "\n"
-
-
-def write_section(text: str) -> None:
-    current = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        updated = "".join(lines[:start]) + text + ("\n" + "".join(lines[end:]) if end < len(lines) else "")
-    DOC.write_text(updated, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -209,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     text = markdown(rows, args.annexes, args.runs, command)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(text, SECTION)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,6 +39,8 @@ from tickets.modifications.models import ChangeRequest  # noqa: E402
 from tickets.modifications.states import TICKET_STATUS, State  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/guichet_bench_modifications"
+from tickets_queue import ensure_database, timed, write_section  # noqa: E402 - bench/ helpers
+
 SECTION = "## Modification requests at 100,000"
 DOC = ROOT / "docs" / "benchmarks.md"
 TARGET_MS = 50.0
@@ -49,15 +50,6 @@ KINDS = [("extension", 59), ("amounts", 31), ("team", 6), ("beneficiary_entry", 
 STATES = [(State.CLOSED, 55), (State.RECORDED, 8), (State.ACCEPTED, 4), (State.PARTLY_ACCEPTED, 2),
           (State.REFUSED, 4), (State.UNDER_REVIEW, 12), (State.INFORMATION_REQUESTED, 5), (State.CO_VALIDATION, 6),
           (State.DRAFT, 3), (State.WITHDRAWN, 1)]
-
-
-def ensure_database(url: str) -> None:
-    target = make_url(url)
-    engine = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        if not connection.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}):
-            connection.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
-    engine.dispose()
 
 
 def _insert(table, rows: list[dict]) -> None:
@@ -136,19 +128,6 @@ def fill(n: int, seed: int) -> None:
         connection.exec_driver_sql("VACUUM ANALYZE")
 
 
-def timed(fn, runs: int, warmup: int = 3) -> list[float]:
-    times = []
-    for i in range(warmup + runs):
-        db.session.expunge_all()
-        started = time.perf_counter()
-        fn()
-        elapsed = (time.perf_counter() - started) * 1000
-        db.session.rollback()
-        if i >= warmup:
-            times.append(elapsed)
-    return times
-
-
 def agent_page(query: sa.Select) -> int:
     """What the queue view runs: 51 rows (the next-page probe), the capped count, each row's cells."""
     rows = db.session.execute(query.limit(AGENT_PAGE + 1)).all()
@@ -186,7 +165,7 @@ def measure(runs: int, explain: bool) -> list[tuple[str, float, float, int]]:
             db.session.rollback()
         total = run(query)
         db.session.rollback()
-        times = timed(lambda r=run, q=query: r(q), runs)
+        times, _ = timed(lambda r=run, q=query: r(q), runs)
         rows.append((label, statistics.median(times), statistics.quantiles(times, n=20, method="inclusive")[18],
                      total))
     return rows
@@ -203,18 +182,6 @@ def markdown(rows, n: int, runs: int, command: str) -> str:
     for label, p50, p95, total in rows:
         lines.append(f"| {label} | {total:,} | {p50:.1f} | {p95:.1f} | {'yes' if p95 < TARGET_MS else 'no'} |")
     return "\n".join(lines) + "\n"
-
-
-def write_section(text: str) -> None:
-    current = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        updated = "".join(lines[:start]) + text + ("\n" + "".join(lines[end:]) if end < len(lines) else "")
-    DOC.write_text(updated, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -246,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     text = markdown(rows, args.requests, args.runs, command)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(text, SECTION)
 
 
 if __name__ == "__main__":

@@ -421,12 +421,12 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
 
 
-def write_section(text: str) -> None:
-    """Replace (or add) this benchmark's section in docs/benchmarks.md, leaving other sections intact."""
+def write_section(text: str, section: str = SECTION) -> None:
+    """Replace (or add) a benchmark's section (its "## " heading) in docs/benchmarks.md, leaving the others."""
     DOC.parent.mkdir(exist_ok=True)
     current = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
     lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
+    start = next((i for i, line in enumerate(lines) if line.strip() == section), None)
     if start is None:
         updated = current.rstrip("\n") + "\n\n" + text
     else:

@@ -35,7 +35,8 @@ def test_the_conversation_in_a_browser(live_server, browser, axe_check, seeded):
         page.set_default_timeout(8000)
         page.goto(live_server + "/aide")
         axe_check(page, f"aide, {width} px")
-        page.get_by_role("textbox", name="Votre question").fill("Quelle est la date limite pour déposer ma proposition ?")
+        question = "Quelle est la date limite pour déposer ma proposition ?"
+        page.get_by_role("textbox", name="Votre question").fill(question)
         page.get_by_role("button", name="Envoyer ma question").click()
         page.wait_for_url(re.compile(r"/aide/assistant/[\w-]+#tour-2$"))
         assert _focused_id(page) == "tour-2"  # the new answer has the focus (and the live log announces it)
