@@ -130,13 +130,21 @@ def indicators(profiles: Profiles, today: date) -> dict:
     aid = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Project.aid_granted), 0))
                             .where(project_scope(profiles)))
     totals = payment_totals(profiles)
+    paid = sum((paid for paid, _r in totals.values()), ZERO)
+    whole_paid = sum((paid for paid, _r in project_queries.payment_totals(project_scope(profiles)).values()), ZERO)
+    partners_aid = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Partner.aid_granted), 0))
+                                     .join(Project, Project.id == Partner.project_id)
+                                     .where(project_scope(profiles), partner_scope(profiles)))
     return {
         "projects": sum(by_state.values()),
+        #: Both levels, each adding up: the whole projects', and the partners' the user follows.
+        "amounts": [("project", project_queries.Amounts(Decimal(aid).quantize(ZERO), whole_paid)),
+                    ("partners", project_queries.Amounts(Decimal(partners_aid).quantize(ZERO), paid))],
         "by_state": by_state,
         "late_deliverables": count(late_deliverables(profiles, today)),
         "submitted_deliverables": count(submitted_deliverables(profiles)),
         "aid_granted": Decimal(aid),
-        "paid": sum((paid for paid, _r in totals.values()), ZERO),
+        "paid": paid,
         "remaining": sum((rest for _p, rest in totals.values()), ZERO),
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -31,6 +32,33 @@ def payment_totals(*conditions: sa.ColumnElement[bool],
 def project_payment_totals(project: Project) -> tuple[Decimal, Decimal]:
     """(paid, remaining) over the payment lines of every partner of the project."""
     return payment_totals(project_ids=[project.id]).get(project.id, (ZERO, ZERO))
+
+
+@dataclass(frozen=True)
+class Amounts:
+    """Aid granted, paid and what remains to pay on it: remaining is granted − paid, so the three add up."""
+
+    granted: Decimal
+    paid: Decimal
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.granted - self.paid
+
+
+def project_amounts(project: Project, *conditions: sa.ColumnElement[bool]) -> Amounts:
+    """The amounts of the project's partners meeting the conditions; of the whole project without any.
+
+    The whole project's aid is its funding decision's (the sum of its partners' when it has none).
+    """
+    granted = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Partner.aid_granted), 0))
+                                .where(Partner.project_id == project.id, *conditions))
+    if not conditions and project.aid_granted is not None:
+        granted = project.aid_granted
+    paid = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(PaymentLine.paid_amount), 0))
+                             .join(Partner, Partner.id == PaymentLine.partner_id)
+                             .where(Partner.project_id == project.id, *conditions))
+    return Amounts(Decimal(granted).quantize(ZERO), Decimal(paid).quantize(ZERO))
 
 
 def project_by_reference(reference: str) -> Project | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, url_for
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from crm.core.extensions import db
@@ -21,10 +22,10 @@ bp = Blueprint("crm_projects", __name__, url_prefix="/crm/projets")
 def view_project(project_id: int):
     """The project sheet as agents see it: every partner, every state, links to the 360° views."""
     item = get_or_404(Project, project_id)
-    paid, remaining = queries.project_payment_totals(item)
     visible = {partner.id for partner in item.partners}
-    return render_template("crm/portal/project.html", project=item, visible=visible, paid=paid,
-                           remaining=remaining, today=paris_today(), staff_view=True, contact_url=None)
+    amounts = [(_("Ensemble du projet"), queries.project_amounts(item))]
+    return render_template("crm/portal/project.html", project=item, visible=visible, amounts=amounts,
+                           today=paris_today(), staff_view=True, contact_url=None)
 
 
 @bp.get("/reference/<reference>")

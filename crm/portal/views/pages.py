@@ -19,8 +19,9 @@ from crm.portal import services as portal_accounts
 from crm.portal.forms import ProfileRequestForm, ProjectSearchForm, RegistrationForm, SetPasswordForm
 from crm.portal.models import GRANTED_PROFILES, PROFILE_LABELS
 from crm.portal.requests import Paging, provider, request_scope
-from crm.portal.scope import profiles_of, project_in_scope_or_404
+from crm.portal.scope import partner_scope, profiles_of, project_in_scope_or_404
 from crm.projects.models import PROJECT_STATE_LABELS
+from crm.projects.queries import project_amounts
 
 bp = Blueprint("portal", __name__, url_prefix="/portail")
 
@@ -67,12 +68,13 @@ def project(reference: str):
     profiles = profiles_of(current_user)
     item = project_in_scope_or_404(profiles, reference)
     visible = portal_queries.visible_partners(profiles, item)
-    paid, remaining = portal_queries.payment_totals(profiles, [item.id]).get(
-        item.id, (portal_queries.ZERO, portal_queries.ZERO))
+    amounts = [(_("Ensemble du projet"), project_amounts(item))]
+    if len(visible) < len(item.partners):
+        amounts.append((_("Partenaires de votre périmètre"), project_amounts(item, partner_scope(profiles))))
     contact_url = (url_for("portal_contact.report", reference=item.reference)
                    if "portal_contact.report" in current_app.view_functions else None)
-    return render_template("crm/portal/project.html", project=item, visible=visible, paid=paid,
-                           remaining=remaining, today=paris_today(), staff_view=False, contact_url=contact_url,
+    return render_template("crm/portal/project.html", project=item, visible=visible, amounts=amounts,
+                           today=paris_today(), staff_view=False, contact_url=contact_url,
                            sections=registry.project_sections(current_app, item, current_user))
 
 

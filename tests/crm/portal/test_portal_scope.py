@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -118,13 +119,31 @@ def test_pages_follow_the_scope_and_answer_404_outside(world, make_user, login, 
         assert client.get(f"/api/v1/portal/projects/{world[name].reference}").status_code == 401
 
 
+def amounts_shown(page: str) -> list[dict[str, Decimal]]:
+    """The amounts of each level of the sheet (whole project, then the user's partners), as numbers."""
+    levels = re.findall(r'<dl data-amounts="[^"]+">(.*?)</dl>', page, re.S)
+    return [{key: Decimal(re.sub(r"[^\d,]", "", value).replace(",", "."))
+             for key, value in re.findall(r'<dd data-amount="(\w+)">([^<]*)</dd>', level)} for level in levels]
+
+
 def test_project_sheet_hides_other_partners_payments(world, make_user, login, client):
+    partners = world["P1"].partners
+    partners[0].aid_granted, partners[1].aid_granted = Decimal("180.00"), Decimal("120.00")
+    world["P1"].aid_granted = Decimal("300.00")
+    db.session.flush()
     login(portal_user(make_user, world["E"]))
     page = client.get(f"/portail/projets/{world['P1'].reference}").get_data(as_text=True)
     assert "Composante 1" in page and "Délégation" in page  # the consortium is listed
     assert "hors périmètre" in page
-    assert "60,00" in page and "40,00" in page  # remaining and paid of its own line only
-    assert "calculés sur les partenaires de votre périmètre" in page
+    assert "Ensemble du projet" in page and "Partenaires de votre périmètre" in page
+    whole, own = amounts_shown(page)
+    assert whole == {"granted": Decimal("300"), "paid": Decimal("90"), "remaining": Decimal("210")}
+    assert own == {"granted": Decimal("180"), "paid": Decimal("40"), "remaining": Decimal("140")}  # its partner only
+    for level in (whole, own):
+        assert level["paid"] + level["remaining"] == level["granted"]
+    reporting = client.get("/portail/bilan").get_data(as_text=True)
+    assert "Ensemble des projets" in reporting
+    assert amounts_shown(reporting) == [whole, own]  # the director's scope is this one project
 
 
 def test_a_team_member_sees_the_projects_of_their_team_until_their_end_date(world, make_user, client, login):
