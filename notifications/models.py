@@ -21,6 +21,8 @@ class OutboxStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    #: Not sent: stale when its turn came (a check registered for its kind said why, in ``last_error``).
+    SKIPPED = "skipped"
 
 
 OUTBOX_STATUS_LABELS = {
@@ -28,6 +30,7 @@ OUTBOX_STATUS_LABELS = {
     OutboxStatus.SENDING: "En cours d'envoi",
     OutboxStatus.SENT: "Envoyé",
     OutboxStatus.FAILED: "Échec",
+    OutboxStatus.SKIPPED: "Non envoyé (périmé)",
 }
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import smtplib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 
 from crm.core.database import dialect_insert
 from crm.core.extensions import db, utcnow
@@ -264,9 +264,34 @@ class DispatchResult:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    skipped: int = 0
 
     def __str__(self) -> str:
-        return f"{self.sent} envoyé(s), {self.retried} à réessayer, {self.failed} en échec"
+        text = f"{self.sent} envoyé(s), {self.retried} à réessayer, {self.failed} en échec"
+        return text + (f", {self.skipped} périmé(s) non envoyé(s)" if self.skipped else "")
+
+
+#: app.extensions key: {kind: check(rows) -> {row id: reason}} (see register_stale_check)
+STALE_CHECKS = "guichet.outbox_stale_checks"
+
+StaleCheck = Callable[[list[OutboxMessage]], dict[int, str]]
+
+
+def register_stale_check(app: Flask, kind: str, check: StaleCheck) -> None:
+    """Let a domain say, when their turn comes, which of its e-mails of ``kind`` are stale and why.
+
+    ``check`` gets the claimed rows of that kind (in one call per batch, so that it reads what it needs once) and
+    returns {row id: reason} for those not to send; the reason is a French msgid, shown translated on the outbox
+    page. A ticket's "résolue" e-mail, say, is stale once the ticket was reopened (tickets.emails)."""
+    app.extensions.setdefault(STALE_CHECKS, {})[kind] = check
+
+
+def _stale_reasons(rows: list[OutboxMessage]) -> dict[int, str]:
+    checks = current_app.extensions.get(STALE_CHECKS, {})
+    reasons: dict[int, str] = {}
+    for kind in sorted({r.kind for r in rows} & checks.keys()):
+        reasons.update(checks[kind]([r for r in rows if r.kind == kind]))
+    return reasons
 
 
 def backoff(attempts: int) -> timedelta:
@@ -287,11 +312,29 @@ def _release_stale(now: datetime) -> None:
     )
 
 
+def _waits_for_earlier(now: datetime):
+    """The row has an earlier mail of its thread to the same recipient still on its way (being sent, due, or
+    coming back after a failed attempt): it goes after it, so that a thread's mails arrive in the order they
+    were written. An earlier mail deliberately held back (``not_before``, never tried) does not hold it."""
+    earlier = sa.orm.aliased(OutboxMessage)
+    return sa.exists(
+        sa.select(earlier.id).where(
+            earlier.ticket_id == OutboxMessage.ticket_id, earlier.recipient == OutboxMessage.recipient,
+            earlier.id < OutboxMessage.id,
+            sa.or_(earlier.status == OutboxStatus.SENDING,
+                   sa.and_(earlier.status == OutboxStatus.PENDING,
+                           sa.or_(earlier.attempts > 0, earlier.next_attempt_at <= now))),
+        )
+    )
+
+
 def claim_batch(now: datetime, batch: int) -> list[OutboxMessage]:
-    """Take due pending rows for this dispatcher; rows another dispatcher holds are skipped."""
+    """Take due pending rows for this dispatcher; rows another dispatcher holds are skipped, and so is a row
+    whose thread has an earlier mail to the same recipient still to send (it comes in a later round)."""
     query = (
         sa.select(OutboxMessage.id)
-        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now,
+               ~_waits_for_earlier(now))
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(batch)
     )
@@ -329,7 +372,8 @@ def _retry_or_fail(row: OutboxMessage, error: str, now: datetime, result: Dispat
 
 
 def dispatch_outbox(now: datetime | None = None, *, batch: int | None = None) -> DispatchResult:
-    """Send due outbox rows over SMTP; commits after each row (a job-level function, not a service)."""
+    """Send due outbox rows over SMTP, each thread's in order; commits after each row (a job-level function, not a
+    service). Rounds go on until nothing is left to claim."""
     now = now or utcnow()
     batch = batch or current_app.config["OUTBOX_BATCH"]
     result = DispatchResult()
@@ -344,12 +388,26 @@ def dispatch_outbox(now: datetime | None = None, *, batch: int | None = None) ->
         if not rows:
             return result
         _send_rows(rows, now, result)
-        if len(rows) < batch:
-            return result
+        # a round sends at most one mail per thread and recipient: the next round takes those that followed
+
+
+def _skip_stale(rows: list[OutboxMessage], result: DispatchResult) -> list[OutboxMessage]:
+    """Mark the rows a registered check finds stale as skipped, with its reason; return the others."""
+    reasons = _stale_reasons(rows)
+    for row in rows:
+        if row.id in reasons:
+            row.status, row.claim_token, row.last_error = OutboxStatus.SKIPPED, None, reasons[row.id][:2000]
+            result.skipped += 1
+            log.info("outbox %s not sent: %s", row.id, reasons[row.id])
+    if reasons:
+        db.session.commit()
+    return [row for row in rows if row.id not in reasons]
 
 
 def _send_rows(rows: list[OutboxMessage], now: datetime, result: DispatchResult) -> None:
-    pending = list(rows)
+    pending = _skip_stale(rows, result)
+    if not pending:
+        return
     try:
         with SmtpTransport(current_app.config) as transport:
             while pending:

@@ -21,8 +21,9 @@ def purge_old_data(now: datetime | None = None) -> dict[str, int]:
     outbox_limit = now - timedelta(days=config["OUTBOX_RETENTION_DAYS"])
     counts = {
         "outbox": db.session.execute(
-            sa.delete(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENT,
-                                           OutboxMessage.sent_at < outbox_limit)
+            sa.delete(OutboxMessage).where(sa.or_(
+                sa.and_(OutboxMessage.status == OutboxStatus.SENT, OutboxMessage.sent_at < outbox_limit),
+                sa.and_(OutboxMessage.status == OutboxStatus.SKIPPED, OutboxMessage.created_at < outbox_limit)))
         ).rowcount,
         "notifications": db.session.execute(
             sa.delete(Notification).where(

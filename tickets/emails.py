@@ -6,13 +6,14 @@ import re
 
 import sqlalchemy as sa
 
+from crm.core.extensions import db
 from crm.core.views import external_url, path_for
 from notifications.emails import mail_locale
 from notifications.models import Notification, OutboxMessage
 from notifications.outbox import enqueue_email
 from notifications.services import notify_user
 from tickets import identity
-from tickets.models import AuthorKind, Message, Ticket
+from tickets.models import AuthorKind, Message, Status, Ticket
 
 
 def localized(locale: str | None, fr: str, en: str, **values) -> str:
@@ -49,6 +50,32 @@ def email_requester(ticket: Ticket, *, dedup_key: str, kind: str, template: str,
         confirmed=identity.is_confirmed(ticket),
         thread_refs=[inbound] if inbound is not None else [], ticket=ticket, reply_to=identity.reply_address(ticket),
         **context)
+
+
+#: Why a "résolue" e-mail was not sent when its turn came (msgids, shown translated on the outbox page).
+REOPENED = "Non envoyé : la demande a été rouverte avant l'envoi."
+RESOLVED_AGAIN = "Non envoyé : la demande a été résolue de nouveau depuis (seul le dernier courriel part)."
+
+
+def stale_resolution_mails(rows: list[OutboxMessage]) -> dict[int, str]:
+    """The "résolue" e-mails (and their survey link) no longer true at dispatch: the ticket was reopened since,
+    or resolved again (a later one of the same ticket and recipient carries the current survey). Two reads."""
+    ids = sorted({r.ticket_id for r in rows if r.ticket_id is not None})
+    if not ids:
+        return {}
+    statuses = dict(db.session.execute(sa.select(Ticket.id, Ticket.status).where(Ticket.id.in_(ids))).all())
+    latest = {(thread, recipient): last for thread, recipient, last in db.session.execute(
+        sa.select(OutboxMessage.ticket_id, OutboxMessage.recipient, sa.func.max(OutboxMessage.id))
+        .where(OutboxMessage.kind == "resolved", OutboxMessage.ticket_id.in_(ids))
+        .group_by(OutboxMessage.ticket_id, OutboxMessage.recipient))}
+    reasons = {}
+    for row in rows:
+        status = statuses.get(row.ticket_id)
+        if status is not None and status not in (Status.RESOLVED, Status.CLOSED):
+            reasons[row.id] = REOPENED
+        elif latest.get((row.ticket_id, row.recipient), row.id) > row.id:
+            reasons[row.id] = RESOLVED_AGAIN
+    return reasons
 
 
 def notify_staff(user, ticket: Ticket, *, kind: str, dedup_key: str, title: str, body: str = "",

@@ -206,7 +206,9 @@ def apply_sla_policy(ticket: Ticket, *, by: User | None = None, now: datetime | 
     recompute_sla(ticket, now)
 
 
-def _set_status(ticket: Ticket, status: str, by: User | None, now: datetime, **extra) -> None:
+def _set_status(ticket: Ticket, status: str, by: User | None, now: datetime, *, announce: bool = True,
+                **extra) -> None:
+    """Change the status and record it; ``announce=False``: the caller sends ticket_resolved itself, later."""
     before = ticket.status
     if before == status:
         return
@@ -221,7 +223,7 @@ def _set_status(ticket: Ticket, status: str, by: User | None, now: datetime, **e
         ticket.resolved_at = None
         ticket.closed_at = None
     record_event(ticket, "status", by, at=now, before=before, after=status, **extra)
-    if status == Status.RESOLVED:
+    if status == Status.RESOLVED and announce:
         signals.ticket_resolved.send(ticket, by=by)
 
 
@@ -285,14 +287,18 @@ def reply_to_ticket(ticket: Ticket, *, author: User, body: str, attachments=(), 
     if ticket.assignee_id is None:
         _assign(ticket, author, by=author, now=now)
     target = next_status or (Status.OPEN if ticket.status in (Status.NEW, Status.AUTO_ANSWERED) else None)
+    resolving = target == Status.RESOLVED and ticket.status != Status.RESOLVED
     if target and target != ticket.status:
         if target not in TRANSITIONS[Status(ticket.status)]:
             raise TicketError(_("Statut demandé incompatible avec l'état de la demande."))
-        _set_status(ticket, target, author, now)
+        # resolved by this reply: announced after it, so that the reply's e-mail is written (and sent) first
+        _set_status(ticket, target, author, now, announce=False)
     ticket.updated_at = now
     recompute_sla(ticket, now)  # before the flush: the ticket is written once, its SLA columns with the rest
     db.session.flush()
     signals.ticket_replied.send(ticket, message=message)
+    if resolving:
+        signals.ticket_resolved.send(ticket, by=author)
     return message
 
 

@@ -27,9 +27,19 @@ from flask import Flask
 
 from crm.core.extensions import utcnow
 from crm.core.views import external_url
+from expert import services as expert
 from notifications.emails import local_datetime
+from notifications.outbox import register_stale_check
 from tickets import identity, queries
-from tickets.emails import email_requester, follow_link, localized, markdown_html, markdown_text, notify_staff
+from tickets.emails import (
+    email_requester,
+    follow_link,
+    localized,
+    markdown_html,
+    markdown_text,
+    notify_staff,
+    stale_resolution_mails,
+)
 from tickets.models import AuthorKind, Priority, Status
 
 log = logging.getLogger(__name__)
@@ -85,19 +95,26 @@ def on_ticket_resolved(ticket, by=None, **_kw) -> None:
     )
 
 
-def on_auto_answered(ticket, article=None, access_key: str | None = None, first_message=None, **_kw) -> None:
-    """Send the expert module's automatic answer; both buttons lead to the follow page where they are."""
+def on_auto_answered(ticket, article=None, access_key: str | None = None, first_message=None, passage=None,
+                     **_kw) -> None:
+    """Send the expert module's automatic answer (an article, or a passage of a call document); both buttons lead
+    to the follow page where they are."""
     if not ticket.requester_email:
         return
     link = follow_link(ticket, access_key)
-    answer = str(article.answer or "") if article is not None else ""
+    if passage is not None:
+        answer, title = passage.text, expert.passage_source(passage)
+        answer_link, source = expert.passage_link(passage), f"passage:{passage.passage_id}"
+    else:
+        answer = str(article.answer or "") if article is not None else ""
+        title = article.question if article is not None else ""
+        answer_link = external_url("kb.article", external_id=article.external_id) if article else ""
+        source = article.id if article is not None else ""
     email_requester(
-        ticket, dedup_key=f"auto_answer:{ticket.id}:{article.id if article is not None else ''}:"
-                          f"{ticket.requester_email}",
-        kind="auto_answer", template="auto_answer", first_message=first_message,
-        article_title=(article.question if article is not None else ""),
+        ticket, dedup_key=f"auto_answer:{ticket.id}:{source}:{ticket.requester_email}",
+        kind="auto_answer", template="auto_answer", first_message=first_message, article_title=title,
         answer=markdown_text(answer), answer_html=markdown_html(answer), confirm_link=link, escalate_link=link,
-        link=link, article_link=external_url("kb.article", external_id=article.external_id) if article else "",
+        link=link, article_link=answer_link,
         address_link=identity.confirmation_link(ticket),  # None once the address is known to be theirs
     )
 
@@ -176,3 +193,4 @@ def init_app(app: Flask) -> None:
     signals.sla_breached.connect(escalations.on_sla_breached)
     expert_signals.auto_answered.connect(on_auto_answered)
     expert_signals.advisor_requested.connect(on_advisor_requested)
+    register_stale_check(app, "resolved", stale_resolution_mails)  # not sent for a ticket reopened meanwhile
