@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from crm.core import services
+from crm.core import registry, services
 from crm.core.extensions import db, limiter, login_manager, utcnow
 from crm.core.forms import ApiTokenForm, ChangePasswordForm, EmptyForm, LanguageForm, LoginForm
 from crm.core.i18n import LANG_KEY
@@ -52,10 +52,14 @@ def login():
         user = services.authenticate(form.email.data, form.password.data)
         if user is None:
             flash(_("Adresse électronique ou mot de passe incorrect."), "error")
-            return render_template("crm/login.html", form=form), 200
+            return _login_page(form)
         _start_session(user)
         return redirect(safe_next(form.next.data, url_for("views.home")))
-    return render_template("crm/login.html", form=form)
+    return _login_page(form)
+
+
+def _login_page(form: LoginForm):
+    return render_template("crm/login.html", form=form, links=registry.login_links(current_app))
 
 
 def _start_session(user: User) -> None:

@@ -34,6 +34,17 @@ def menu_for(app: Flask, user) -> list[tuple[str, str]]:
     return [(label, endpoint) for _o, label, endpoint, allowed in items if allowed(user)]
 
 
+def add_login_link(app: Flask, order: int, label: str, endpoint: str) -> None:
+    """Add a link under the login form (forgotten password, registration); label is a lazy translation."""
+    app.extensions.setdefault("guichet.login_links", []).append((order, label, endpoint))
+
+
+def login_links(app: Flask) -> list[tuple[str, str]]:
+    """The links (label, endpoint) shown under the login form, in order."""
+    return [(label, endpoint) for _o, label, endpoint in sorted(app.extensions.get("guichet.login_links", []),
+                                                                    key=lambda link: link[0])]
+
+
 def add_home_card(app: Flask, order: int, card: Callable) -> None:
     """Register a function user -> dict(title, text, url) or None, shown on the public home page."""
     app.extensions.setdefault("guichet.cards", []).append((order, card))

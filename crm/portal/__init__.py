@@ -37,6 +37,8 @@ def _portal_card(user) -> dict:
 
 def init_app(app: Flask) -> None:
     """Register the portal pages, its API, its administration, menus and home page."""
+    from flask_babel import lazy_gettext as _l
+
     from crm.core import registry
     from crm.core.api import register_api_blueprint
     from crm.core.models import Role
@@ -50,6 +52,9 @@ def init_app(app: Flask) -> None:
     registry.add_menu(app, 30, "Mes projets", "portal.projects", _portal_user)
     registry.add_menu(app, 81, "Profils du portail", "crm_admin.grants",
                       lambda u: getattr(u, "is_authenticated", False) and u.has_role(Role.ADMIN))
+    registry.add_login_link(app, 10, _l("Mot de passe oublié ?"), "portal.forgot_password")
+    registry.add_login_link(app, 20, _l("Première connexion au portail des projets : créer mon compte"),
+                            "portal.register")
     registry.add_home(app, _portal_home)
     registry.add_home_card(app, 30, _portal_card)
     app.add_template_global(_shows_requests, "portal_shows_requests")

@@ -9,13 +9,14 @@ from crm.core.security import token_digest
 from notifications.outbox import enqueue_email
 
 
-def on_password_link_requested(_sender, user: User | None = None, url: str = "", **_kw) -> None:
-    """E-mail a portal user the single-use link that sets their password (one e-mail per link)."""
+def on_password_link_requested(_sender, user: User | None = None, url: str = "", reset: bool = False,
+                               **_kw) -> None:
+    """E-mail the single-use link that sets a password, a first one or a forgotten one (one e-mail per link)."""
     if user is None or not url:
         return
     digest = token_digest(url)[:24]
     enqueue_email(dedup_key=f"password_link:{user.id}:{digest}", kind="password_link", recipient=user.email,
-                  template="crm/portal/mail/password_link", locale=user.locale, user=user, link=url)
+                  template="crm/portal/mail/password_link", locale=user.locale, user=user, link=url, reset=reset)
 
 
 def init_app(app: Flask) -> None:

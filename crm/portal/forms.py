@@ -47,6 +47,12 @@ class RegistrationForm(FlaskForm):
     submit = SubmitField(_l("Recevoir le lien"))
 
 
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("Adresse électronique de votre compte"), filters=[_strip],
+                       validators=[DataRequired(), Email(), Length(max=254)])
+    submit = SubmitField(_l("Recevoir le lien"))
+
+
 class SetPasswordForm(FlaskForm):
     password = PasswordField(_l("Nouveau mot de passe"),
                              validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)])

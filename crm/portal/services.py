@@ -29,13 +29,29 @@ _VALIDATORS = {ProfileKind.HEADQUARTERS: (validate_siren, Organisation.siren),
                ProfileKind.LAB_DIRECTOR: (validate_rnsr, Organisation.rnsr)}
 
 
-def send_password_link(user: User, url: str) -> None:
+def send_password_link(user: User, url: str, *, reset: bool = False) -> None:
     """Hand the link to whoever sends e-mail (signal), and log it outside production."""
     if current_app.config.get("ENV_NAME") == "production":
         log.info("password link issued for user %s", user.id)
     else:
         log.info("password link for %s: %s", user.email, url)
-    signals.password_link_requested.send(current_app._get_current_object(), user=user, url=url)
+    signals.password_link_requested.send(current_app._get_current_object(), user=user, url=url, reset=reset)
+
+
+def request_password_reset(email: str) -> None:
+    """« Mot de passe oublié » : a single-use link to an active account; a first link to a person the agency knows.
+
+    Nothing visible tells whether the address has an account (the page answers the same in every case).
+    """
+    user = services.user_by_email(email)
+    if user is None:
+        request_password_link(email)
+        return
+    if not user.active:
+        log.info("password reset for a deactivated account ignored")
+        return
+    url, _token = issue_password_token(user)
+    send_password_link(user, url, reset=bool(user.password_hash))
 
 
 def request_password_link(email: str) -> None:

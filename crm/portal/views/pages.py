@@ -16,7 +16,13 @@ from crm.core.services import AccountError
 from crm.portal import exports
 from crm.portal import queries as portal_queries
 from crm.portal import services as portal_accounts
-from crm.portal.forms import ProfileRequestForm, ProjectSearchForm, RegistrationForm, SetPasswordForm
+from crm.portal.forms import (
+    ForgotPasswordForm,
+    ProfileRequestForm,
+    ProjectSearchForm,
+    RegistrationForm,
+    SetPasswordForm,
+)
 from crm.portal.models import GRANTED_PROFILES, PROFILE_LABELS
 from crm.portal.requests import Paging, provider, request_scope
 from crm.portal.scope import partner_scope, profiles_of, project_in_scope_or_404
@@ -194,6 +200,24 @@ def register():
                 "vous être envoyé. Il est valable 24 heures et ne sert qu'une fois."), "info")
         return redirect(url_for("portal.register"))
     return render_template("crm/portal/register.html", form=form)
+
+
+def _login_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN"]
+
+
+@bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def forgot_password():
+    """Ask for a single-use link to choose a new password; the same neutral answer whatever the e-mail."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        portal_accounts.request_password_reset(form.email.data)
+        flash(_("Si un compte existe pour cette adresse, un lien pour choisir un nouveau mot de passe vient de "
+                "vous être envoyé. Il ne sert qu'une fois et expire dans %(n)s heures.",
+                n=current_app.config["PORTAL_LINK_HOURS"]), "info")
+        return redirect(url_for("portal.forgot_password"))
+    return render_template("crm/portal/forgot_password.html", form=form), 422 if form.errors else 200
 
 
 @bp.route("/mot-de-passe/<token>", methods=["GET", "POST"])

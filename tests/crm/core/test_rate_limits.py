@@ -85,6 +85,12 @@ def test_without_a_trusted_proxy_a_forged_header_does_not_escape_the_limit(no_pr
     assert _login_statuses(no_proxy_trusted, None, 1, peer="10.0.0.8") == [200]  # another peer, another bucket
 
 
+def test_the_forgotten_password_form_is_limited_like_the_login(no_proxy_trusted):
+    statuses = [no_proxy_trusted.post("/portail/mot-de-passe-oublie", data={"email": "inconnu@test.example"}
+                                      ).status_code for _ in range(4)]
+    assert statuses == [302, 302, 302, 429]
+
+
 def test_a_negative_number_of_trusted_proxies_is_refused():
     with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
         check_config({"TRUSTED_PROXIES": -1})

@@ -24,7 +24,7 @@ NEUTRAL = "Si cette adresse est connue de l"
 def links():
     sent = []
 
-    def receive(sender, user, url):
+    def receive(sender, user, url, reset=False):
         sent.append((user.email, url))
 
     with signals.password_link_requested.connected_to(receive):
@@ -74,6 +74,28 @@ def test_expired_or_superseded_link_is_useless(client, links):
     db.session.flush()
     assert client.get(second).status_code == 410
     assert client.get("/portail/mot-de-passe/n-importe-quoi").status_code == 410
+
+
+FORGOT = "Si un compte existe pour cette adresse"
+
+
+def test_forgotten_password_by_a_single_use_link_and_the_same_answer_for_any_email(client, links, make_user):
+    page = client.get("/connexion").get_data(as_text=True)
+    assert 'href="/portail/mot-de-passe-oublie"' in page and 'href="/portail/inscription"' in page
+    agent, gone = make_user("agent"), make_user("agent")
+    gone.active = False
+    db.session.flush()
+    answers = [client.post("/portail/mot-de-passe-oublie", data={"email": email}, follow_redirects=True)
+               for email in (agent.email.upper(), "personne@nulle-part.example", gone.email)]
+    assert all(r.status_code == 200 and FORGOT in r.get_data(as_text=True) for r in answers)
+    assert [email for email, _url in links] == [agent.email]  # neither the unknown nor the deactivated account
+    assert client.post("/portail/mot-de-passe-oublie", data={"email": "pas-une-adresse"}).status_code == 422
+    path = token_path(links[0][1])
+    assert client.post(path, data={"password": "court", "confirm": "court"}).status_code == 200  # too short
+    client.post(path, data={"password": "un-nouveau-mot-de-passe", "confirm": "un-nouveau-mot-de-passe"})
+    assert client.get(path).status_code == 410  # single use
+    assert client.post("/connexion", data={"email": agent.email, "password": "un-nouveau-mot-de-passe"}
+                       ).status_code == 302
 
 
 def test_weak_or_mismatched_password_is_refused(client, links):
