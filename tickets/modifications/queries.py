@@ -10,8 +10,8 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from crm.core.extensions import db
-from crm.portal.scope import Profiles, project_scope
-from crm.projects.models import Project
+from crm.portal.scope import Profiles, organisation_scope, project_scope
+from crm.projects.models import PORTAL_STATES, Partner, Project
 from tickets.models import Ticket
 from tickets.modifications.kinds import KIND_ORDER
 from tickets.modifications.models import ChangeRequest
@@ -41,13 +41,31 @@ def visible_to(profiles: Profiles, user_id: int) -> sa.ColumnElement[bool]:
     return sa.or_(ChangeRequest.state != State.DRAFT, ChangeRequest.filer_id == user_id)
 
 
+def projects_in_scope(profiles: Profiles) -> sa.Select:
+    """SELECT of the ids of the projects in the portal scope (crm.portal.scope.project_scope, the same projects),
+    the SIREN and SIRET profiles resolved to their establishments' ids first.
+
+    Joined through the SIREN, PostgreSQL cannot know how many partners an establishment has and takes the average
+    (50 of 50,000 where a large one has 1,246): it then joins every project in scope to its requests and sorts them
+    all. Given the ids, it estimates the partners from the column's statistics and walks ix_change_requests_updated
+    backwards to the first page (bench/modifications_queue.py)."""
+    establishments = Profiles(sirens=profiles.sirens, sirets=profiles.sirets)
+    others = Profiles(rnsrs=profiles.rnsrs, person_id=profiles.person_id)
+    reached = [project_scope(others)] if not others.is_empty else []
+    if establishments.has_establishment:
+        ids = db.session.scalars(organisation_scope(establishments)).all()
+        if ids:
+            reached.append(sa.and_(Project.state.in_([str(s) for s in PORTAL_STATES]), Project.id.in_(
+                sa.select(Partner.project_id).where(Partner.organisation_id.in_(sorted(ids))))))
+    return sa.select(Project.id).where(sa.or_(*reached) if reached else sa.false())
+
+
 def portal_requests(profiles: Profiles, user_id: int, *, state: str | None = None,
                     project_id: int | None = None) -> sa.Select:
     """The tracking table: requests in scope, latest change first (walked in ix_change_requests_updated, the
     projects in scope as a semi-join), their ticket and project loaded for the page's rows."""
     query = (sa.select(ChangeRequest)
-             .where(ChangeRequest.project_id.in_(sa.select(Project.id).where(project_scope(profiles))),
-                    visible_to(profiles, user_id))
+             .where(ChangeRequest.project_id.in_(projects_in_scope(profiles)), visible_to(profiles, user_id))
              .options(sa.orm.selectinload(ChangeRequest.ticket), sa.orm.selectinload(ChangeRequest.project))
              .order_by(ChangeRequest.updated_at.desc(), ChangeRequest.id.desc()))
     if state:

@@ -243,7 +243,9 @@ def tracking():
     state = request.args.get("etat") or None
     if state is not None and state not in set(State):
         state = None
-    page = db.paginate(queries.portal_requests(profiles_of(current_user), current_user.id, state=state),
-                       page=request.args.get("page", 1, int), per_page=PER_PAGE, error_out=False, count=True)
-    return render_template("modifications/tracking.html", page=page, state=state, states=STATE_LABELS,
-                           args={"etat": state} if state else {})
+    query = queries.portal_requests(profiles_of(current_user), current_user.id, state=state)
+    page = max(request.args.get("page", 1, int), 1)
+    # The next-page probe instead of a count: counting a headquarters' thousands of requests cost more than the page.
+    items = db.session.scalars(query.limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).all()
+    return render_template("modifications/tracking.html", requests=items[:PER_PAGE], has_next=len(items) > PER_PAGE,
+                           page=page, state=state, states=STATE_LABELS, args={"etat": state} if state else {})
