@@ -30,6 +30,20 @@ _MAGIC = {
 }
 
 
+#: The types a browser may show itself, by the content's first bytes (never the declared type or the extension).
+_INLINE_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
+                      (b"GIF89a", "image/gif"), (b"%PDF-", "application/pdf"))
+INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"})
+SNIFF_BYTES = 16
+
+
+def inline_type(head: bytes) -> str | None:
+    """The type to show a file inline as, sniffed from its first bytes; None: download it, never render it."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return next((kind for magic, kind in _INLINE_SIGNATURES if head.startswith(magic)), None)
+
+
 class AttachmentError(ValueError):
     """A file was refused; the message is shown to the user."""
 

@@ -30,7 +30,7 @@ from expert import services as expert
 from expert.calls import call_catalogue, selectable_calls
 from knowledge_base import services as kb_services
 from tickets import assistant, follow_links, queries, services, workflow
-from tickets.attachments import AttachmentError, IncomingFile, stored_path
+from tickets.attachments import SNIFF_BYTES, AttachmentError, IncomingFile, inline_type, stored_path
 from tickets.forms import NewLinkForm, RequesterReplyForm, RequestForm
 from tickets.models import Attachment, AuthorKind, Status, Ticket, Topic
 
@@ -326,12 +326,20 @@ def download(reference: str, attachment_id: int):
 
 
 def send_attachment(attachment: Attachment):
-    """Send a stored attachment as a download, never rendered inline."""
+    """Send a stored attachment as a download; with ``?apercu=1``, shown in the browser when its content is an
+    image or a PDF (sniffed, tickets.attachments.inline_type), sandboxed and never type-guessed by the browser."""
     path = stored_path(attachment.sha256)
     if not path.is_file():
         abort(404)
-    return send_file(path, mimetype=attachment.content_type, as_attachment=True,
-                     download_name=attachment.filename, max_age=0)
+    shown = None
+    if request.args.get("apercu") == "1":
+        with path.open("rb") as handle:
+            shown = inline_type(handle.read(SNIFF_BYTES))
+    response = send_file(path, mimetype=shown or attachment.content_type, as_attachment=shown is None,
+                         download_name=attachment.filename, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"  # no script, no form, no same-origin access
+    return response
 
 
 @bp.get("/mes-demandes")
