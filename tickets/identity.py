@@ -47,6 +47,17 @@ def owned_by(user_id: int, email: str) -> sa.ColumnElement[bool]:
                           Ticket.requester_confirmed_at.is_not(None)))
 
 
+def other_requests(ticket: Ticket, limit: int = 10) -> list[Ticket]:
+    """The requester's other requests (same account or same address), newest first, at most ``limit`` + 1 (so the
+    caller knows there are more); for staff, who see every request."""
+    same = Ticket.requester_email == ticket.requester_email
+    if ticket.requester_id is not None:
+        same = sa.or_(same, Ticket.requester_id == ticket.requester_id)
+    return list(db.session.scalars(
+        sa.select(Ticket).where(same, Ticket.id != ticket.id)
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit + 1)))
+
+
 def owns(user: User, ticket: Ticket) -> bool:
     """Python twin of owned_by for a loaded ticket."""
     return ticket.requester_id == user.id or (

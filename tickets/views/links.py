@@ -17,7 +17,7 @@ from crm.organisations import queries as organisation_queries
 from crm.organisations.models import SERVICE_TIER_LABELS, Organisation
 from crm.projects import queries as project_queries
 from crm.projects.models import Project
-from tickets import services
+from tickets import identity, services
 from tickets.forms import LinkChoiceForm, LinkForm
 from tickets.models import Ticket
 from tickets.views.agent import _act
@@ -41,6 +41,17 @@ def links_panel(ticket: Ticket) -> Markup:
         "tickets/_links_panel.html", ticket=ticket, form=form, tier_labels=SERVICE_TIER_LABELS,
         candidate_projects=project_queries.projects_by_ids(candidates.get("projects", [])),
         candidate_organisations=sorted(organisations.values(), key=lambda o: o.name)))
+
+
+OTHER_REQUESTS = 10
+
+
+def requester_panel(ticket: Ticket) -> Markup:
+    """The requester's other requests (by account or address), the latest ten, linked to their pages."""
+    others = identity.other_requests(ticket, OTHER_REQUESTS)
+    return Markup(render_template(  # noqa: S704 - rendered template
+        "tickets/_requester_requests.html", ticket=ticket, others=others[:OTHER_REQUESTS],
+        more=len(others) > OTHER_REQUESTS))
 
 
 @bp.post("/demandes/<reference>/rattachement")
@@ -92,3 +103,4 @@ def init_app(app: Flask) -> None:
     """Register the link actions and the links panel of the ticket page (called by tickets.views.init_app)."""
     app.register_blueprint(bp)
     registry.add_ticket_panel(app, 5, links_panel)
+    registry.add_ticket_panel(app, 6, requester_panel)
