@@ -1,4 +1,4 @@
-"""Commitments managed in the application: SLA policies, calendars, queues, topics, saved replies (admin)."""
+"""Commitments managed in the application: SLA policies, calendars, queues, topics, saved replies, accounts (admin)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the configuration pages, their API, their commands and their menu entry."""
-    from tickets.admin import api, cli, views
+    from tickets.admin import accounts, api, cli, views
 
     views.init_app(app)
+    accounts.init_app(app)
     api.init_app(app)
     cli.init_app(app)
