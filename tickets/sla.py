@@ -400,6 +400,26 @@ class BusinessCalendar:
                 total += hi - lo
         return total
 
+    def open_ranges(self, start: datetime, end: datetime) -> list[Interval]:
+        """The parts of [start, end) inside open ranges, in time order (calendar zone): what ``between`` adds up."""
+        s = _require_aware(start, "start")
+        e = _require_aware(end, "end")
+        if e <= s:
+            return []
+        out: list[Interval] = []
+        for a, b in self._intervals(self._local_date(s) - _ONE_DAY, self._local_date(e) + _ONE_DAY):
+            if a >= e:
+                break
+            lo, hi = max(a, s), min(b, e)
+            if hi > lo:
+                out.append((lo.astimezone(self._zone), hi.astimezone(self._zone)))
+        return out
+
+
+def business_ranges(calendar: BusinessCalendar, spans: Iterable[Interval]) -> list[Interval]:
+    """The business-time ranges of wall-clock spans (a clock's ``counted``): the ranges the clock really counted."""
+    return [r for a, b in spans for r in calendar.open_ranges(a, b)]
+
 
 # --------------------------------------------------------------------------------------------------
 # SLA policy choice

@@ -175,6 +175,7 @@ class SlaView:
 
     policy: SlaPolicy | None
     clocks: dict[str, Clock] = field(default_factory=dict)
+    calendar: BusinessCalendar | None = None  # the policy's, that the clocks count in
 
 
 def _stops(ticket: Ticket) -> dict[str, datetime | None]:
@@ -203,7 +204,7 @@ def ticket_clocks(ticket: Ticket, now: datetime | None = None, policy=...) -> Sl
     view = SlaView(policy=policy)
     if policy is None:
         return view
-    calendar = business_calendar(policy.calendar)
+    calendar = view.calendar = business_calendar(policy.calendar)
     share = policy.at_risk_share or current_app.config["SLA_AT_RISK_SHARE"]
     pauses = pause_intervals(ticket)
     stops = _stops(ticket)

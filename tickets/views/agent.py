@@ -19,7 +19,6 @@ from tickets.attachments import AttachmentError
 from tickets.forms import AgentReplyForm, AssignForm, MergeForm, NoteForm, QueueFilterForm, UpdateForm
 from tickets.models import (
     ACTIVE_STATUSES,
-    CHANNEL_LABELS,
     PRIORITY_LABELS,
     SLA_STATE_LABELS,
     STATUS_LABELS,
@@ -29,10 +28,10 @@ from tickets.models import (
     Ticket,
     Topic,
 )
-from tickets.modifications.states import STATE_LABELS as MODIFICATION_STATE_LABELS
-from tickets.reference import reference
+from tickets.sla import business_ranges
 from tickets.sla_text import clock_explanation
 from tickets.sla_tracking import TARGET_LABELS, TARGETS, ticket_clocks
+from tickets.views.history import EVENT_LABELS, timeline  # noqa: F401 - EVENT_LABELS: other pages add kinds
 from tickets.views.public import auto_answer_articles, incoming_files, send_attachment, topic_label
 
 bp = Blueprint("tickets_agent", __name__, url_prefix="/agent", template_folder="../templates")
@@ -166,89 +165,16 @@ def _links(ticket: Ticket) -> dict:
     return links
 
 
-EVENT_LABELS = {
-    "created": "Demande créée",
-    "sla_policy": "Politique de délai choisie",
-    "status": "Statut modifié",
-    "reply": "Réponse envoyée au demandeur",
-    "requester_reply": "Réponse du demandeur",
-    "note": "Note interne ajoutée",
-    "assignee": "Attribution modifiée",
-    "priority": "Priorité modifiée",
-    "topic": "Thème modifié",
-    "queue": "File modifiée",
-    "merged": "Fusionnée dans une autre demande",
-    "merged_from": "Doublon fusionné dans cette demande",
-    "links": "Rattachement modifié",
-    "sla_at_risk": "Délai à risque",
-    "sla_breached": "Délai dépassé",
-    "follow_link_sent": "Nouveau lien de suivi envoyé au demandeur",
-    "triage": "Tri automatique",
-    "auto_answer": "Réponse automatique envoyée",
-    "auto_answer_confirmed": "Réponse automatique acceptée par le demandeur",
-    "advisor_requested": "Conseiller demandé par le demandeur",
-    "call_chosen": "Appel à projets choisi",
-    "requester_confirmed": "Adresse du demandeur confirmée",
-    "satisfaction": "Enquête de satisfaction reçue",
-    "modification": "Demande de modification du projet",
-    "assistant_handover": "Transmise par l'assistant",
-}
-
-
-def _value_label(kind: str, value):
-    if value is None or value == "":
-        return _("aucun")
-    if kind == "status":
-        return _(STATUS_LABELS.get(value, value))
-    if kind == "priority":
-        return _(PRIORITY_LABELS.get(value, value))
-    if kind == "modification":
-        return _(MODIFICATION_STATE_LABELS.get(value, value))
-    return str(value)
-
-
-def _created_detail(data: dict) -> str:
-    """The channel and the first queue of a new request, by their labels (the event keeps their codes)."""
-    parts = [_(CHANNEL_LABELS.get(data["channel"], data["channel"]))] if data.get("channel") else []
-    queue = reference().queues.get(data.get("queue") or "")
-    return ", ".join(parts + ([queue.name] if queue is not None else []))
-
-
-def timeline(ticket: Ticket) -> list[dict]:
-    """The audit trail in French: who, when, what, before → after, details."""
-    entries = []
-    for event in ticket.events:
-        data = event.data or {}
-        label = _(EVENT_LABELS[event.kind]) if event.kind in EVENT_LABELS else _("Autre événement")
-        detail = ""
-        if event.kind == "assignee" and data.get("claimed"):
-            label = _("Prise en charge")
-        elif event.kind in ("sla_at_risk", "sla_breached"):
-            detail = _(TARGET_LABELS.get(data.get("target"), data.get("target") or ""))
-        elif event.kind == "merged":
-            detail = _("dans %(ref)s", ref=data.get("into", ""))
-        elif event.kind == "merged_from":
-            detail = _("doublon %(ref)s", ref=data.get("source", ""))
-        elif event.kind in ("status", "sla_policy") and data.get("reason"):
-            detail = data["reason"]
-        elif event.kind == "created":
-            detail = _created_detail(data)
-        change = None
-        if "before" in data or "after" in data:
-            change = (_value_label(event.kind, data.get("before")), _value_label(event.kind, data.get("after")))
-        actor = event.actor.name if event.actor else _("Guichet (automatique)")
-        entries.append({"at": event.created_at, "actor": actor, "label": label, "change": change,
-                        "detail": detail, "kind": event.kind})
-    return entries
-
-
 def render_ticket(ticket: Ticket, status: int = 200, **given):
     """The ticket page with its forms (those passed in keep the agent's input)."""
     now = utcnow()
     view = ticket_clocks(ticket, now)
     clocks = [(target, _(TARGET_LABELS[target]), view.clocks[target]) for target in TARGETS if target in view.clocks]
+    # what each clock counted, as the business-hour ranges it is made of (not the wall-clock spans between pauses)
+    counted = {target: business_ranges(view.calendar, clock.counted) for target, _label, clock in clocks}
     return render_template(
-        "tickets/ticket.html", ticket=ticket, sla=view, clocks=clocks, now=now, timeline=timeline(ticket),
+        "tickets/ticket.html", ticket=ticket, sla=view, clocks=clocks, counted=counted, now=now,
+        timeline=timeline(ticket),
         links=_links(ticket), attachment_url=lambda a: url_for("tickets_agent.download", attachment_id=a.id),
         clock_text=clock_explanation, answers=auto_answer_articles(ticket),
         live_state=queries.live_sla_state, active=ticket.status in ACTIVE_STATUSES,
