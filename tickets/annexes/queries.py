@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from crm.core.extensions import db
 from crm.core.models import User
@@ -63,9 +63,10 @@ def referent_scope(designations: Designations, profiles: Profiles) -> sa.ColumnE
                    FinancialAnnex.project_id.in_(visible))
 
 
-#: What every list row shows: the project, the partner and its establishment (three queries per page, not 3 × n).
-ROW_LOADS = (selectinload(FinancialAnnex.project),
-             selectinload(FinancialAnnex.partner).joinedload(Partner.organisation))
+#: What every list row shows: the project, the partner and its establishment, joined to the page's own query (one
+#: round trip, not three; each is a many-to-one that always exists, read by its primary key after the LIMIT).
+ROW_LOADS = (joinedload(FinancialAnnex.project, innerjoin=True),
+             joinedload(FinancialAnnex.partner, innerjoin=True).joinedload(Partner.organisation, innerjoin=True))
 
 
 def referent_annexes(designations: Designations, profiles: Profiles, *, pending_only: bool = True) -> sa.Select:
