@@ -17,7 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from crm.core.forms import PeriodForm  # noqa: F401 - the managers' reporting period, shared with the portal
+from crm.core.forms import PeriodForm  # the managers' reporting period, shared with the portal
 from tickets.models import PRIORITY_LABELS, Status
 
 MESSAGE_MAX = 20_000
@@ -194,3 +194,10 @@ class AssistantChoiceForm(FlaskForm):
     """One click on an option of the assistant's clarifying question."""
 
     choix = StringField(validators=[DataRequired(), Length(max=100)])
+
+
+class SlaReportForm(PeriodForm):
+    """The manager's SLA period, and the queue or service tier its series are drawn for (choices set by the view)."""
+
+    file = SelectField(_l("File"), choices=[], validators=[Optional()])
+    niveau = SelectField(_l("Niveau de service"), choices=[], validators=[Optional()])

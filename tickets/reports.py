@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from crm.core.extensions import db, utcnow
 from crm.organisations.models import SERVICE_TIER_LABELS
 from tickets.models import Queue, SlaState, Ticket
-from tickets.sla_tracking import TARGETS
+from tickets.sla_tracking import TARGETS, business_calendar, policy_of
 
 #: States of a target whose clock still runs (or is paused) and whose steps the sweep records.
 PENDING_STATES = (SlaState.ON_TRACK, SlaState.AT_RISK)
@@ -102,6 +103,38 @@ def count_breached(now: datetime | None = None) -> int:
     return _count(_breached_parts(now or utcnow()))
 
 
+@dataclass(frozen=True)
+class Concern:
+    """Why a ticket is listed: the target at risk or breached, its due instant, the business time left (<0: late)."""
+
+    target: str
+    due: datetime | None
+    left: timedelta | None
+
+
+def concerns(ticket: Ticket, kind: str, now: datetime) -> list[Concern]:
+    """The targets of a ticket in the state `kind` (at_risk or breached) at `now`, the one due first first."""
+    policy = policy_of(ticket)
+    calendar = business_calendar(policy.calendar) if policy is not None else None
+    found = []
+    for target in TARGETS:
+        if ticket.target_state_at(target, now) != kind:
+            continue
+        due = getattr(ticket, f"{target}_due_at")
+        left = None
+        if due is not None and calendar is not None:
+            left = calendar.between(now, due) if due > now else -calendar.between(due, now)
+        found.append(Concern(target, due, left))
+    return sorted(found, key=lambda c: (c.due is None, c.due or now))
+
+
+def stop_instant(target: str):
+    """The instant a target's clock stopped: the first reply (else the resolution) or the resolution."""
+    if target == "first_response":
+        return sa.func.coalesce(Ticket.first_responded_at, Ticket.resolved_at)
+    return Ticket.resolved_at
+
+
 def stopped_in_period(target: str, start: datetime, end: datetime):
     """Tickets whose clock for the target stopped in [start, end) (first response: reply, else resolution)."""
     if target == "first_response":
@@ -114,12 +147,47 @@ def stopped_in_period(target: str, start: datetime, end: datetime):
                    Ticket.resolved_at < end)
 
 
+def _overdue_instant(target: str):
+    """When an open ticket's target fell due: its due instant, else (paused, the instant cleared) its submission."""
+    return sa.func.coalesce(getattr(Ticket, f"{target}_due_at"), Ticket.created_at)
+
+
+def overdue_in_period(target: str, start: datetime, end: datetime, now: datetime):
+    """Open tickets whose target is breached at `now` (live, as the lists show it) and fell due in [start, end)."""
+    state, _warn_at, due_at = _columns(target)
+    instant = _overdue_instant(target)
+    return sa.or_(
+        sa.and_(state.in_(PENDING_STATES), due_at <= now, due_at >= start, due_at < end),
+        sa.and_(state == SlaState.BREACHED, instant >= start, instant < end),
+    )
+
+
+def counted_in_period(target: str, start: datetime, end: datetime, now: datetime):
+    """What a met rate counts: clocks stopped in the period, and open tickets that fell due in it and are late."""
+    return sa.or_(stopped_in_period(target, start, end), overdue_in_period(target, start, end, now))
+
+
+def counted_instant(target: str):
+    """The instant a counted ticket belongs to: when its clock stopped, else when it fell due."""
+    state = getattr(Ticket, f"{target}_state")
+    return sa.case((state.in_(STOPPED_STATES), stop_instant(target)), else_=_overdue_instant(target))
+
+
+def _rate_aggregates(target: str) -> tuple:
+    """met, missed (recorded, or open and late) and overdue (the open ones among the missed) sums."""
+    state = getattr(Ticket, f"{target}_state")
+    return (sa.func.sum(sa.case((state == SlaState.MET, 1), else_=0)),
+            sa.func.sum(sa.case((state != SlaState.MET, 1), else_=0)),
+            sa.func.sum(sa.case((state.not_in(STOPPED_STATES), 1), else_=0)))
+
+
 @dataclass
 class MetRate:
-    """Met and missed counts of one target in one group."""
+    """Met and missed counts of one target in one group; `overdue` open tickets past due are among the missed."""
 
     met: int = 0
     missed: int = 0
+    overdue: int = 0
 
     @property
     def total(self) -> int:
@@ -127,7 +195,7 @@ class MetRate:
 
     @property
     def rate(self) -> float | None:
-        """Share met, or None when no clock stopped in the period."""
+        """Share met, or None when nothing is counted in the period."""
         return self.met / self.total if self.total else None
 
 
@@ -140,25 +208,35 @@ class MetRateRow:
     targets: dict[str, MetRate] = field(default_factory=lambda: {t: MetRate() for t in TARGETS})
 
 
-def met_rates(start: datetime, end: datetime, *, by: str) -> list[MetRateRow]:
-    """SLA met rate per queue (by="queue") or per service tier (by="tier") for both targets."""
+def tier_label(key: str | None) -> str:
+    """A service tier's display name (French, translated where shown), empty when none is recorded."""
+    return SERVICE_TIER_LABELS.get(key, key) if key else ""
+
+
+def met_rates(start: datetime, end: datetime, *, by: str, now: datetime | None = None) -> list[MetRateRow]:
+    """SLA met rate per queue (by="queue") or per service tier (by="tier") for both targets.
+
+    A ticket counts when its clock stopped in [start, end) (met or missed), or when it is still open, its target
+    fell due in the period and is breached now (missed): a late open ticket is never left out of the rate.
+    """
     if by not in ("queue", "tier"):
         raise ValueError(f"unknown grouping {by!r}")
+    now = now or utcnow()
     rows: dict = {}
     for target in TARGETS:
-        state = getattr(Ticket, f"{target}_state")
-        met = sa.func.sum(sa.case((state == SlaState.MET, 1), else_=0))
-        missed = sa.func.sum(sa.case((state == SlaState.MISSED, 1), else_=0))
+        aggregates = _rate_aggregates(target)
         if by == "queue":
-            query = (sa.select(Queue.id, Queue.name, met, missed).join(Queue, Queue.id == Ticket.queue_id)
+            query = (sa.select(Queue.id, Queue.name, *aggregates).join(Queue, Queue.id == Ticket.queue_id)
                      .group_by(Queue.id, Queue.name))
         else:
-            query = sa.select(Ticket.service_tier, Ticket.service_tier, met, missed).group_by(Ticket.service_tier)
-        for key, label, n_met, n_missed in db.session.execute(query.where(stopped_in_period(target, start, end))):
+            query = sa.select(Ticket.service_tier, Ticket.service_tier, *aggregates).group_by(Ticket.service_tier)
+        query = query.where(counted_in_period(target, start, end, now))
+        for key, label, n_met, n_missed, n_overdue in db.session.execute(query):
             if by == "tier":  # the tier's name, not its code (translated where shown)
-                label = SERVICE_TIER_LABELS.get(key, key) if key else ""
+                label = tier_label(key)
             row = rows.setdefault(key, MetRateRow(key=key, label=label or ""))
-            row.targets[target] = MetRate(met=int(n_met or 0), missed=int(n_missed or 0))
+            row.targets[target] = MetRate(met=int(n_met or 0), missed=int(n_missed or 0),
+                                          overdue=int(n_overdue or 0))
     return sorted(rows.values(), key=lambda r: (r.key is None, r.label))
 
 
@@ -188,47 +266,54 @@ class DurationStats:
         return self.percentiles.get(0.9)
 
 
-def _percentiles_sql(target: str, start: datetime, end: datetime,
-                     fractions: Iterable[float]) -> dict[int | None, DurationStats]:
-    """Percentiles computed by PostgreSQL (percentile_cont), per queue and overall (key None)."""
+def _percentiles_sql(target: str, condition, key, fractions: Sequence[float]) -> dict:
+    """Percentiles computed by PostgreSQL (percentile_cont) per value of `key` (None: one overall group)."""
     seconds = getattr(Ticket, f"{target}_seconds")
     aggregates = [sa.func.percentile_cont(f).within_group(seconds.asc()) for f in fractions]
-    condition = sa.and_(stopped_in_period(target, start, end), seconds.is_not(None))
-    result: dict[int | None, DurationStats] = {}
-    grouped = sa.select(Ticket.queue_id, sa.func.count(seconds), *aggregates).where(condition).group_by(
-        Ticket.queue_id)
-    overall = sa.select(sa.literal(None), sa.func.count(seconds), *aggregates).where(condition)
-    for query in (grouped, overall):
-        for key, count, *values in db.session.execute(query):
-            if count:
-                result[key] = DurationStats(count=count, percentiles={
-                    f: (float(v) if v is not None else None) for f, v in zip(fractions, values, strict=True)
-                })
+    condition = sa.and_(condition, seconds.is_not(None))
+    if key is None:
+        query = sa.select(sa.literal(None), sa.func.count(seconds), *aggregates).where(condition)
+    else:
+        query = sa.select(key, sa.func.count(seconds), *aggregates).where(condition).group_by(key)
+    result: dict = {}
+    for group, count, *values in db.session.execute(query):
+        if count:
+            result[group] = DurationStats(count=count, percentiles={
+                f: (float(v) if v is not None else None) for f, v in zip(fractions, values, strict=True)
+            })
     return result
 
 
-def _percentiles_python(target: str, start: datetime, end: datetime,
-                        fractions: Iterable[float]) -> dict[int | None, DurationStats]:
+def _percentiles_python(target: str, condition, key, fractions: Sequence[float]) -> dict:
     """The same numbers computed in Python (SQLite has no percentile_cont)."""
     seconds = getattr(Ticket, f"{target}_seconds")
-    query = sa.select(Ticket.queue_id, seconds).where(stopped_in_period(target, start, end), seconds.is_not(None))
-    groups: dict[int | None, list[int]] = defaultdict(list)
-    for queue_id, value in db.session.execute(query):
-        groups[queue_id].append(value)
-        groups[None].append(value)
+    query = sa.select(sa.literal(None) if key is None else key, seconds).where(condition, seconds.is_not(None))
+    groups: dict = defaultdict(list)
+    for group, value in db.session.execute(query):
+        groups[group].append(value)
     return {
-        key: DurationStats(count=len(values), percentiles={f: percentile_cont(values, f) for f in fractions})
-        for key, values in groups.items()
+        group: DurationStats(count=len(values), percentiles={f: percentile_cont(values, f) for f in fractions})
+        for group, values in groups.items()
     }
+
+
+def _percentiles(target: str, condition, key, fractions: Sequence[float], method: str | None) -> dict:
+    """Business-time percentiles of a target per key: SQL on PostgreSQL, Python elsewhere."""
+    if method is None:
+        method = "sql" if db.session.get_bind().dialect.name == "postgresql" else "python"
+    compute = _percentiles_sql if method == "sql" else _percentiles_python
+    return compute(target, condition, key, tuple(fractions))
 
 
 def duration_percentiles(start: datetime, end: datetime, *, fractions: Sequence[float] = PERCENTILES,
                          method: str | None = None) -> dict[str, dict[int | None, DurationStats]]:
     """Business-time percentiles of both targets per queue id and overall (None); SQL on PostgreSQL."""
-    if method is None:
-        method = "sql" if db.session.get_bind().dialect.name == "postgresql" else "python"
-    compute = _percentiles_sql if method == "sql" else _percentiles_python
-    return {target: compute(target, start, end, tuple(fractions)) for target in TARGETS}
+    result = {}
+    for target in TARGETS:
+        condition = stopped_in_period(target, start, end)
+        result[target] = {**_percentiles(target, condition, Ticket.queue_id, fractions, method),
+                          **_percentiles(target, condition, None, fractions, method)}
+    return result
 
 
 def status_counts(start: datetime, end: datetime) -> dict[str, int]:
@@ -241,3 +326,88 @@ def status_counts(start: datetime, end: datetime) -> dict[str, int]:
 def queue_names() -> dict[int, str]:
     """Queue names by id, for report labels."""
     return dict(db.session.execute(sa.select(Queue.id, Queue.name)).all())
+
+
+# -- over time: weekly or monthly buckets of a period, each a few aggregate queries -------------------------------
+
+#: Periods longer than this many days are shown month by month, shorter ones week by week.
+WEEKLY_MAX_DAYS = 92
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One step of a series: days first..last (Paris), instants [start, end) in UTC."""
+
+    first: date
+    last: date
+    start: datetime
+    end: datetime
+
+
+def buckets(first: date, last: date, zone: ZoneInfo) -> list[Bucket]:
+    """The period's ISO weeks (or calendar months past WEEKLY_MAX_DAYS), clipped to the period."""
+    weekly = (last - first).days + 1 <= WEEKLY_MAX_DAYS
+    result, day = [], first
+    while day <= last:
+        if weekly:
+            following = day + timedelta(days=7 - day.weekday())
+        else:
+            following = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        end_day = min(following - timedelta(days=1), last)
+        result.append(Bucket(day, end_day, datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC),
+                             datetime.combine(end_day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)))
+        day = end_day + timedelta(days=1)
+    return result
+
+
+def _bucket_of(instant, steps: Sequence[Bucket]):
+    """SQL: the index of the step an instant falls in (NULL outside), portable and time-zone exact."""
+    return sa.case(*((instant < step.end, index) for index, step in enumerate(steps)), else_=None)
+
+
+@dataclass
+class SeriesPoint:
+    """The figures of one step: requests submitted, met rates and business-time percentiles of both targets."""
+
+    bucket: Bucket
+    submitted: int = 0
+    rates: dict[str, MetRate] = field(default_factory=lambda: {t: MetRate() for t in TARGETS})
+    durations: dict[str, DurationStats] = field(default_factory=lambda: {t: DurationStats() for t in TARGETS})
+
+
+def _scope(queue_id: int | None, tier: str | None) -> list:
+    clauses = []
+    if queue_id is not None:
+        clauses.append(Ticket.queue_id == queue_id)
+    if tier:
+        clauses.append(Ticket.service_tier == tier)
+    return clauses
+
+
+def series(steps: Sequence[Bucket], *, queue_id: int | None = None, tier: str | None = None,
+           now: datetime | None = None, method: str | None = None) -> list[SeriesPoint]:
+    """Per step: submissions, met rates (as met_rates counts them) and p50/p90, for one queue or tier or all."""
+    if not steps:
+        return []
+    now = now or utcnow()
+    points = [SeriesPoint(bucket=step) for step in steps]
+    start, end, scope = steps[0].start, steps[-1].end, _scope(queue_id, tier)
+    created = _bucket_of(Ticket.created_at, steps)
+    for index, count in db.session.execute(
+            sa.select(created, sa.func.count()).where(Ticket.created_at >= start, Ticket.created_at < end, *scope)
+            .group_by(created)):
+        if index is not None:
+            points[index].submitted = count
+    for target in TARGETS:
+        counted = _bucket_of(counted_instant(target), steps)
+        query = (sa.select(counted, *_rate_aggregates(target))
+                 .where(counted_in_period(target, start, end, now), *scope).group_by(counted))
+        for index, n_met, n_missed, n_overdue in db.session.execute(query):
+            if index is not None:
+                points[index].rates[target] = MetRate(int(n_met or 0), int(n_missed or 0), int(n_overdue or 0))
+        stopped = _bucket_of(stop_instant(target), steps)
+        condition = sa.and_(stopped_in_period(target, start, end), *scope)
+        for index, stats in _percentiles(target, condition, stopped, PERCENTILES, method).items():
+            if index is not None:
+                points[index].durations[target] = stats
+    return points

@@ -54,6 +54,8 @@ class Config:
     LANGUAGES: tuple[str, ...] = ("fr", "en")
     # Front-end assets of the French State design system (npm package @gouvfr/dsfr).
     DSFR_DIST: str = str(PROJECT_ROOT / "node_modules" / "@gouvfr" / "dsfr" / "dist")
+    # Its chart components (npm package @gouvfr/dsfr-chart: <line-chart>, <bar-chart>…).
+    DSFR_CHART_DIST: str = str(PROJECT_ROOT / "node_modules" / "@gouvfr" / "dsfr-chart" / "dist")
     #: Where the rate-limit counters live: memory:// counts per process (one worker only); several workers or
     #: instances share redis://host:6379 so that a limit holds in total (docs/deployment.md).
     RATELIMIT_STORAGE_URI: str = "memory://"

@@ -15,7 +15,7 @@ _PERSONAL_PREFIXES = ("/demandes/", "/enquete/", "/api/")
 
 def _personal(path: str, endpoint: str | None) -> bool:
     """A response that may hold personal data: any page of a signed-in user, the secret-link pages, the API."""
-    if endpoint is None or endpoint.endswith("static") or endpoint == "views.dsfr_asset":
+    if endpoint is None or endpoint.endswith("static") or endpoint in ("views.dsfr_asset", "views.dsfr_chart_asset"):
         return False
     return bool(getattr(current_user, "is_authenticated", False)) or path.startswith(_PERSONAL_PREFIXES)
 

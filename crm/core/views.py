@@ -54,3 +54,11 @@ def dsfr_asset(filename: str):
     from flask import send_from_directory
 
     return send_from_directory(current_app.config["DSFR_DIST"], filename, max_age=86400)
+
+
+@bp.get("/static/dsfr-chart/<path:filename>")
+def dsfr_chart_asset(filename: str):
+    """Serve the design system's chart components from node_modules (installed by `make`)."""
+    from flask import send_from_directory
+
+    return send_from_directory(current_app.config["DSFR_CHART_DIST"], filename, max_age=86400)

@@ -23,6 +23,9 @@ from crm.portal.scope import Profiles, project_scope
 from crm.projects.models import PROJECT_STATE_LABELS, Deliverable, Project
 
 DATE_FORMAT = "DD/MM/YYYY"
+DATETIME_FORMAT = "DD/MM/YYYY HH:MM"
+PERCENT_FORMAT = "0.0 %"
+DECIMAL_FORMAT = "0.0"
 EURO_FORMAT = '#,##0.00\\ "€"'
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -30,7 +33,9 @@ XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.she
 @dataclass(frozen=True)
 class ExportColumn:
     header: str
-    kind: str = "text"  # text, int, date, euro, bool, label (a French label, translated on the page)
+    # text, int, date, datetime (Paris wall time), euro, bool, percent (a share, 0.85), decimal (one decimal shown),
+    # label (a French label, translated on the page)
+    kind: str = "text"
     width: int = 16
 
 
@@ -127,15 +132,24 @@ def to_xlsx(title: str, columns: list[ExportColumn], rows: Iterable[list]) -> by
             cell = WriteOnlyCell(sheet, value=_xlsx_value(column, value))
             if isinstance(cell.value, str) and cell.value.startswith("="):
                 cell.data_type = "s"  # text that looks like a formula stays text
-            if column.kind == "date":
-                cell.number_format = DATE_FORMAT
-            elif column.kind == "euro":
-                cell.number_format = EURO_FORMAT
+            if column.kind in NUMBER_FORMATS:
+                cell.number_format = NUMBER_FORMATS[column.kind]
             cells.append(cell)
         sheet.append(cells)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+NUMBER_FORMATS = {"date": DATE_FORMAT, "datetime": DATETIME_FORMAT, "euro": EURO_FORMAT, "percent": PERCENT_FORMAT,
+                  "decimal": DECIMAL_FORMAT}
+
+
+def table(fmt: str, title: str, columns: list[ExportColumn], rows: list[list]) -> tuple[bytes, str]:
+    """A table as (.xlsx bytes, mimetype) or (CSV bytes, mimetype)."""
+    if fmt == "xlsx":
+        return to_xlsx(title, columns, rows), XLSX_MIMETYPE
+    return to_csv(columns, rows), "text/csv; charset=utf-8"
 
 
 def _letter(index: int) -> str:
@@ -149,6 +163,8 @@ def _xlsx_value(column: ExportColumn, value):
         return None
     if column.kind == "euro" and isinstance(value, Decimal):
         return float(value)  # Excel stores numbers as doubles; the cell format shows 2 decimals
+    if column.kind == "datetime" and isinstance(value, datetime):  # Excel has no time zone: Paris wall time
+        return value.astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).replace(tzinfo=None)
     return value
 
 
@@ -167,8 +183,15 @@ def _csv_value(column: ExportColumn, value) -> str:
         return ""
     if column.kind == "date" and isinstance(value, date):
         return value.strftime("%d/%m/%Y")
+    if column.kind == "datetime" and isinstance(value, datetime):
+        zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+        return value.astimezone(zone).strftime("%d/%m/%Y %H:%M")
     if column.kind == "euro":
         return f"{Decimal(value):.2f}".replace(".", ",")
+    if column.kind == "percent":
+        return f"{float(value) * 100:.1f}".replace(".", ",") + " %"
+    if column.kind == "decimal":
+        return f"{float(value):.1f}".replace(".", ",")
     if column.kind == "bool":
         return "oui" if value else "non"
     text = str(value)

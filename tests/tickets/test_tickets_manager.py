@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import io
+import json
+import re
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from openpyxl import load_workbook
 
-from crm.core.extensions import db
+from crm.core.extensions import db, utcnow
+from crm.portal.exports import XLSX_MIMETYPE
 from tickets import reports, services
 from tickets.sla_tracking import sweep_sla
+from tickets.views import manager
 
 # Monday 2 November 2026, 10:00 in Paris (09:00 UTC).
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 PERIOD = {"du": "2026-11-01", "au": "2026-11-30"}
+#: Well after every due time of the dataset.
+LATER = T0 + timedelta(days=20)
 
 
 @pytest.fixture
@@ -41,17 +50,32 @@ def _bounds():
 
 def test_met_rates_per_queue_and_tier(dataset):
     start, end = _bounds()
-    by_queue = {row.label: row.targets for row in reports.met_rates(start, end, by="queue")}
+    by_queue = {row.label: row.targets for row in reports.met_rates(start, end, by="queue", now=LATER)}
     support = by_queue["Support aux porteurs de projets"]
     assert (support["first_response"].met, support["first_response"].missed) == (5, 1)  # premium is in support
-    assert (support["resolution"].met, support["resolution"].missed) == (1, 1)
-    assert support["resolution"].rate == 0.5
+    # One resolved in time, one late, and the four still open past their due time (the premium one included).
+    assert (support["resolution"].met, support["resolution"].missed, support["resolution"].overdue) == (1, 5, 4)
+    assert support["resolution"].rate == pytest.approx(1 / 6)
     finances = by_queue["Référents financiers"]
     assert (finances["first_response"].met, finances["first_response"].total) == (1, 1)
-    assert finances["resolution"].total == 0 and finances["resolution"].rate is None
-    by_tier = {row.key: row.targets for row in reports.met_rates(start, end, by="tier")}
-    assert by_tier["premium"]["first_response"].met == 1
-    assert by_tier[None]["first_response"].total == 6
+    assert (finances["resolution"].met, finances["resolution"].missed, finances["resolution"].overdue) == (0, 1, 1)
+    assert finances["resolution"].rate == 0
+    by_tier = {row.key: row for row in reports.met_rates(start, end, by="tier", now=LATER)}
+    assert by_tier["premium"].label == "Premium"
+    assert by_tier["premium"].targets["first_response"].met == 1
+    assert by_tier[None].targets["first_response"].total == 6
+
+
+def test_an_open_ticket_past_due_counts_as_missed_until_then(dataset):
+    """The rate counts an open late ticket as missed (it was left out: '100 %' beside overdue tickets)."""
+    start, end = _bounds()
+    before_due = T0 + timedelta(hours=3)
+    rows = {row.label: row.targets for row in reports.met_rates(start, end, by="queue", now=before_due)}
+    resolution = rows["Support aux porteurs de projets"]["resolution"]
+    assert (resolution.met, resolution.missed, resolution.overdue) == (1, 1, 0)  # the open ones are not due yet
+    sweep_sla(LATER)  # recorded breached: still counted once, as missed
+    rows = {row.label: row.targets for row in reports.met_rates(start, end, by="queue", now=LATER)}
+    assert rows["Support aux porteurs de projets"]["resolution"].missed == 5
 
 
 def test_period_excludes_clocks_stopped_elsewhere(dataset):
@@ -131,7 +155,7 @@ def test_page_shows_lists_rates_and_business_durations(client, dataset, make_tic
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert late.reference in page and "Demande très en retard" in page
-    assert "83\xa0%" in page and "5 sur 6" in page  # support, first response
+    assert "71\xa0%" in page and "5 sur 7, dont 1 encore ouverte en retard" in page  # support, first response
     assert "45 min" in page  # support median first response (2 700 s)
     assert "3 h" in page  # support 90th percentile (10 800 s)
     assert "<caption>" in page and 'scope="row"' in page
@@ -165,3 +189,92 @@ def test_no_flush_side_effects(client, make_user, login, dataset):
     login(make_user("manager"))
     client.get("/responsable/sla", query_string=PERIOD)
     assert not db.session.dirty
+
+
+def test_at_risk_first_with_why_when_and_time_left_then_breached_capped_with_see_all(
+        client, make_ticket, make_user, login, monkeypatch):
+    monkeypatch.setattr(manager, "LIST_LIMIT", 2)
+    now = utcnow()
+    # Urgent: 24/7, first response in 4 h, at risk from 3 h.
+    soon = make_ticket(priority="urgent", subject="Bientôt due", created_at=now - timedelta(hours=3, minutes=50))
+    later = make_ticket(priority="urgent", created_at=now - timedelta(hours=3, minutes=20))
+    third = make_ticket(priority="urgent", created_at=now - timedelta(hours=3, minutes=10))
+    late = make_ticket(priority="urgent", created_at=now - timedelta(hours=5))
+    login(make_user("manager"))
+    page = client.get("/responsable/sla").get_data(as_text=True)
+    at_risk = page[page.index('id="a-risque"'):page.index('id="depassees"')]
+    assert at_risk.index(soon.reference) < at_risk.index(later.reference) and third.reference not in at_risk
+    assert "les 2 premières sur 3" in at_risk and "Première réponse" in at_risk
+    assert re.search(r"\b(9|10) min\b", at_risk)  # business time left before the due time
+    assert 'href="/agent/file?sla=at_risk"' in at_risk and "Voir tout (3)" in at_risk
+    breached = page[page.index('id="depassees"'):page.index('id="periode"')]
+    assert late.reference in breached and late.reference not in at_risk and "Voir tout" not in breached
+    assert re.search(r"\b(59|60) min\b|\b1 h\b", breached)  # late by an hour
+
+    response = client.get("/responsable/sla/a-risque.xlsx")  # the full list, not the first 50
+    assert response.mimetype == XLSX_MIMETYPE
+    assert re.fullmatch(r'attachment; filename="guichet-sla-a-risque-\d{4}-\d\d-\d\d\.xlsx"',
+                        response.headers["Content-Disposition"])
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == "Référence" and [r[0] for r in rows[1:]] == [soon.reference, later.reference,
+                                                                       third.reference]
+    assert rows[1][4] == "Première réponse" and isinstance(rows[1][5], datetime)
+    assert isinstance(rows[1][6], float) and 0.1 < rows[1][6] < 0.2  # hours left, a number
+
+
+def test_exports_of_the_period_tables(client, dataset, make_user, login):
+    login(make_user("manager"))
+    response = client.get("/responsable/sla/taux-par-file.xlsx", query_string=PERIOD)
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    rows = list(load_workbook(io.BytesIO(response.data)).active.iter_rows(values_only=True))
+    support = next(r for r in rows if r[0] == "Support aux porteurs de projets")
+    assert support[1:5] == (5, 1, 0, pytest.approx(5 / 6))  # first response: met, missed, open late, rate
+    assert support[5:8] == (1, 5, 4)
+    csv = client.get("/responsable/sla/taux-par-niveau.csv", query_string=PERIOD)
+    assert csv.mimetype == "text/csv" and csv.data.startswith("\ufeff".encode())
+    lines = csv.data.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("Niveau de service;Première réponse — respectés;")
+    assert lines[1] == "Premium;1;0;0;100,0 %;0;1;1;0,0 %"
+    assert client.get("/responsable/sla/temps.csv", query_string={"du": "x", "au": "2026-11-30"}).status_code == 422
+    assert client.get("/responsable/sla/inconnu.csv").status_code == 404
+    assert client.get("/responsable/sla/temps.pdf").status_code == 404
+
+
+def test_series_match_the_rates_the_page_table_and_the_chart(client, dataset, make_user, login):
+    steps = reports.buckets(date(2026, 11, 1), date(2026, 11, 30), ZoneInfo("Europe/Paris"))
+    assert [(s.first.day, s.last.day) for s in steps] == [(1, 1), (2, 8), (9, 15), (16, 22), (23, 29), (30, 30)]
+    points = reports.series(steps, now=LATER)
+    week = points[1]
+    assert week.submitted == 7 and week.rates["first_response"].met == 6 and week.durations["first_response"].count == 7
+    start, end = _bounds()
+    for target in ("first_response", "resolution"):  # the series count what the rates count, step by step
+        rates = [row.targets[target] for row in reports.met_rates(start, end, by="queue", now=LATER)]
+        assert sum(p.rates[target].met for p in points) == sum(r.met for r in rates)
+        assert sum(p.rates[target].missed for p in points) == sum(r.missed for r in rates)
+    premium = reports.series(steps, tier="premium", now=LATER)
+    assert [p.submitted for p in premium] == [0, 1, 0, 0, 0, 0]
+
+    login(make_user("manager"))
+    page = client.get("/responsable/sla", query_string=PERIOD).get_data(as_text=True)
+    volumes = page[page.index('id="serie-volumes"'):page.index('id="serie-taux"')]
+    assert re.search(r"<th scope=\"row\">02/11/2026</th><td>7</td>", volumes)
+    chart = re.search(r"<bar-chart x='([^']*)' y='([^']*)'", page)
+    assert json.loads(chart.group(1))[0][1] == "02/11/2026" and json.loads(chart.group(2))[0][:3] == [0, 7, 0]
+    rows = list(load_workbook(io.BytesIO(client.get("/responsable/sla/evolution.xlsx", query_string=PERIOD).data))
+                .active.iter_rows(values_only=True))
+    assert rows[2][:3] == (datetime(2026, 11, 2), datetime(2026, 11, 8), 7)
+
+
+def test_series_go_month_by_month_past_three_months():
+    steps = reports.buckets(date(2026, 1, 15), date(2026, 6, 30), ZoneInfo("Europe/Paris"))
+    assert [(s.first, s.last.day) for s in steps][:2] == [(date(2026, 1, 15), 31), (date(2026, 2, 1), 28)]
+    assert len(steps) == 6 and steps[-1].end == datetime(2026, 6, 30, 22, tzinfo=UTC)
+
+
+def test_series_filters_are_validated(client, make_user, login):
+    login(make_user("manager"))
+    page = client.get("/responsable/sla", query_string={**PERIOD, "file": "999", "niveau": "or"}).get_data(
+        as_text=True)
+    assert "Le formulaire contient des erreurs" in page and "Taux de respect" not in page
+    assert 'id="file-error"' in page and 'id="niveau-error"' in page

@@ -8,7 +8,8 @@ import io
 import json
 
 from crm.core.extensions import utcnow
-from crm.portal.exports import XLSX_MIMETYPE, ExportColumn, to_csv, to_xlsx
+from crm.portal.exports import ExportColumn
+from crm.portal.exports import table as table  # the views write their tables with it
 from tickets.modifications.kinds import KIND_LABELS
 from tickets.modifications.models import ChangeRequest
 from tickets.modifications.queries import KindFigures
@@ -31,13 +32,6 @@ def _days(value: float | None) -> str:
 def figure_rows(figures: list[KindFigures]) -> list[list]:
     return [[KIND_LABELS.get(f.kind, f.kind), f.filed, f.decided, f.accepted, _days(f.p50_days), _days(f.p90_days)]
             for f in figures]
-
-
-def table(fmt: str, title: str, columns: list[ExportColumn], rows: list[list]) -> tuple[bytes, str]:
-    """A table as (.xlsx bytes, mimetype) or (CSV bytes, mimetype)."""
-    if fmt == "xlsx":
-        return to_xlsx(title, columns, rows), XLSX_MIMETYPE
-    return to_csv(columns, rows), "text/csv; charset=utf-8"
 
 
 def accepted_record(item: ChangeRequest) -> dict:
