@@ -144,11 +144,11 @@ def test_requester_and_agent_journeys(live_server, browser, axe_check, seeded):
     axe_check(page, "suivi, demande résolue")
 
     # --- on a phone ------------------------------------------------------------------------------------------
-    page.set_viewport_size({"width": 375, "height": 812})
+    page.set_viewport_size({"width": 320, "height": 812})
     page.reload()
     axe_check(page, "suivi sur téléphone")
     assert _no_horizontal_scroll(page)
-    desk.set_viewport_size({"width": 375, "height": 812})
+    desk.set_viewport_size({"width": 320, "height": 812})
     desk.goto(base + "/agent/file")
     axe_check(desk, "file sur téléphone")
     assert _no_horizontal_scroll(desk)

@@ -9,6 +9,7 @@ from crm.core.changes import history
 from crm.core.extensions import db
 from crm.core.models import User
 from notifications.models import OutboxMessage
+from tests.test_table_regions import unreachable_tables
 from tickets.admin.accounts import services as accounts
 from tickets.models import Queue
 
@@ -43,6 +44,7 @@ def test_an_administrator_creates_edits_resets_and_deactivates_an_account(client
 
     listing = client.get("/admin/comptes?q=nouvelle&role=referent").get_data(as_text=True)
     assert "Nouvelle Agente" in listing and "Référent métier" in listing
+    assert 'aria-label="Comptes, par nom"' in listing and unreachable_tables(listing) == []
     assert "Nouvelle Agente" not in client.get("/admin/comptes?q=nouvelle&role=manager").get_data(as_text=True)
     assert "Nouvelle Agente" not in client.get("/admin/comptes?q=nouvelle&etat=desactives").get_data(as_text=True)
 
@@ -60,7 +62,7 @@ def test_an_administrator_creates_edits_resets_and_deactivates_an_account(client
     assert records[2].changes["queues"] == [["Support des comptes"], []]
     page = client.get(f"/admin/comptes/{person.id}").get_data(as_text=True)
     assert "Rôles" in page and "Agent de support, Référent métier → Responsable" in page
-    assert "Réactiver le compte" in page
+    assert "Réactiver le compte" in page and unreachable_tables(page) == []
     refused = client.post(f"/admin/comptes/{person.id}/lien", follow_redirects=True).get_data(as_text=True)
     assert "réactivez-le d&#39;abord" in refused and len(mails_to(person.email)) == 2
 
