@@ -144,7 +144,7 @@ def ask(conversation: AssistantConversation, text: str, *, project_call: str | N
     reply = assistant.next_reply(candidates, threshold=_threshold(), call=detection.code,
                                  call_choices=detection.choices, stage=conversation.stage, topics=topics,
                                  call_labels=_call_labels())
-    return _reply_turn(conversation, reply, _stored(candidates, topics), detection.code, now)
+    return _reply_turn(conversation, reply, _stored(candidates, topics), detection.code, now, question=text)
 
 
 def _call_labels() -> dict[str, str]:
@@ -161,8 +161,17 @@ def _remember_intent(conversation: AssistantConversation, intent: assistant.Inte
 
 
 def _reply_turn(conversation: AssistantConversation, reply: assistant.Reply, stored: list[dict],
-                call: str | None, now: datetime) -> AssistantTurn:
+                call: str | None, now: datetime, *, question: str | None = None) -> AssistantTurn:
+    """The assistant's turn for ``reply``; with no sure article, a close passage of a call document is quoted
+    instead when ``question`` is given (expert.services.best_passage)."""
     best = reply.candidate
+    passage = expert.best_passage(question, call=call) if reply.kind == assistant.NO_ANSWER and question else None
+    if passage is not None:
+        label = expert.passage_source(passage)
+        return _add_turn(conversation, TurnKind.PASSAGE, now, passage_id=passage.passage_id, candidates=stored,
+                         options=[{"value": str(passage.passage_id), "label": label}], call_code=call,
+                         confidence=passage.confidence,
+                         text=f"{reply.reason} ; passage cité : {label}" if reply.reason else label)
     fields = {"candidates": stored, "confidence": best.confidence if best else 0.0, "call_code": call,
               "text": reply.reason}
     if reply.kind == assistant.ANSWER:
@@ -209,14 +218,14 @@ def choose(conversation: AssistantConversation, value: str, *, now: datetime | N
     candidates, articles = expert.search_candidates(question.text, call=value)
     topics = {a_id: article.topic for a_id, article in articles.items()}
     reply = assistant.next_reply(candidates, threshold=_threshold(), call=value, may_ask=False)
-    return _reply_turn(conversation, reply, _stored(candidates, topics), value, now)
+    return _reply_turn(conversation, reply, _stored(candidates, topics), value, now, question=question.text)
 
 
 def resolve(conversation: AssistantConversation, *, now: datetime | None = None) -> None:
     """« Ma question est résolue »: the conversation ends without a request."""
     now = now or utcnow()
     _check_open(conversation)
-    if not any(t.kind == TurnKind.ANSWER for t in conversation.turns):
+    if not any(t.kind in (TurnKind.ANSWER, TurnKind.PASSAGE) for t in conversation.turns):
         raise ConversationError(_("Aucune réponse ne vous a encore été donnée."))
     conversation.status = ConversationStatus.RESOLVED
     conversation.ended_at = conversation.updated_at = now
@@ -239,6 +248,9 @@ def transcript(conversation: AssistantConversation, article_titles: dict[int, st
             title = titles.get(turn.article_id) or next(
                 (c["title"] for c in turn.candidates if c["article_id"] == turn.article_id), "")
             lines.append(f"Assistant : réponse proposée, article « {title} »")
+        elif turn.kind == TurnKind.PASSAGE:
+            source = turn.options[0]["label"] if turn.options else ""
+            lines.append(f"Assistant : extrait de document cité, {source}")
         elif turn.kind in (TurnKind.ASK_ARTICLE, TurnKind.ASK_CALL):
             lines.append("Assistant : précision demandée entre " + ", ".join(f"« {o['label']} »" for o in turn.options))
         else:

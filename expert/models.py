@@ -198,11 +198,13 @@ class TurnKind(enum.StrEnum):
     ASK_CALL = "ask_call"  # which call?
     ASK_ARTICLE = "ask_article"  # close candidates: which of these?
     NO_ANSWER = "no_answer"  # nothing confident: a gap
+    PASSAGE = "passage"  # no article confident, a passage of a call document quoted instead
 
 
 TURN_KIND_LABELS = {
     TurnKind.QUESTION: "question", TurnKind.CHOICE: "choix", TurnKind.ANSWER: "réponse",
     TurnKind.ASK_CALL: "appel demandé", TurnKind.ASK_ARTICLE: "précision demandée", TurnKind.NO_ANSWER: "sans réponse",
+    TurnKind.PASSAGE: "extrait de document",
 }
 
 
@@ -219,6 +221,8 @@ class AssistantTurn(db.Model):
     text: Mapped[str] = mapped_column(sa.Text, default="")
     #: The article answered with (knowledge base id), and the options offered [{value, label}].
     article_id: Mapped[int | None]
+    #: The passage of a call document quoted (knowledge-base id), when no article was confident.
+    passage_id: Mapped[int | None]
     options: Mapped[list] = mapped_column(sa.JSON, default=list)
     #: The best candidates [{article_id, title, confidence}] (the gaps page groups unanswered questions with them).
     candidates: Mapped[list] = mapped_column(sa.JSON, default=list)

@@ -656,6 +656,8 @@ class Decision:
     candidates: list[Candidate] = field(default_factory=list)
     #: The calls to offer the requester when an answer waits for the call of the question (see _call_refusal).
     call_choices: list[str] = field(default_factory=list)
+    #: A passage of a call document close to the question when no article answers (knowledge_base PassageMatch).
+    passage: Any = None
 
     @property
     def explanations(self) -> list[str]:

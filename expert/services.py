@@ -58,6 +58,51 @@ def search_candidates(text: str, *, call: str | None = None, k: int = 5) -> tupl
     return candidates, {article.id: article for article, _match in results}
 
 
+def best_passage(text: str, *, call: str | None = None):
+    """The passage of a call document to quote when no article is confident (a PassageMatch at least
+    KB_PASSAGE_CONFIDENCE), from the index in memory; None if there is none or the base is unavailable."""
+    from knowledge_base.index import search_passages
+
+    try:
+        found = search_passages(text, k=1, call=call)
+    except Exception:  # the knowledge base must never stop a request from being filed
+        log.exception("call-document passage search failed")
+        return None
+    threshold = float(current_app.config["KB_PASSAGE_CONFIDENCE"])
+    return found[0] if found and found[0].confidence >= threshold else None
+
+
+def passage_link(passage) -> str:
+    """The absolute address of a passage on its document's public page."""
+    from crm.core.views import external_url
+
+    return f"{external_url('kb_documents.document', slug=passage.document_slug)}#{passage.anchor}"
+
+
+def passage_source(passage) -> str:
+    """« Règlement … (AAPG-2026), version 2, page 3 » : where a quoted passage comes from."""
+    call = f" ({passage.call_code})" if passage.call_code else ""
+    page = f", page {passage.page}" if passage.page else ""
+    return f"« {passage.document_title} »{call}, version {passage.version}{page}"
+
+
+def passage_answer_body(passage) -> str:
+    """The public message that answers the requester with a passage of a call document (to be confirmed)."""
+    quoted = "\n".join(f"> {line}" for line in passage.text.splitlines() or [""])
+    heading = " › ".join(passage.heading_path[1:] or passage.heading_path)
+    return "\n\n".join([
+        "Bonjour,",
+        "Aucun article de notre base de connaissances ne répond avec certitude à votre question, mais ce passage "
+        f"d'un document de l'appel semble y répondre{f' (« {heading} »)' if heading else ''} :",
+        quoted,
+        f"Source : [{passage_source(passage)}]({passage_link(passage)}).",
+        "Si ce passage répond à votre question, indiquez-le depuis la page de suivi de votre demande "
+        "(« Cela répond à ma question »). Sinon, choisissez « J'ai besoin d'un conseiller » : "
+        "un conseiller prendra votre demande en charge.",
+        "Le service d'accompagnement de l'agence",
+    ])
+
+
 def requester_profiles(user: User | None) -> frozenset[str]:
     """The profile names rules test: anonymous or requester (and staff), plus the portal profiles held."""
     if user is None:
@@ -205,6 +250,11 @@ def decide(*, subject: str, body: str = "", topic: str | None = None, call: str 
     explanation = detection.explanation()
     if explanation is not None:
         decision.notes.insert(0, explanation)
+    if decision.action != rules_engine.OUTCOME_AUTO_ANSWERED:
+        decision.passage = best_passage(question.text, call=question.call)
+        if decision.passage is not None:
+            confidence = f"{decision.passage.confidence:.2f}".replace(".", ",")
+            decision.notes.append(f"passage proche : {passage_source(decision.passage)} (confiance {confidence})")
     if handover is not None:
         handover.steer(decision)
     return question, version, decision, articles
@@ -264,6 +314,16 @@ def answer_with(decision: TriageDecision, article) -> None:
     """Record the article a decision answers with (kept on the decision: no second read to announce it)."""
     decision.article_id = article.id
     decision._answered_article = article
+
+
+def answer_with_passage(decision: TriageDecision, passage) -> None:
+    """Record the passage a decision answers with (kept on the decision for the announcement that follows)."""
+    decision._answered_passage = passage
+
+
+def decision_passage(decision: TriageDecision):
+    """The passage (PassageMatch) a decision just answered with, if any (only within the triage's transaction)."""
+    return getattr(decision, "_answered_passage", None)
 
 
 def decision_article(decision: TriageDecision):

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 from crm.core.extensions import db, utcnow
+from knowledge_base.documents.search import PassageMatch, offered_passage_entries, passage_match
 from knowledge_base.evaluation import EvaluationInputError, LabelledQuery, load_queries
 from knowledge_base.fusion import QUERY_CHARS, FusedIndex, calibrate_on_phrasings, passage_texts
 from knowledge_base.matcher import Entry, Match, MatchIndex
@@ -38,6 +39,7 @@ __all__ = [
     "offered_entries",
     "refresh_index",
     "search_articles",
+    "search_passages",
     "today",
 ]
 
@@ -64,6 +66,8 @@ class IndexSnapshot:
     key: Key
     built_at: datetime
     build_seconds: float
+    #: The passages of the call documents offered (lexical only), searched when no article is confident.
+    passages: MatchIndex | None = None
 
     @property
     def version(self) -> int:
@@ -105,9 +109,12 @@ class IndexService:
 
     def __init__(self, app: Flask, *, background: bool = True, refresh_seconds: float = 5.0,
                  loader: Callable[[date], tuple[Key, list[Entry]]] = _load,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        """Configure the service; nothing is built until the first search."""
+                 clock: Callable[[], float] = time.monotonic,
+                 passage_loader: Callable[[date], list[Entry]] | None = None) -> None:
+        """Configure the service; nothing is built until the first search (``passage_loader``: the documents'
+        passages, read from the database by default, none with another ``loader``)."""
         self.app = app
+        self.passage_loader = passage_loader or (offered_passage_entries if loader is _load else lambda day: [])
         self.background = background
         self.refresh_seconds = refresh_seconds
         self.loader = loader
@@ -189,8 +196,11 @@ class IndexService:
             else:
                 index, self.semantic_pending = fused, False
         self._calibrate(index, queries, known)
+        passage_entries = self.passage_loader(day)
+        passages = MatchIndex.build(passage_entries) if passage_entries else None
         self.builds += 1
-        return IndexSnapshot(index=index, key=key, built_at=utcnow(), build_seconds=time.perf_counter() - started)
+        return IndexSnapshot(index=index, key=key, built_at=utcnow(), build_seconds=time.perf_counter() - started,
+                             passages=passages)
 
     def _fused(self, lexical: MatchIndex, queries: list[tuple[str, frozenset[str]]],
                may_embed: bool) -> tuple[FusedIndex | None, dict]:
@@ -363,6 +373,27 @@ def search_articles(query: str, k: int = 5, *, call: str | None = None, topic: s
         if match.score > floor and article is not None and article.applies_to_call(call):
             results.append((article, match))
             floor = max(floor, min_relative_score * results[0][1].score)
+            if len(results) == k:
+                break
+    return results
+
+
+def search_passages(query: str, k: int = 3, *, call: str | None = None) -> list[PassageMatch]:
+    """Return up to ``k`` passages of the call documents offered today, best first, from the index in memory (no
+    statement); ``call`` leaves out the documents of other calls (a document about every call stays)."""
+    if k <= 0 or not query or not query.strip():
+        return []
+    get_index()  # builds or refreshes the snapshot as an article search does
+    passages = index_service().snapshot.passages
+    if passages is None:
+        return []
+    day = today()
+    entries = {entry.id: entry for entry in passages.entries}
+    results = []
+    for match in passages.search(query, k=max(4 * k, k + 10)):
+        found = passage_match(entries[match.id], match, day=day, call=call)
+        if found is not None and match.score > 0:
+            results.append(found)
             if len(results) == k:
                 break
     return results

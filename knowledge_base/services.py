@@ -167,6 +167,14 @@ def clean_content(data: Mapping[str, Any], base: Mapping[str, Any] | None = None
             "meta": meta}
 
 
+def check_call_code(code: str) -> str:
+    """Return a call code in capitals (as articles list them) or raise ArticleError."""
+    code = (code or "").strip().upper()
+    if not _CALL_RE.match(code):
+        raise ArticleError(_("Code d'appel invalide : %(code)s.", code=code))
+    return code
+
+
 def check_external_id(external_id: str) -> str:
     """Return a valid external id or raise ArticleError."""
     external_id = (external_id or "").strip()

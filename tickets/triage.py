@@ -167,6 +167,13 @@ def _apply(ticket: Ticket, decision, record: TriageDecision, articles: dict, now
         auto_answer(ticket, article, now=now)
     elif decision.action == Outcome.AUTO_ANSWERED:
         expert.set_action(record, Outcome.HUMAN)
+    if (record.action == Outcome.HUMAN and decision.passage is not None and not decision.route_to
+            and not decision.require_human):
+        expert.add_note(record, "réponse par un passage de document d'appel, à confirmer par le demandeur")
+        expert.set_action(record, Outcome.AUTO_ANSWERED)
+        record.confidence = decision.passage.confidence
+        expert.answer_with_passage(record, decision.passage)
+        passage_answer(ticket, decision.passage, now=now)
     if record.action == Outcome.ROUTED and ticket.queue.is_referent_group:
         referent, why = referent_choice(ticket.queue, for_submission=services.current_opening(ticket) is not None,
                                         topic=ticket.topic.slug if ticket.topic else None,
@@ -186,6 +193,17 @@ def auto_answer(ticket: Ticket, article, *, now: datetime) -> Message:
     return message
 
 
+def passage_answer(ticket: Ticket, passage, *, now: datetime) -> Message:
+    """Answer the ticket by quoting a passage of a call document: like an article's answer, it waits for the
+    requester (« Cela répond à ma question » or « J'ai besoin d'un conseiller »), never closes by itself."""
+    message = Message(ticket=ticket, author_kind=AuthorKind.SYSTEM, author_name=expert.AUTO_ANSWER_AUTHOR,
+                      body=expert.passage_answer_body(passage), internal=False, created_at=now)
+    db.session.add(message)
+    services.record_event(ticket, "auto_answer", None, at=now, passage=passage.passage_id)
+    services.change_status(ticket, Status.AUTO_ANSWERED, by=None, now=now, reason="réponse par un passage")
+    return message
+
+
 def announce_auto_answer(ticket: Ticket, access_key: str | None = None, decision: TriageDecision | None = None,
                          first_message: Message | None = None) -> None:
     """Once the ticket exists, send expert's « auto_answered » signal with the requester's key for the link.
@@ -196,11 +214,14 @@ def announce_auto_answer(ticket: Ticket, access_key: str | None = None, decision
     if ticket.status != Status.AUTO_ANSWERED:
         return
     decision = decision if decision is not None else expert.latest_decision(ticket)
-    if decision is None or decision.article_id is None:
+    if decision is None:
+        return
+    passage = expert.decision_passage(decision) if decision.article_id is None else None
+    if decision.article_id is None and passage is None:
         return
     article = expert.decision_article(decision)
     expert_signals.auto_answered.send(ticket, article=article, decision=decision, access_key=access_key,
-                                      first_message=first_message)
+                                      first_message=first_message, **({"passage": passage} if passage else {}))
 
 
 # --- The requester's answer to an automatic reply ---------------------------------------------------------

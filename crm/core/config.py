@@ -166,6 +166,10 @@ class Config:
     KB_AUTO_ANSWER_PRECISION: float = 0.96
     #: Texts the `kb_embeddings` job embeds per run (about 0.05 s for a question, 0.3 s for an answer).
     KB_EMBED_BATCH: int = 500
+    #: Largest call document a référent may upload (docs/documents.md).
+    KB_DOCUMENT_MAX_BYTES: int = 5 * 1024 * 1024
+    #: Confidence a passage of a call document needs to be quoted when no article is confident (docs/documents.md).
+    KB_PASSAGE_CONFIDENCE: float = 0.6
     #: Days a conversation with the assistant is kept after its last turn (one that opened a request stays with it).
     ASSISTANT_CONVERSATION_DAYS: int = 30
 

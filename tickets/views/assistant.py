@@ -13,6 +13,7 @@ from flask import Blueprint, Flask, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.orm import joinedload
 
 from crm.core import registry
 from crm.core.extensions import db, limiter
@@ -20,6 +21,7 @@ from crm.core.security import roles_required
 from expert import conversations
 from expert import demo as expert_demo
 from expert.models import CONVERSATION_STATUS_LABELS, AssistantConversation, TurnKind
+from knowledge_base.documents.models import DocumentPassage, DocumentVersion
 from knowledge_base.index import today
 from knowledge_base.models import Article
 from knowledge_base.rendering import render_markdown
@@ -141,12 +143,17 @@ def resolve(public_id: str):
 def _page_context(item: AssistantConversation | None) -> dict:
     """The articles answered with (read once), the come-back link and the request the conversation opened."""
     if item is None:
-        return {"articles": {}, "come_back": None, "ticket": None, "day": today()}
+        return {"articles": {}, "passages": {}, "come_back": None, "ticket": None, "day": today()}
     ids = {t.article_id for t in item.turns if t.kind == TurnKind.ANSWER and t.article_id}
     articles = {a.id: a for a in db.session.scalars(db.select(Article).where(Article.id.in_(ids)))} if ids else {}
+    quoted = {t.passage_id for t in item.turns if t.kind == TurnKind.PASSAGE and t.passage_id}
+    passages = {p.id: p for p in db.session.scalars(db.select(DocumentPassage).where(DocumentPassage.id.in_(quoted))
+                                                    .options(joinedload(DocumentPassage.version)
+                                                             .joinedload(DocumentVersion.document)))} if quoted else {}
     key = session.get(ACCESS_SESSION_KEY, {}).get(item.public_id)
     come_back = url_for(".conversation", public_id=item.public_id, cle=key, _external=True) if key else None
-    return {"articles": articles, "come_back": come_back, "ticket": item.ticket if item.ticket_id else None,
+    return {"articles": articles, "passages": passages, "come_back": come_back,
+            "ticket": item.ticket if item.ticket_id else None,
             "day": today(), "markdown": render_markdown,
             "days": current_app.config["ASSISTANT_CONVERSATION_DAYS"], "other_call": conversations.OTHER_CALL}
 

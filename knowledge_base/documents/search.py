@@ -1,0 +1,68 @@
+"""Passages as the matcher sees them, and what a search returns about one (read from the index, no query)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from crm.core.extensions import db
+from knowledge_base.documents.models import CallDocument, DocumentPassage
+from knowledge_base.documents.services import offered_passages_query
+from knowledge_base.matcher import Entry, Match
+from knowledge_base.text import call_key
+
+#: Entry ids of passages start with this (article ids never do: see knowledge_base.services._EXTERNAL_ID_RE).
+PREFIX = "passage:"
+
+
+@dataclass(frozen=True, slots=True)
+class PassageMatch:
+    """A passage found for a question, with what quoting it needs (document, version, page, link anchor)."""
+
+    passage_id: int
+    position: int
+    text: str
+    heading_path: tuple[str, ...]
+    page: int | None
+    document_slug: str
+    document_title: str
+    version: int
+    call_code: str | None
+    valid_until: date | None
+    confidence: float
+    score: float
+
+    @property
+    def anchor(self) -> str:
+        return f"passage-{self.position}"
+
+
+def passage_entry(passage: DocumentPassage, document: CallDocument, number: int) -> Entry:
+    """The matcher's view of a passage: the document title and headings as its question, the text as its answer."""
+    return Entry(
+        id=f"{PREFIX}{passage.id}",
+        question=" › ".join([document.title, *(passage.heading_path or ())]),
+        answer=passage.text,
+        meta={"passage_id": passage.id, "position": passage.position, "page": passage.page,
+              "heading_path": tuple(passage.heading_path or ()), "slug": document.slug, "title": document.title,
+              "version": number, "call": document.call_code, "valid_from": document.valid_from,
+              "valid_until": document.valid_until},
+    )
+
+
+def offered_passage_entries(day: date) -> list[Entry]:
+    """The entries of the passages offered on ``day`` (current versions of the documents valid that day)."""
+    return [passage_entry(p, d, n) for p, d, n in db.session.execute(offered_passages_query(day))]
+
+
+def passage_match(entry: Entry, match: Match, *, day: date, call: str | None) -> PassageMatch | None:
+    """The result for a passage entry, or None when its document is not valid on ``day`` or is about another call."""
+    meta = entry.meta
+    if (meta["valid_from"] and meta["valid_from"] > day) or (meta["valid_until"] and meta["valid_until"] < day):
+        return None
+    if call and meta["call"] and call_key(call) != call_key(meta["call"]):
+        return None
+    return PassageMatch(passage_id=meta["passage_id"], text=entry.answer, heading_path=meta["heading_path"],
+                        page=meta["page"], document_slug=meta["slug"], document_title=meta["title"],
+                        version=meta["version"], call_code=meta["call"], valid_until=meta["valid_until"],
+                        confidence=float(match.confidence), score=float(match.score), position=meta["position"])
