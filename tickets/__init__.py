@@ -23,6 +23,8 @@ def init_app(app: Flask) -> None:
     )
     from tickets.admin import init_app as init_admin
     from tickets.annexes import init_app as init_annexes
+    from tickets.community import init_app as init_community
+    from tickets.presence import init_app as init_presence
 
     views.init_app(app)
     init_admin(app)  # the configuration pages, API and commands
@@ -34,6 +36,8 @@ def init_app(app: Flask) -> None:
     attachments.install_cleanup()
     mail_intake.init_app(app)
     init_annexes(app)
+    init_presence(app)
+    init_community(app)
     modifications.init_app(app)
     registry.add_seeder(app, 25, "module expert : référents et règles", demo.seed_expert)
     registry.add_seeder(app, 30, "files, thèmes, délais et demandes", demo.seed_demo_tickets)

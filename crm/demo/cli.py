@@ -13,6 +13,7 @@ from crm.core.extensions import db
 from crm.core.models import User
 from crm.demo.accounts import DEMO_PASSWORD, LABELS, REQUESTERS, STAFF
 from crm.demo.projects import PORTAL_ACCOUNTS
+from tickets.community.demo import DEMO_LOGIN as COMMUNITY_EXPERT
 
 demo_cli = AppGroup("demo", help="Données de démonstration.")
 
@@ -28,6 +29,7 @@ def demo_logins() -> list[tuple[str, str]]:
     rows = [(LABELS[key], email) for key, _n, email, _r in STAFF if key in shown]
     rows.append((LABELS["requester"], REQUESTERS[0][1]))
     rows.extend(PORTAL_ACCOUNTS)
+    rows.append(COMMUNITY_EXPERT)
     return rows
 
 
