@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -94,6 +95,26 @@ def check_files(files: list[IncomingFile]) -> list[IncomingFile]:
 #: session.info key: the files this transaction wrote (removed if it rolls back)
 WRITTEN = "tickets.written_files"
 
+#: Holders of stored files other than the attachments (a draft's documents): each is called with a function that
+#: executes a statement and the digests in question, and answers those it still uses (kept from removal).
+_FILE_HOLDERS: list[Callable[[Callable, list[str]], set[str]]] = []
+
+
+def register_file_holder(holder: Callable[[Callable, list[str]], set[str]]) -> None:
+    """Declare files stored by store_file that no attachment row uses but that must stay (idempotent)."""
+    if holder not in _FILE_HOLDERS:
+        _FILE_HOLDERS.append(holder)
+
+
+def _used(execute: Callable, digests: list[str]) -> set[str]:
+    """The digests among ``digests`` an attachment or a registered holder still uses."""
+    from tickets.models import Attachment
+
+    used = set(execute(sa.select(Attachment.sha256).where(Attachment.sha256.in_(digests))).scalars())
+    for holder in _FILE_HOLDERS:
+        used |= holder(execute, digests)
+    return used
+
 
 def store_file(f: IncomingFile) -> tuple[str, str, str, int]:
     """Write the file content under the upload folder; return (filename, content type, sha256, size).
@@ -118,17 +139,14 @@ def store_file(f: IncomingFile) -> tuple[str, str, str, int]:
 def _remove_written(session, written: list[Path]) -> None:
     """The transaction rolled back: its rows are gone, so are the files it wrote — unless a row committed by
     another transaction meanwhile uses the same content (read on a connection of its own)."""
-    from tickets.models import Attachment
-
     digests = [p.name for p in written]
-    query = sa.select(Attachment.sha256).where(Attachment.sha256.in_(digests))
     try:
         bind = session.get_bind()
         if isinstance(bind, sa.engine.Connection):
-            used = set(bind.execute(query).scalars())
+            used = _used(bind.execute, digests)
         else:
             with bind.connect() as connection:
-                used = set(connection.execute(query).scalars())
+                used = _used(connection.execute, digests)
     except sa.exc.SQLAlchemyError:  # the database is unreachable: keep the files, the orphan job will decide
         return
     for path in written:
@@ -148,10 +166,9 @@ def install_cleanup() -> None:
 
 
 def remove_orphans(older_than: timedelta) -> int:
-    """Remove stored files that no attachment row uses, written more than ``older_than`` ago (a process that
-    died between writing a file and committing its row). Returns the number removed."""
-    from tickets.models import Attachment
-
+    """Remove stored files that no attachment row (nor a registered holder) uses, written more than
+    ``older_than`` ago (a process that died between writing a file and committing its row). Returns the number
+    removed."""
     root = Path(current_app.config["UPLOAD_FOLDER"])
     if not root.is_dir():
         return 0
@@ -161,7 +178,7 @@ def remove_orphans(older_than: timedelta) -> int:
     for start in range(0, len(candidates), 500):
         chunk = candidates[start:start + 500]
         names = [p.name.removeprefix(".").removesuffix(".part") for p in chunk]
-        used = set(db.session.scalars(sa.select(Attachment.sha256).where(Attachment.sha256.in_(names))))
+        used = _used(db.session.execute, names)
         for path, name in zip(chunk, names, strict=True):
             if name not in used or path.name.endswith(".part"):
                 path.unlink(missing_ok=True)

@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     from crm.core import registry
     from crm.core.api import register_api_blueprint
     from crm.imports import signals as import_signals
+    from tickets.attachments import register_file_holder
     from tickets.modifications import api, demo, models, services, sync  # noqa: F401  (models: metadata)
     from tickets.modifications.views import agent, portal
 
@@ -33,4 +34,5 @@ def init_app(app: Flask) -> None:
     registry.add_menu(app, 45, "Demandes de modification", "modifications_agent.queue", _staff)
     registry.add_seeder(app, 40, "demandes de modification en ligne", demo.seed_demo)
     import_signals.import_finished.connect(services.on_import_finished)
+    register_file_holder(services.draft_documents_in_use)  # a draft's documents are no orphans
     sync.install()

@@ -17,7 +17,7 @@ from crm.projects.models import Call, ModificationRequest, Partner, Project
 from notifications.outbox import start_thread
 from tickets import services as tickets
 from tickets import signals
-from tickets.attachments import AttachmentError, IncomingFile
+from tickets.attachments import AttachmentError, IncomingFile, check_files, store_file, stored_path
 from tickets.models import Channel, Status, Ticket
 from tickets.modifications import kinds
 from tickets.modifications.models import ChangeRequest
@@ -99,15 +99,71 @@ def start_draft(project: Project, kind: str, *, filer: User, person_id: int | No
     return request
 
 
-def save_draft(request: ChangeRequest, raw: dict, *, by: User, now: datetime | None = None) -> dict:
-    """Keep what the filer typed (what parses); answer the errors found so far (the draft is saved anyway)."""
+def save_draft(request: ChangeRequest, raw: dict, *, by: User, files: dict[str, IncomingFile] | None = None,
+               now: datetime | None = None) -> dict:
+    """Keep what the filer typed (what parses) and the documents given (a new file replaces the kept one of its
+    kind); answer the errors found so far, a refused file's on its field (the draft is saved anyway)."""
     if request.state != State.DRAFT:
         raise ModificationError(_("Seul un brouillon peut être modifié."))
     data, errors = kinds.validate(request.kind, raw, project_facts(request.project), complete=False)
     request.data = data
+    errors.update(_keep_documents(request, files or {}))
     request.updated_at = now or utcnow()
     db.session.flush()
     return errors
+
+
+def _document_error(f: IncomingFile) -> str | None:
+    """Why a document is refused: not a PDF, or the attachments' limits (size, type, empty), else None."""
+    if not f.filename.lower().endswith(".pdf") or not f.content.startswith(b"%PDF-"):
+        return _("« %(name)s » : un fichier PDF est attendu.", name=f.filename)
+    try:
+        check_files([f])
+    except AttachmentError as error:
+        return str(error)
+    return None
+
+
+def _keep_documents(request: ChangeRequest, files: dict[str, IncomingFile]) -> dict[str, str]:
+    """Store the draft's new documents (by content, as attachments are) in request.documents, one per kind of
+    document; answer the refused ones' errors by field."""
+    spec = kinds.SPECS[request.kind]
+    kept = {d["slug"]: d for d in request.documents or []}
+    errors = {}
+    for slug, f in files.items():
+        if slug not in {d.slug for d in spec.documents}:
+            continue
+        error = _document_error(f)
+        if error:
+            errors[f"document_{slug}"] = error
+            continue
+        filename, _type, digest, size = store_file(f)
+        kept[slug] = {"slug": slug, "filename": filename, "sha256": digest, "size": size}
+    request.documents = [kept[d.slug] for d in spec.documents if d.slug in kept]
+    return errors
+
+
+def _kept_documents(request: ChangeRequest) -> tuple[dict[str, IncomingFile], dict[str, dict]]:
+    """The draft's documents at submission: those to attach (read back from storage), and those its ticket already
+    holds (a request sent back by the other party), by slug."""
+    if request.state != State.DRAFT:
+        return {}, {}
+    held = {a.sha256 for m in request.ticket.public_messages for a in m.attachments} if request.ticket else set()
+    to_attach, attached = {}, {}
+    for d in request.documents or []:
+        path = stored_path(d["sha256"])
+        if d["sha256"] in held:
+            attached[d["slug"]] = d
+        elif path.is_file():
+            to_attach[d["slug"]] = IncomingFile(d["filename"], path.read_bytes(), "application/pdf")
+    return to_attach, attached
+
+
+def draft_documents_in_use(execute, digests: list[str]) -> set[str]:
+    """The stored files drafts still keep (tickets.attachments.register_file_holder: not orphans)."""
+    wanted = set(digests)
+    rows = execute(sa.select(ChangeRequest.documents).where(ChangeRequest.state == State.DRAFT)).scalars()
+    return {d.get("sha256") for documents in rows for d in documents or []} & wanted
 
 
 def _co_validator(request: ChangeRequest) -> int | None:
@@ -123,10 +179,11 @@ def _co_validator(request: ChangeRequest) -> int | None:
     return other
 
 
-def _check_documents(request: ChangeRequest, data: dict, files: dict[str, IncomingFile]) -> dict:
+def _check_documents(request: ChangeRequest, data: dict, files: dict[str, IncomingFile],
+                     attached: frozenset[str] = frozenset()) -> dict:
     errors = {}
     for document in kinds.required_documents(request.kind, data):
-        if document.slug not in files:
+        if document.slug not in files and document.slug not in attached:
             errors[f"document_{document.slug}"] = _("Document obligatoire.")
     for slug, f in files.items():
         if not f.filename.lower().endswith(".pdf") or not f.content.startswith(b"%PDF-"):
@@ -173,7 +230,10 @@ def submit_request(request: ChangeRequest, raw: dict, files: dict[str, IncomingF
         raise ModificationError(_("Cette demande est déjà déposée."))
     facts = project_facts(request.project, siret=kinds.normalised_siret(raw.get("siret")))
     data, errors = kinds.validate(request.kind, raw, facts)
-    errors.update(_check_documents(request, data, files))
+    kept, attached = _kept_documents(request)
+    files = {**kept, **files}  # a file given now replaces the draft's
+    attached = {slug: d for slug, d in attached.items() if slug not in files}
+    errors.update(_check_documents(request, data, files, frozenset(attached)))
     if errors:
         raise ModificationError(_("La demande contient des erreurs : elle n'est pas déposée."), errors)
     co_validator = _co_validator(request)
@@ -195,8 +255,10 @@ def submit_request(request: ChangeRequest, raw: dict, files: dict[str, IncomingF
             message = tickets.record_requester_reply(ticket, body=summary, author=by, attachments=named, now=now)
     except (tickets.TicketError, AttachmentError) as error:
         raise ModificationError(str(error)) from None
-    request.documents = [{"slug": slug, "filename": a.filename, "sha256": a.sha256, "size": a.size}
-                         for slug, a in zip(files, message.attachments, strict=True)]
+    given = {slug: {"slug": slug, "filename": a.filename, "sha256": a.sha256, "size": a.size}
+             for slug, a in zip(files, message.attachments, strict=True)}
+    request.documents = [{**attached, **given}[d.slug] for d in kinds.SPECS[request.kind].documents
+                         if d.slug in given or d.slug in attached]
     request.submitted_at = now
     request.co_validator_person_id = co_validator
     db.session.flush()
@@ -257,6 +319,29 @@ def provide_information(request: ChangeRequest, *, by: User, body: str, files=()
         tickets.record_requester_reply(request.ticket, body=body, author=by, attachments=list(files), now=now)
     except (tickets.TicketError, AttachmentError) as error:
         raise ModificationError(str(error)) from None
+    request.due_at = request.ticket.next_due_at
+
+
+#: The states in which the filer may write about the decision (its ticket is resolved, not closed).
+REPLYABLE = (State.ACCEPTED, State.PARTLY_ACCEPTED, State.REFUSED, State.RECORDED)
+
+
+def reply_after_decision(request: ChangeRequest, *, by: User, body: str, files=(), now: datetime | None = None) -> None:
+    """The filer writes about the decision (a question, a disagreement, a document): a requester reply on the ticket,
+    which reopens it for the agency within the reopen window (its clock running again); the decision stands, a
+    different change is a new request. The step is in the request's history."""
+    now = now or utcnow()
+    if request.filer_id != by.id:
+        raise ModificationError(_("Seul l'auteur de la demande peut écrire à l'agence à son sujet."))
+    if request.state not in REPLYABLE:
+        raise ModificationError(_("Vous pourrez écrire au sujet de la décision une fois qu'elle aura été rendue."))
+    try:
+        tickets.record_requester_reply(request.ticket, body=body, author=by, attachments=list(files), now=now)
+    except (tickets.TicketError, AttachmentError) as error:
+        raise ModificationError(str(error)) from None
+    tickets.record_event(request.ticket, "modification", by, at=now, action="reply", before=request.state,
+                         after=request.state, reason=body.strip())
+    request.updated_at = now
     request.due_at = request.ticket.next_due_at
 
 

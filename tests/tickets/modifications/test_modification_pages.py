@@ -67,15 +67,18 @@ def test_bad_input_shows_the_field_errors_and_writes_nothing(client, login, modi
 def test_a_draft_is_saved_and_resumed_then_filed(client, login, modif):
     login(modif.lead2)
     response = client.post(f"/portail/projets/{modif.project.reference}/modifications/extension",
-                           data={"reason": "Retard", "new_end_date": "", "save": "1"})
+                           data={"reason": "Retard", "new_end_date": "", "save": "1",
+                                 "document_letter": (io.BytesIO(PDF), "l.pdf")}, content_type="multipart/form-data")
     assert response.status_code == 302
     item = db.session.scalar(sa.select(ChangeRequest))
     assert item.state == State.DRAFT and item.data == {"reason": "Retard"}
-    assert "Retard" in client.get(f"/portail/modifications/{item.id}").get_data(as_text=True)
+    page = client.get(f"/portail/modifications/{item.id}").get_data(as_text=True)
+    assert "Retard" in page and "Déjà joint au brouillon : l.pdf" in page  # resumed with its document
     assert "BROUILLON" in client.get("/portail/modifications").get_data(as_text=True)
     response = client.post(f"/portail/modifications/{item.id}", content_type="multipart/form-data",
-                           data={**EXTENSION, "submit": "1", "document_letter": (io.BytesIO(PDF), "l.pdf")})
+                           data={**EXTENSION, "submit": "1"})
     assert response.status_code == 302 and item.state == State.CO_VALIDATION
+    assert [d["filename"] for d in item.documents] == ["letter-l.pdf"]
     client.post("/deconnexion")
     login(modif.admin2)  # in scope, but a draft is its filer's alone; a filed request is seen
     assert client.get(f"/portail/modifications/{item.id}").status_code == 200
@@ -148,3 +151,25 @@ def test_portal_users_never_reach_the_agent_pages(client, login, modif, under_re
     assert client.post(f"/agent/modifications/{under_review.id}/action",
                        data={"action": "accept", "body": "x"}).status_code == 403
     assert under_review.state == State.UNDER_REVIEW
+
+
+def test_the_filer_writes_about_the_decision_and_the_ticket_reopens(client, login, modif, under_review):
+    login(modif.admin2)
+    url = f"/portail/modifications/{under_review.id}"
+    assert "au sujet de la décision" not in client.get(url).get_data(as_text=True)
+    refused = client.post(f"{url}/message", data={"body": "Trop tôt"})
+    assert refused.status_code == 422 and "une fois qu&#39;elle aura été rendue" in refused.get_data(as_text=True)
+    services.decide(under_review, "refuse", by=modif.agent, reason="Pièce manquante")
+    assert under_review.ticket.status == "resolved" and under_review.ticket.next_due_at is None
+    assert "au sujet de la décision" in client.get(url).get_data(as_text=True)
+    response = client.post(f"{url}/message", content_type="multipart/form-data",
+                           data={"body": "Voici la pièce.", "attachments": (io.BytesIO(PDF), "piece.pdf")})
+    assert response.status_code == 302
+    ticket = under_review.ticket
+    assert under_review.state == State.REFUSED and ticket.status == "open" and ticket.next_due_at is not None
+    assert ticket.messages[-1].body == "Voici la pièce." and ticket.messages[-1].attachments[0].filename == "piece.pdf"
+    assert "Voici la pièce." in client.get(url).get_data(as_text=True)  # in the request's history
+    client.post("/deconnexion")
+    login(modif.lead2)  # in scope, not the filer
+    assert client.post(f"{url}/message", data={"body": "Moi aussi"}).status_code == 422
+    assert ticket.messages[-1].body == "Voici la pièce."

@@ -184,3 +184,25 @@ def test_the_queue_follows_the_tickets_due_time_whatever_changes_it(modif):
     services.request_information(request, by=modif.agent, body="Précisez la date.")
     db.session.flush()
     assert request.due_at is None and db.session.execute(queries.agent_queue(queries.QueueFilters())).all()
+
+
+def test_a_draft_keeps_its_documents_until_it_is_filed(modif, app, monkeypatch):
+    from datetime import timedelta
+
+    from tickets.attachments import IncomingFile, remove_orphans, stored_path
+
+    request = _draft(modif, "lead2")
+    errors = services.save_draft(request, EXTENSION, by=modif.lead2, files={
+        "letter": pdf(), "schedule": IncomingFile("calendrier.docx", b"PK\x03\x04", None)})
+    assert set(errors) == {"document_schedule"} and "PDF" in errors["document_schedule"]
+    [kept] = request.documents
+    assert (kept["slug"], kept["filename"]) == ("letter", "lettre.pdf")
+    assert remove_orphans(timedelta(0)) == 0 and stored_path(kept["sha256"]).is_file()  # a draft's file stays
+    monkeypatch.setitem(app.config, "ATTACHMENT_MAX_BYTES", 10)
+    errors = services.save_draft(request, EXTENSION, by=modif.lead2, files={"letter": pdf("autre.pdf")})
+    assert "taille maximale" in errors["document_letter"] and request.documents == [kept]  # the kept one stays
+    monkeypatch.undo()
+    services.submit_request(request, EXTENSION, {}, by=modif.lead2)  # resumed: nothing to attach again
+    assert request.state == State.CO_VALIDATION
+    assert [a.filename for a in request.ticket.messages[0].attachments] == ["letter-lettre.pdf"]
+    assert [(d["slug"], d["sha256"]) for d in request.documents] == [("letter", kept["sha256"])]

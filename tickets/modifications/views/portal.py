@@ -68,11 +68,12 @@ def _save_or_submit(item: ChangeRequest, form):
         except (ModificationError, AttachmentError) as error:
             db.session.rollback()
             forms.show_errors(form, getattr(error, "errors", {}))
-            flash(str(error) + " " + _("Les documents sont à joindre de nouveau."), "error")
+            flash(str(error) + " " + _("Les documents que vous venez de choisir sont à joindre de nouveau ; "
+                                       "ceux du brouillon sont conservés."), "error")
             return _render_form(None if item.id is None else load_request(item.id), form, 422)
         flash(_("Votre demande est déposée sous la référence %(reference)s.", reference=ticket.reference), "success")
         return redirect(url_for(".show", request_id=item.id))
-    errors = services.save_draft(item, raw, by=current_user)
+    errors = services.save_draft(item, raw, by=current_user, files=forms.uploaded_documents(form))
     flash(_("Brouillon enregistré : vous pouvez le reprendre plus tard depuis le tableau de suivi."), "success")
     if errors:
         forms.show_errors(form, errors)
@@ -144,7 +145,7 @@ def render_detail(item: ChangeRequest, status: int = 200, **given):
         is_co_validator=person_id is not None and person_id == item.co_validator_person_id,
         reason_form=given.get("reason_form") or forms.ReasonForm(),
         information_form=given.get("information_form") or forms.InformationForm(),
-        history=history(item), documents=_documents(item),
+        history=history(item), documents=_documents(item), replyable=item.state in services.REPLYABLE,
     ), status
 
 
@@ -219,6 +220,21 @@ def information(request_id: int):
         services.provide_information(item, by=current_user, body=form.body.data,
                                      files=incoming_files(form.attachments.data))
         return _("Vos compléments sont transmis à l'agence.")
+
+    return _act(item, action, form)
+
+
+@bp.post("/modifications/<int:request_id>/message")
+@login_required
+def reply(request_id: int):
+    """The filer writes to the agency about its decision."""
+    item = load_request(request_id)
+    form = forms.InformationForm()
+
+    def action():
+        services.reply_after_decision(item, by=current_user, body=form.body.data,
+                                      files=incoming_files(form.attachments.data))
+        return _("Votre message est transmis à l'agence.")
 
     return _act(item, action, form)
 
