@@ -8,10 +8,11 @@ import sqlalchemy as sa
 from crm.core.extensions import db
 from expert import conversations, services, signals
 from expert.models import Outcome, TurnKind
+from knowledge_base.models import Article
 from notifications.models import OutboxMessage
 from tests.knowledge_base.test_kb_documents import QUESTION, upload
 from tickets import triage
-from tickets.models import AuthorKind, Status
+from tickets.models import AuthorKind, Message, Status
 
 
 def test_the_assistant_quotes_a_passage_with_its_link_when_no_article_is_sure(client):
@@ -49,3 +50,28 @@ def test_the_triage_answers_with_a_passage_and_waits_for_the_requester(make_tick
     assert mail is not None and "30 %" in mail.body_text
     triage.confirm_answer(ticket, by=None)
     assert ticket.status == Status.RESOLVED and decision.outcome == Outcome.DEFLECTED
+
+
+def test_a_referent_turns_an_agent_reply_into_a_draft_article(client, make_user, login, make_ticket):
+    ticket = make_ticket(subject="Justificatifs de mission", body="Quels justificatifs garder ?")
+    reply = Message(ticket=ticket, author_kind=AuthorKind.STAFF, author_name="Agent Martin", internal=False,
+                    body="Gardez les **factures** et les ordres de mission pendant dix ans.")
+    note = Message(ticket=ticket, author_kind=AuthorKind.STAFF, author_name="Agent Martin", internal=True,
+                   body="Note interne")
+    db.session.add_all([reply, note])
+    db.session.flush()
+    agent, referent = make_user("agent"), make_user("referent")
+    login(agent)
+    assert "panneau-brouillons" not in client.get(f"/agent/demandes/{ticket.reference}").get_data(as_text=True)
+    assert client.post(f"/agent/demandes/{ticket.reference}/reponses/{reply.id}/brouillon").status_code == 403
+    client.post("/deconnexion")
+    login(referent)
+    assert "panneau-brouillons" in client.get(f"/agent/demandes/{ticket.reference}").get_data(as_text=True)
+    assert client.post(f"/agent/demandes/{ticket.reference}/reponses/{note.id}/brouillon").status_code == 404
+    response = client.post(f"/agent/demandes/{ticket.reference}/reponses/{reply.id}/brouillon")
+    assert response.status_code == 302
+    article = db.session.scalar(sa.select(Article).where(Article.question == "Justificatifs de mission"))
+    assert article.status == "draft" and article.answer == reply.body
+    assert article.meta["source"] == {"kind": "reply", "ticket": ticket.reference, "message_id": reply.id,
+                                      "author": "Agent Martin"}
+    assert f"Réponse à la demande {ticket.reference}" in client.get(response.headers["Location"]).get_data(as_text=True)

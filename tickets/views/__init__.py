@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
         agent,
         assistant,
         crm_panels,
+        drafts,
         identity,
         links,
         manager,
@@ -20,5 +21,6 @@ def init_app(app: Flask) -> None:
         triage,
     )
 
-    for module in (public, identity, portal_contact, crm_panels, agent, links, manager, triage, surveys, assistant):
+    for module in (public, identity, portal_contact, crm_panels, agent, links, manager, triage, surveys, assistant,
+                   drafts):
         module.init_app(app)
