@@ -1,7 +1,7 @@
 """answers shared between establishments: community experts, questions, answers, endorsements (issue 14, part 4)
 
 Revision ID: b6e2d9c4a7f1
-Revises: c4f7a2e9b1d3
+Revises: b8e2f4a6c1d9
 Create Date: 2026-12-04 01:40:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import crm.core.extensions  # noqa: F401  (UTCDateTime)
 
 revision = "b6e2d9c4a7f1"
-down_revision = "c4f7a2e9b1d3"
+down_revision = "b8e2f4a6c1d9"
 branch_labels = None
 depends_on = None
 
