@@ -10,8 +10,9 @@ from crm.core.api import problem_responses, token_required
 from crm.core.extensions import db
 from crm.core.i18n import paris_today
 from crm.portal.queries import ZERO, ProjectCriteria, indicators, payment_totals, search_projects, visible_partners
-from crm.portal.scope import profiles_of, project_in_scope
+from crm.portal.scope import partner_scope, profiles_of, project_in_scope
 from crm.projects.models import PORTAL_STATES
+from crm.projects.queries import project_amounts
 
 bp = Blueprint("portal_api", __name__, url_prefix="/portal",
                description="Portail de suivi des projets : projets et indicateurs de votre périmètre.")
@@ -106,7 +107,21 @@ class TeamMemberSchema(Schema):
     end_date = fields.Date(allow_none=True)
 
 
+class AmountsSchema(Schema):
+    """Aid granted, paid, and remaining = granted − paid."""
+
+    granted = fields.Decimal(as_string=True)
+    paid = fields.Decimal(as_string=True)
+    remaining = fields.Decimal(as_string=True)
+
+
+class ProjectAmountsSchema(Schema):
+    project = fields.Nested(AmountsSchema, metadata={"description": "Ensemble du projet"})
+    partners = fields.Nested(AmountsSchema, metadata={"description": "Partenaires de votre périmètre"})
+
+
 class ProjectDetailSchema(ProjectSchema):
+    amounts = fields.Nested(ProjectAmountsSchema)
     partners = fields.Method("_partners")
     team = fields.List(fields.Nested(TeamMemberSchema))
     deliverables = fields.List(fields.Nested(DeliverableSchema))
@@ -167,7 +182,10 @@ def get_project(reference: str):
     if project is None:
         abort(404, message="Projet introuvable dans votre périmètre.")
     paid, remaining = payment_totals(profiles, [project.id]).get(project.id, (ZERO, ZERO))
-    return _Document(project, paid, remaining, visible_partners(profiles, project))
+    document = _Document(project, paid, remaining, visible_partners(profiles, project))
+    document.amounts = {"project": project_amounts(project),
+                        "partners": project_amounts(project, partner_scope(profiles))}
+    return document
 
 
 @bp.route("/indicators", methods=["GET"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import factories_crm
 import sqlalchemy as sa
 from factories_crm import make_org, make_partner, make_person, make_project, portal_user
@@ -26,7 +28,9 @@ def test_api_lists_reads_and_counts_within_scope(client, make_user):
     lead = make_person()
     lab = make_org(OrgKind.LABORATORY)
     mine = make_project(acronym="MIEN", state="follow_up")
-    make_partner(mine, make_org(OrgKind.ENTITY), laboratory=lab, scientific_lead=lead, lines=(("1000", "400"),))
+    make_partner(mine, make_org(OrgKind.ENTITY), laboratory=lab, scientific_lead=lead, lines=(("1000", "400"),),
+                 aid_granted=Decimal("1000"))
+    make_partner(mine, make_org(OrgKind.ENTITY), lines=(("500", "500"),), aid_granted=Decimal("2000"))  # not theirs
     other = make_project(acronym="AUTRE")
     make_partner(other, make_org(OrgKind.ENTITY))
     headers = bearer(portal_user(make_user, lead))
@@ -36,6 +40,8 @@ def test_api_lists_reads_and_counts_within_scope(client, make_user):
     detail = client.get(f"/api/v1/portal/projects/{mine.reference}", headers=headers).get_json()
     assert detail["partners"][0]["rnsr"] == lab.rnsr
     assert detail["partners"][0]["payment_lines"][0]["amount"] == "1000.00"
+    assert detail["amounts"] == {"project": {"granted": "300000.00", "paid": "900.00", "remaining": "299100.00"},
+                                 "partners": {"granted": "1000.00", "paid": "400.00", "remaining": "600.00"}}
     missing = client.get(f"/api/v1/portal/projects/{other.reference}", headers=headers)
     assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
     assert client.get("/api/v1/portal/indicators", headers=headers).get_json()["projects"] == 1
