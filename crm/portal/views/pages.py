@@ -25,9 +25,9 @@ from crm.portal.forms import (
 )
 from crm.portal.models import GRANTED_PROFILES, PROFILE_LABELS
 from crm.portal.requests import Paging, provider, request_scope
-from crm.portal.scope import partner_scope, profiles_of, project_in_scope_or_404
+from crm.portal.scope import partner_scope, profiles_of, project_in_scope_or_404, project_scope
 from crm.projects.models import PROJECT_STATE_LABELS
-from crm.projects.queries import project_amounts
+from crm.projects.queries import partner_amounts, project_amounts
 
 bp = Blueprint("portal", __name__, url_prefix="/portail")
 
@@ -61,9 +61,9 @@ def projects():
             end_before=form.end_before.data)
     page = db.paginate(portal_queries.search_projects(profiles, criteria), page=request.args.get("page", 1, int),
                        per_page=PER_PAGE, error_out=False)
-    totals = portal_queries.payment_totals(profiles, [p.id for p in page.items])
+    amounts = partner_amounts(project_scope(profiles), partner_scope(profiles), project_ids=[p.id for p in page.items])
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template("crm/portal/projects.html", form=form, page=page, totals=totals, args=args,
+    return render_template("crm/portal/projects.html", form=form, page=page, amounts=amounts, args=args,
                            has_scope=not profiles.is_empty)
 
 

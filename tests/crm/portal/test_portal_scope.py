@@ -141,6 +141,8 @@ def test_project_sheet_hides_other_partners_payments(world, make_user, login, cl
     assert own == {"granted": Decimal("180"), "paid": Decimal("40"), "remaining": Decimal("140")}  # its partner only
     for level in (whole, own):
         assert level["paid"] + level["remaining"] == level["granted"]
+    listing = client.get("/portail/").get_data(as_text=True)
+    assert "Reste à verser à vos partenaires" in listing and "140,00" in listing  # the sheet's figure
     reporting = client.get("/portail/bilan").get_data(as_text=True)
     assert "Ensemble des projets" in reporting
     assert amounts_shown(reporting) == [whole, own]  # the director's scope is this one project
