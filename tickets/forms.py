@@ -97,6 +97,8 @@ class AgentReplyForm(FlaskForm):
         (Status.RESOLVED.value, _l("Marquer comme résolue")),
     ])
     attachments = MultipleFileField(_l("Pièces jointes (facultatif)"))
+    #: the newest message when the page was shown: a reply by another agent since then stops this one
+    last_message = HiddenField(validators=[Optional(), Length(max=20)])
     insert = SubmitField(_l("Insérer la réponse type"))
     submit = SubmitField(_l("Envoyer la réponse"))
 

@@ -28,6 +28,7 @@ from tickets.models import (
     Ticket,
     Topic,
 )
+from tickets.presence import services as presence
 from tickets.sla import business_ranges
 from tickets.sla_text import clock_explanation
 from tickets.sla_tracking import TARGET_LABELS, TARGETS, ticket_clocks
@@ -132,7 +133,8 @@ def _forms(ticket: Ticket, given: dict) -> dict:
     staff = queries.staff_members()
     canned = queries.canned_responses(ticket)
     forms = {
-        "reply_form": given.get("reply_form") or AgentReplyForm(formdata=None),
+        "reply_form": given.get("reply_form") or AgentReplyForm(
+            formdata=None, last_message=str(max((m.id for m in ticket.messages), default=0))),
         "note_form": given.get("note_form") or NoteForm(formdata=None),
         "assign_form": given.get("assign_form") or AssignForm(
             formdata=None, assignee=str(ticket.assignee_id or "")),
@@ -251,6 +253,16 @@ def reply(reference: str):
             form.body.data = ((form.body.data or "") + "\n\n" + chosen.body).strip()
         form.body.errors = []
         return render_ticket(ticket, 200, reply_form=form)
+
+    seen = form.last_message.data or ""
+    if seen.isdigit() and form.validate_on_submit():
+        other = presence.replied_since(ticket, int(seen), current_user)
+        if other is not None:  # sent while this agent was writing: they read it first, their draft is kept
+            flash(_("%(name)s a répondu au demandeur pendant que vous rédigiez : votre réponse n'est pas envoyée. "
+                    "Lisez sa réponse ; votre texte est conservé ci-dessous, envoyez-le s'il reste utile.",
+                    name=other.author_name), "error")
+            form.last_message.data = str(other.id)
+            return render_ticket(ticket, 409, reply_form=form)
 
     def action(ticket):
         services.reply_to_ticket(ticket, author=current_user, body=form.body.data,
