@@ -110,8 +110,11 @@ def index():
 @staff.route("/nouveau", methods=["GET", "POST"])
 @proposer_required
 def create():
-    """Write a new article (a draft: publishing is a separate step)."""
+    """Write a new article (a draft: publishing is a separate step), pre-filled from a gap's questions if given."""
     form = ArticleForm()
+    if request.method == "GET":
+        form.question.data = (request.args.get("question") or "").strip()[:500]
+        form.phrasings.data = (request.args.get("formulations") or "").strip()[:10000]
     if form.validate_on_submit():
         try:
             item = services.create_article({**form.content(), "status": ArticleStatus.DRAFT}, current_user,

@@ -6,12 +6,12 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from crm.core.extensions import db, utcnow
+from crm.core.periods import Bucket, bucket_index
 from crm.organisations.models import SERVICE_TIER_LABELS
 from tickets.models import Queue, SlaState, Ticket
 from tickets.sla_tracking import TARGETS, business_calendar, policy_of
@@ -330,41 +330,6 @@ def queue_names() -> dict[int, str]:
 
 # -- over time: weekly or monthly buckets of a period, each a few aggregate queries -------------------------------
 
-#: Periods longer than this many days are shown month by month, shorter ones week by week.
-WEEKLY_MAX_DAYS = 92
-
-
-@dataclass(frozen=True)
-class Bucket:
-    """One step of a series: days first..last (Paris), instants [start, end) in UTC."""
-
-    first: date
-    last: date
-    start: datetime
-    end: datetime
-
-
-def buckets(first: date, last: date, zone: ZoneInfo) -> list[Bucket]:
-    """The period's ISO weeks (or calendar months past WEEKLY_MAX_DAYS), clipped to the period."""
-    weekly = (last - first).days + 1 <= WEEKLY_MAX_DAYS
-    result, day = [], first
-    while day <= last:
-        if weekly:
-            following = day + timedelta(days=7 - day.weekday())
-        else:
-            following = date(day.year + day.month // 12, day.month % 12 + 1, 1)
-        end_day = min(following - timedelta(days=1), last)
-        result.append(Bucket(day, end_day, datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC),
-                             datetime.combine(end_day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)))
-        day = end_day + timedelta(days=1)
-    return result
-
-
-def _bucket_of(instant, steps: Sequence[Bucket]):
-    """SQL: the index of the step an instant falls in (NULL outside), portable and time-zone exact."""
-    return sa.case(*((instant < step.end, index) for index, step in enumerate(steps)), else_=None)
-
-
 @dataclass
 class SeriesPoint:
     """The figures of one step: requests submitted, met rates and business-time percentiles of both targets."""
@@ -392,20 +357,20 @@ def series(steps: Sequence[Bucket], *, queue_id: int | None = None, tier: str | 
     now = now or utcnow()
     points = [SeriesPoint(bucket=step) for step in steps]
     start, end, scope = steps[0].start, steps[-1].end, _scope(queue_id, tier)
-    created = _bucket_of(Ticket.created_at, steps)
+    created = bucket_index(Ticket.created_at, steps)
     for index, count in db.session.execute(
             sa.select(created, sa.func.count()).where(Ticket.created_at >= start, Ticket.created_at < end, *scope)
             .group_by(created)):
         if index is not None:
             points[index].submitted = count
     for target in TARGETS:
-        counted = _bucket_of(counted_instant(target), steps)
+        counted = bucket_index(counted_instant(target), steps)
         query = (sa.select(counted, *_rate_aggregates(target))
                  .where(counted_in_period(target, start, end, now), *scope).group_by(counted))
         for index, n_met, n_missed, n_overdue in db.session.execute(query):
             if index is not None:
                 points[index].rates[target] = MetRate(int(n_met or 0), int(n_missed or 0), int(n_overdue or 0))
-        stopped = _bucket_of(stop_instant(target), steps)
+        stopped = bucket_index(stop_instant(target), steps)
         condition = sa.and_(stopped_in_period(target, start, end), *scope)
         for index, stats in _percentiles(target, condition, stopped, PERCENTILES, method).items():
             if index is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,6 +14,7 @@ from markupsafe import Markup
 
 from crm.core.extensions import db, utcnow
 from crm.core.models import Role, User
+from crm.core.periods import Bucket, bucket_index
 from crm.core.security import token_digest
 from crm.core.views import external_url
 from crm.organisations.models import Organisation
@@ -169,6 +171,27 @@ def _labels(dimension: str, keys: list, language: str = "fr") -> dict:
     return dict(db.session.execute(sa.select(key, label).where(key.in_(keys))).all())
 
 
+def _aggregates() -> tuple:
+    """count, average score, satisfied (4 and 5) and low scores of answered surveys."""
+    low = current_app.config["SURVEY_LOW_SCORE"]
+    return (sa.func.count(Survey.id), sa.func.avg(Survey.score), sa.func.sum(sa.case((Survey.score >= 4, 1), else_=0)),
+            sa.func.sum(sa.case((Survey.score <= low, 1), else_=0)))
+
+
+def _answered(since: datetime | None, until: datetime | None) -> list:
+    clauses = [Survey.answered_at.is_not(None)]
+    if since is not None:
+        clauses.append(Survey.answered_at >= since)
+    if until is not None:
+        clauses.append(Survey.answered_at < until)
+    return clauses
+
+
+def _row(key, label: str, count, average, satisfied, low_n) -> SatisfactionRow:
+    return SatisfactionRow(key=key, label=label, answers=int(count or 0), average=round(float(average or 0), 2),
+                           satisfied=int(satisfied or 0), low=int(low_n or 0))
+
+
 def satisfaction_report(dimension: str, *, since: datetime | None = None, until: datetime | None = None,
                         organisation_id: int | None = None, language: str = "fr") -> list[SatisfactionRow]:
     """Answers, average score and satisfied share per queue, agent, topic or establishment (SQL aggregate).
@@ -178,28 +201,31 @@ def satisfaction_report(dimension: str, *, since: datetime | None = None, until:
         raise ValueError(f"unknown dimension {dimension!r}")
     column = {"queue": Survey.queue_id, "agent": Survey.agent_id, "topic": Survey.topic_id,
               "organisation": Survey.organisation_id}[dimension]
-    low = current_app.config["SURVEY_LOW_SCORE"]
-    query = (
-        sa.select(column, sa.func.count(Survey.id), sa.func.avg(Survey.score),
-                  sa.func.sum(sa.case((Survey.score >= 4, 1), else_=0)),
-                  sa.func.sum(sa.case((Survey.score <= low, 1), else_=0)))
-        .where(Survey.answered_at.is_not(None))
-        .group_by(column)
-    )
-    if since is not None:
-        query = query.where(Survey.answered_at >= since)
-    if until is not None:
-        query = query.where(Survey.answered_at < until)
+    query = sa.select(column, *_aggregates()).where(*_answered(since, until)).group_by(column)
     if organisation_id is not None:
         query = query.where(Survey.organisation_id == organisation_id)
     rows = db.session.execute(query).all()
     labels = _labels(dimension, [r[0] for r in rows], language)
-    result = [
-        SatisfactionRow(key=key, label=labels.get(key) or ("—" if key is None else f"#{key}"), answers=count,
-                        average=round(float(average or 0), 2), satisfied=int(satisfied or 0), low=int(low_n or 0))
-        for key, count, average, satisfied, low_n in rows
-    ]
+    result = [_row(key, labels.get(key) or ("—" if key is None else f"#{key}"), *figures) for key, *figures in rows]
     return sorted(result, key=lambda r: (-r.answers, r.label))
+
+
+def satisfaction_overall(since: datetime | None = None, until: datetime | None = None) -> SatisfactionRow:
+    """Every answer of the period together: the overall score."""
+    return _row(None, "", *db.session.execute(sa.select(*_aggregates()).where(*_answered(since, until))).one())
+
+
+def satisfaction_by_step(steps: Sequence[Bucket]) -> list[SatisfactionRow]:
+    """The overall figures of each step of a period (weeks or months), in one grouped query."""
+    result = [_row(index, "", 0, None, 0, 0) for index in range(len(steps))]
+    if not steps:
+        return result
+    index = bucket_index(Survey.answered_at, steps)
+    query = (sa.select(index, *_aggregates()).where(*_answered(steps[0].start, steps[-1].end)).group_by(index))
+    for position, *figures in db.session.execute(query):
+        if position is not None:
+            result[position] = _row(position, "", *figures)
+    return result
 
 
 def organisation_panel(organisation) -> Markup | None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 import sqlalchemy as sa
 from test_expert_triage import AMENDMENT, DEADLINE, create_articles
@@ -162,6 +167,21 @@ def test_stats_page_shows_rates_and_grouped_gaps(client, kb, demo_rules, make_ti
     assert "Questions similaires : brest, colloque" in gaps  # at least the two questions no article is near
     assert gaps.count("colloque de Brest") + gaps.count("Brest pour le colloque") == 3
     assert client.get("/responsable/expert", query_string={"du": "2026-05-02", "au": "2026-01-01"}).status_code == 422
+
+    # Over time: the last week holds the five decisions, its rates are the period's; the chart has the same figures.
+    series = page[page.index('id="serie-expert"'):page.index('id="lacunes"')]
+    last = re.findall(r"<tr><th scope=\"row\">[^<]+</th><td>(\d+)</td><td>([^<]+)</td><td>([^<]+)</td><td>([^<]+)</td>",
+                      series)[-1]
+    assert last == ("5", "40\xa0%", "50\xa0%", "50\xa0%")
+    chart = re.search(r"<line-chart x='([^']*)' y='([^']*)'", page)
+    assert [values[-1] for values in json.loads(chart.group(2))] == [40.0, 50.0, 50.0]
+    # Each gap links to its requests, and offers an article pre-filled with its questions.
+    assert re.search(r'<a href="/agent/demandes/DEM-\d{4}-\d{6}" class="fr-text--bold">', gaps)
+    write = html.unescape(re.search(r'href="(/gestion/articles/nouveau\?[^"]+)"', gaps).group(1))
+    form = client.get(write).get_data(as_text=True)
+    question = parse_qs(urlsplit(write).query)["question"][0]
+    assert "Brest" in question and html.escape(question, quote=True) in form
+    assert "Brest" in form[form.index('name="phrasings"'):form.index("</textarea>")]
 
 
 def test_referent_profiles_page_and_self_service(client, make_user, login, reference_data):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -131,3 +133,29 @@ def test_manager_page_shows_results_and_closes_follow_ups(client, login, resolve
     assert response.status_code == 302
     db.session.refresh(follow_up)
     assert follow_up.status == FollowUpStatus.DONE
+
+
+def test_manager_page_overall_score_over_a_chosen_period_and_its_evolution(client, login, resolved):
+    _ticket, low, _token, _agent, manager = resolved()
+    surveys.answer_survey(low, 1, "Très déçu")
+    _ticket, high, _token, _agent, _manager = resolved()
+    surveys.answer_survey(high, 5)
+    _ticket, old, _token, _agent, _manager = resolved()
+    surveys.answer_survey(old, 4, now=utcnow() - timedelta(days=60))  # before the default 30 days
+    login(manager)
+    page = client.get("/responsable/satisfaction").get_data(as_text=True)
+    overall = page[page.index('id="note-globale"'):page.index("</h3>", page.index("Évolution"))]
+    assert "3 / 5" in overall and "50\xa0%" in overall  # 1 and 5: the answer of two months ago is left out
+    start = page.index('id="serie-satisfaction"')
+    rows = re.findall(r'<tr><th scope="row">[^<]+</th><td>(\d+)</td><td>([^<]+)</td>',
+                      page[start:page.index("</table>", start)])
+    assert rows[-1] == ("2", "3") and sum(int(n) for n, _average in rows) == 2
+    chart = re.search(r"<line-chart x='([^']*)' y='([^']*)'", page)
+    assert json.loads(chart.group(2))[0][-1] == 3.0
+    today = utcnow().date()
+    wide = client.get("/responsable/satisfaction", query_string={"du": (today - timedelta(days=90)).isoformat(),
+                                                                  "au": today.isoformat()}).get_data(as_text=True)
+    assert "3,33 / 5" in wide and "Évolution semaine par semaine" in wide
+    bad = client.get("/responsable/satisfaction", query_string={"du": "hier", "au": today.isoformat()})
+    assert bad.status_code == 422 and "date de début valide" in bad.get_data(as_text=True)
+    assert "Très déçu" in bad.get_data(as_text=True)  # the follow-ups stay shown

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
+from crm.core import periods
 from crm.core.extensions import db, utcnow
 from crm.portal.exports import XLSX_MIMETYPE
 from tickets import reports, services
@@ -242,7 +243,7 @@ def test_exports_of_the_period_tables(client, dataset, make_user, login):
 
 
 def test_series_match_the_rates_the_page_table_and_the_chart(client, dataset, make_user, login):
-    steps = reports.buckets(date(2026, 11, 1), date(2026, 11, 30), ZoneInfo("Europe/Paris"))
+    steps = periods.buckets(date(2026, 11, 1), date(2026, 11, 30), ZoneInfo("Europe/Paris"))
     assert [(s.first.day, s.last.day) for s in steps] == [(1, 1), (2, 8), (9, 15), (16, 22), (23, 29), (30, 30)]
     points = reports.series(steps, now=LATER)
     week = points[1]
@@ -267,7 +268,7 @@ def test_series_match_the_rates_the_page_table_and_the_chart(client, dataset, ma
 
 
 def test_series_go_month_by_month_past_three_months():
-    steps = reports.buckets(date(2026, 1, 15), date(2026, 6, 30), ZoneInfo("Europe/Paris"))
+    steps = periods.buckets(date(2026, 1, 15), date(2026, 6, 30), ZoneInfo("Europe/Paris"))
     assert [(s.first, s.last.day) for s in steps][:2] == [(date(2026, 1, 15), 31), (date(2026, 2, 1), 28)]
     assert len(steps) == 6 and steps[-1].end == datetime(2026, 6, 30, 22, tzinfo=UTC)
 

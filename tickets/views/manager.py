@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 
-from crm.core import registry
+from crm.core import periods, registry
 from crm.core.extensions import utcnow
 from crm.core.i18n import day
 from crm.core.models import Role
@@ -76,7 +76,7 @@ def _period(form: SlaReportForm, now) -> dict:
     points = _series(form, now)
     return {
         "period": (form.du.data, form.au.data),
-        "weekly": (form.au.data - form.du.data).days + 1 <= reports.WEEKLY_MAX_DAYS,
+        "weekly": periods.is_weekly(form.du.data, form.au.data),
         "by_queue": reports.met_rates(start, end, by="queue", now=now),
         "by_tier": reports.met_rates(start, end, by="tier", now=now),
         "percentiles": percentiles, "percentile_rows": _percentile_rows(percentiles),
@@ -99,7 +99,7 @@ def _period_rows(report: str, form: SlaReportForm, now) -> list[list]:
 
 
 def _series(form: SlaReportForm, now) -> list[reports.SeriesPoint]:
-    steps = reports.buckets(form.du.data, form.au.data, _zone())
+    steps = periods.buckets(form.du.data, form.au.data, _zone())
     return reports.series(steps, queue_id=int(form.file.data) if form.file.data else None,
                           tier=form.niveau.data or None, now=now)
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
+from crm.core import periods
 from crm.core.extensions import db, limiter
-from crm.core.forms import EmptyForm
+from crm.core.forms import EmptyForm, PeriodForm
+from crm.core.i18n import day, paris_today
 from crm.core.models import Role
 from crm.core.security import get_or_404, roles_required
 from tickets import surveys
@@ -17,6 +22,9 @@ from tickets.forms import SurveyForm
 from tickets.models import FollowUp, Ticket
 
 bp = Blueprint("tickets_surveys", __name__, template_folder="../templates")
+
+#: The period shown when none is chosen: the last 30 days.
+DEFAULT_DAYS = 30
 
 
 @bp.route("/enquete/<token>", methods=["GET", "POST"])
@@ -47,11 +55,28 @@ def survey(token: str):
 @bp.get("/responsable/satisfaction")
 @roles_required(Role.MANAGER)
 def satisfaction():
-    """Satisfaction per queue, agent, topic and establishment, and the open follow-ups."""
+    """Open follow-ups; over a period: overall score, its evolution, per queue, agent, topic and establishment."""
+    form = PeriodForm(request.args)
+    if not request.args.get("du"):
+        form.au.data = paris_today()
+        form.du.data = form.au.data - timedelta(days=DEFAULT_DAYS - 1)
+    context = {"follow_ups": surveys.open_follow_ups(current_user), "form": EmptyForm(), "period_choice": form,
+               "period": None}
+    if not form.validate():
+        return render_template("tickets/satisfaction.html", **context), 422
+    start, end = form.bounds()
     language = str(get_locale())
-    reports = {dimension: surveys.satisfaction_report(dimension, language=language) for dimension in surveys.DIMENSIONS}
-    return render_template("tickets/satisfaction.html", reports=reports,
-                           follow_ups=surveys.open_follow_ups(current_user), form=EmptyForm())
+    steps = periods.buckets(form.du.data, form.au.data, ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
+    series = list(zip(steps, surveys.satisfaction_by_step(steps), strict=True))
+    context.update(
+        period=(form.du.data, form.au.data), weekly=periods.is_weekly(form.du.data, form.au.data), series=series,
+        overall=surveys.satisfaction_overall(start, end),
+        reports={dimension: surveys.satisfaction_report(dimension, since=start, until=end, language=language)
+                 for dimension in surveys.DIMENSIONS},
+        score_chart={"labels": [day(step.first) for step, _row in series],
+                     "values": [[row.average if row.answers else None for _step, row in series]]},
+    )
+    return render_template("tickets/satisfaction.html", **context)
 
 
 @bp.post("/responsable/satisfaction/suivis/<int:follow_up_id>/traite")

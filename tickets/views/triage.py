@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
-from crm.core import registry
+from crm.core import periods, registry
+from crm.core.i18n import day
 from crm.core.models import Role
 from crm.core.security import roles_required
 from expert import conversations
@@ -118,9 +120,33 @@ def stats_page():
     figures = stats.rates(start, end)
     unanswered = _with_references(stats.unanswered(start, threshold)) + conversations.unanswered_questions(start, end)
     gaps = stats.group_gaps(unanswered)  # the assistant's questions without a sure answer among the requests
+    steps = periods.buckets(form.du.data, form.au.data, ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
+    series = list(zip(steps, stats.rates_by_step(steps), strict=True))
     return render_template("expert/stats.html", form=form, figures=figures, gaps=gaps[:30],
                            outcome_labels=OUTCOME_LABELS, threshold=threshold,
-                           period=(form.du.data, form.au.data))
+                           period=(form.du.data, form.au.data), weekly=periods.is_weekly(form.du.data, form.au.data),
+                           series=series, rates_chart=_rates_chart(series), ticket_url=_gap_ticket_url)
+
+
+#: The rates drawn over time on the expert page, in order.
+SERIES_RATES = (("auto_answer_rate", "Taux de réponse automatique"),
+                ("deflection_rate", "Taux de résolution confirmée"),
+                ("escalation_rate", "Taux de recours à un conseiller"))
+
+
+def _rates_chart(series: list) -> dict:
+    """Step labels and the three rates in % (None where nothing was counted), as the chart component reads them."""
+    def share(value):
+        return None if value is None else round(value * 100, 1)
+
+    return {"labels": [day(step.first) for step, _rates in series],
+            "values": [[share(getattr(rates, name)) for _step, rates in series] for name, _label in SERIES_RATES],
+            "names": [_(label) for _name, label in SERIES_RATES]}
+
+
+def _gap_ticket_url(reference: str) -> str | None:
+    """The agent page of a gap's request (an assistant conversation has none)."""
+    return url_for("tickets_agent.ticket", reference=reference) if reference.startswith("DEM-") else None
 
 
 # --- Agent's ticket panel ---------------------------------------------------------------------------
