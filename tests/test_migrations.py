@@ -10,6 +10,7 @@ from flask_migrate import downgrade, upgrade
 from crm import create_app
 from crm.core.config import TestConfig
 from crm.core.extensions import db
+from tickets.search import include_name
 
 
 def _app(url: str):
@@ -23,7 +24,8 @@ def test_migrations_match_models_and_downgrade_cleanly(empty_database_url):
     with app.app_context():
         upgrade()
         with db.engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(connection, opts={"compare_type": True,
+                                                                    "include_name": include_name})
             diff = compare_metadata(context, db.metadata)
         assert diff == [], f"models and migrations differ: {diff}"
         downgrade(revision="base")

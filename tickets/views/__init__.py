@@ -17,10 +17,11 @@ def init_app(app: Flask) -> None:
         manager,
         portal_contact,
         public,
+        search,
         surveys,
         triage,
     )
 
     for module in (public, identity, portal_contact, crm_panels, agent, links, manager, triage, surveys, assistant,
-                   drafts):
+                   drafts, search):
         module.init_app(app)
