@@ -18,7 +18,7 @@ from crm.core.i18n import paris_today
 from crm.core.models import STAFF_ROLES
 from crm.portal.scope import profiles_of
 from crm.projects.models import PORTAL_STATES, Partner, Project
-from tickets.annexes import budget, history, queries, services
+from tickets.annexes import budget, deadlines, history, queries, services
 from tickets.annexes.models import AnnexState, FinancialAnnex
 
 bp = Blueprint("annexes_api", __name__, url_prefix="/annexes",
@@ -129,7 +129,8 @@ class PublishSchema(Schema):
     overheads = fields.Decimal(required=True, places=2, allow_nan=False)
     requested_aid = fields.Decimal(required=True, places=2, allow_nan=False)
     rate = fields.Decimal(required=True, places=2, allow_nan=False)
-    due_on = fields.Date(required=True)
+    due_on = fields.Date(load_default=None, metadata={
+        "description": "Date limite de réponse, un jour ouvré ; absente : dans 10 jours ouvrés"})
     note = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
@@ -231,8 +232,9 @@ def publish(data: dict):
         abort(409, message="Ce projet est clos ou abandonné.")
     try:
         figures = budget.make_figures({line: data[line] for line in budget.LINES})
-        return services.publish_annex(partner, figures, due_on=data["due_on"], by=g.api_user, note=data["note"],
-                                      today=paris_today())
+        today = paris_today()
+        return services.publish_annex(partner, figures, due_on=data["due_on"] or deadlines.default_deadline(today),
+                                      by=g.api_user, note=data["note"], today=today)
     except budget.BudgetError as error:
         abort(422, message="Montants invalides.", messages={"json": {k: [v] for k, v in error.errors.items()}})
     except services.AnnexError as error:

@@ -13,7 +13,7 @@ from crm.core.services import user_by_email
 from crm.organisations.models import Organisation
 from crm.portal.models import ProfileKind
 from crm.projects.models import PORTAL_STATES, Partner, Project
-from tickets.annexes import budget, services
+from tickets.annexes import budget, deadlines, services
 
 HQ_OFFICER_EMAIL = "valorisation@univ-exemple.fr"  # crm.demo.projects' headquarters officer
 UNIV_CODE = "UNIV-EX"
@@ -53,8 +53,8 @@ def seed_demo_annexes(context: dict) -> None:
         step = "decision_ready" if project is ready else next(steps, "waiting")
         for partner in project.partners:
             ours = partner.organisation.siren == university.siren
-            annex = services.publish_annex(partner, _figures(partner), due_on=today + timedelta(days=10), by=agent,
-                                           today=today, now=utcnow() - timedelta(days=12))
+            annex = services.publish_annex(partner, _figures(partner), due_on=deadlines.default_deadline(today),
+                                           by=agent, today=today, now=utcnow() - timedelta(days=12))
             if not ours:
                 continue  # another establishment, without a référent in the demo: it stays waiting
             if step == "overdue":
@@ -71,7 +71,7 @@ def seed_demo_annexes(context: dict) -> None:
                                              comments={"missions": "Missions surévaluées de 2 000 €."},
                                              now=utcnow() - timedelta(days=9))
                 annex = services.publish_annex(partner, _figures(partner, cut=Decimal("2000")),
-                                               due_on=today + timedelta(days=10), by=agent, today=today,
+                                               due_on=deadlines.default_deadline(today), by=agent, today=today,
                                                note="Missions ramenées au montant demandé.",
                                                now=utcnow() - timedelta(days=7))
                 services.approve_annex(annex, by=officer, digest=annex.version.digest,

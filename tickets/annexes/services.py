@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from crm.core.extensions import db, utcnow
 from crm.core.models import User
 from crm.portal.models import PortalGrant
 from crm.projects.models import Partner, Project
-from tickets.annexes import budget, notices
+from tickets.annexes import budget, deadlines, notices
 from tickets.annexes.models import (
     AnnexEvent,
     AnnexReferent,
@@ -94,6 +95,12 @@ def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by
     now = now or utcnow()
     if due_on < today:
         raise AnnexError("La date limite est déjà passée.", field="due_on", status=422)
+    calendar = deadlines.annex_calendar()
+    if not deadlines.is_working_day(calendar, due_on):
+        raise AnnexError(_("Le %(day)s n'est pas un jour ouvré (week-end, jour férié ou fermeture) : choisissez un "
+                           "jour ouvré, par exemple le %(next)s.", day=due_on.strftime("%d/%m/%Y"),
+                           next=deadlines.add_working_days(calendar, due_on, 1).strftime("%d/%m/%Y")),
+                         field="due_on", status=422)
     project = partner.project
     annex = db.session.scalar(sa.select(FinancialAnnex).where(FinancialAnnex.partner_id == partner.id)
                               .with_for_update())

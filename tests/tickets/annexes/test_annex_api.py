@@ -53,7 +53,7 @@ def test_corrections_and_stale_digests_are_refused_with_problem_details(world, c
 def test_only_the_agency_publishes_and_only_the_referent_answers(world, client):
     body = {"project": world.project.reference, "partner_number": 1, "staff": "100000", "equipment": "0",
             "missions": "0", "subcontracting": "0", "overheads": "0", "requested_aid": "100000", "rate": "100",
-            "due_on": "2099-01-31"}
+            "due_on": "2099-02-02"}
     assert client.post("/api/v1/annexes", json=body, headers=_headers(world.referent)).status_code == 403
     agent = _headers(world.agent)
     over = client.post("/api/v1/annexes", json={**body, "requested_aid": "100001"}, headers=agent)

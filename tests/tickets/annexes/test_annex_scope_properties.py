@@ -59,7 +59,7 @@ def build(spec: dict, accounts: list) -> tuple[list[int], list[set[int]]]:
         for index in p["partners"]:
             partner = make_partner(project, orgs[index])
             annex = FinancialAnnex(project_id=project.id, partner_id=partner.id, organisation_id=orgs[index].id,
-                                   due_on=date(2099, 1, 1))
+                                   due_on=date(2099, 1, 2))
             db.session.add(annex)
             db.session.flush()
             db.session.add(AnnexVersion(annex_id=annex.id, number=1, staff=Decimal("1"), equipment=Decimal("0"),

@@ -134,7 +134,7 @@ def test_the_agency_pages_publish_and_refuse_the_decision_clearly(world, client,
     assert client.get(page + "?partenaire=99999999999999999999").status_code == 200  # ignored, not a 500
     data = {"partner": str(world.partner.id), "staff": "100000", "equipment": "0", "missions": "0",
             "subcontracting": "0", "overheads": "0", "requested_aid": "200000", "rate": "100",
-            "due_on": "2099-01-31"}
+            "due_on": "2099-02-02"}
     refused = client.post(page + "/publier", data=data)
     assert refused.status_code == 422 and "dépasse le budget total" in refused.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(FinancialAnnex)) == 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -15,14 +13,12 @@ from crm.core.i18n import paris_today
 from crm.core.security import get_or_404, staff_required
 from crm.portal import exports
 from crm.projects.models import PORTAL_STATES, Partner, Project
-from tickets.annexes import budget, history, queries, reports, services
+from tickets.annexes import budget, deadlines, history, queries, reports, services
 from tickets.annexes.forms import PublishForm, QueueFilterForm
 from tickets.annexes.models import ANNEX_STATE_LABELS, AnnexEvent, AnnexState, FinancialAnnex
 
 bp = Blueprint("annexes_agent", __name__, url_prefix="/agent/annexes", template_folder="../templates")
 PER_PAGE = 25
-#: Default answer time given to an establishment, in days.
-DEFAULT_DAYS = 15
 ALL = "toutes"
 
 
@@ -62,7 +58,7 @@ def _publish_form(project: Project, partner_id: int | None = None, formdata=None
     form = PublishForm(formdata=formdata)
     form.partner.choices = [(str(p.id), f"{p.number} — {p.organisation.name}") for p in project.partners]
     if formdata is None:
-        form.due_on.data = paris_today() + timedelta(days=DEFAULT_DAYS)
+        form.due_on.data = deadlines.default_deadline(paris_today())
         if partner_id is not None:
             form.partner.data = str(partner_id)
             current = queries.annex_of_partner(partner_id)
