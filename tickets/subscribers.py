@@ -114,7 +114,7 @@ def on_auto_answered(ticket, article=None, access_key: str | None = None, first_
         ticket, dedup_key=f"auto_answer:{ticket.id}:{source}:{ticket.requester_email}",
         kind="auto_answer", template="auto_answer", first_message=first_message, article_title=title,
         answer=markdown_text(answer), answer_html=markdown_html(answer), confirm_link=link, escalate_link=link,
-        link=link, article_link=answer_link,
+        link=link, article_link=answer_link, from_document=passage is not None,
         address_link=identity.confirmation_link(ticket),  # None once the address is known to be theirs
     )
 

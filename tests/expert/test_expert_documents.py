@@ -30,7 +30,7 @@ def test_the_assistant_quotes_a_passage_with_its_link_when_no_article_is_sure(cl
     conversations.resolve(conversation)  # the person says it answered
 
 
-def test_the_triage_answers_with_a_passage_and_waits_for_the_requester(make_ticket):
+def test_the_triage_answers_with_a_passage_and_waits_for_the_requester(client, make_ticket):
     passage = upload().passages[1]
     with_signal = []
     signals.auto_answered.connect(receiver := lambda sender, **kw: with_signal.append(kw), weak=False)
@@ -47,7 +47,9 @@ def test_the_triage_answers_with_a_passage_and_waits_for_the_requester(make_tick
     assert any(n.startswith("passage proche : « Règlement AAPG 2026 » (AAPG-2026)") for n in decision.notes)
     assert with_signal[0]["passage"].passage_id == passage.id
     mail = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.dedup_key.like(f"auto_answer:{ticket.id}:%")))
-    assert mail is not None and "30 %" in mail.body_text
+    assert mail is not None and "30 %" in mail.body_text and "passage d'un document de l'appel" in mail.body_text
+    page = client.get(f"/demandes/{ticket.reference}", query_string={"cle": ticket.access_key}, follow_redirects=True)
+    assert "<blockquote>" in page.get_data(as_text=True)  # the message's Markdown rendered (sanitised)
     triage.confirm_answer(ticket, by=None)
     assert ticket.status == Status.RESOLVED and decision.outcome == Outcome.DEFLECTED
 

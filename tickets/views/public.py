@@ -58,11 +58,15 @@ def auto_answer_articles(ticket: Ticket) -> dict[int, dict]:
     """The article behind each automatic answer of the ticket (by message id): its question and public link.
 
     The answer message and its "auto_answer" event are written at the same instant; an article no longer offered
-    gets no link (its page would answer 404)."""
-    sent = {e.created_at: (e.data or {}).get("article") for e in ticket.events if e.kind == "auto_answer"}
+    gets no link (its page would answer 404); a quoted passage of a call document is rendered with no article."""
+    sent = {e.created_at: e.data or {} for e in ticket.events if e.kind == "auto_answer"}
     found = {}
     for message in ticket.public_messages:
-        external_id = sent.get(message.created_at) if message.author_kind == AuthorKind.SYSTEM else None
+        data = sent.get(message.created_at, {}) if message.author_kind == AuthorKind.SYSTEM else {}
+        if data.get("passage"):  # a quoted passage of a call document: its Markdown carries the link
+            found[message.id] = {"question": "", "url": None}
+            continue
+        external_id = data.get("article")
         article = kb_services.article_by_external_id(external_id) if external_id else None
         if article is not None:
             offered = article.is_offered_on(paris_today())
