@@ -52,6 +52,26 @@ class RequestForm(FlaskForm):
     submit = SubmitField(_l("Envoyer ma demande"))
 
 
+class OnBehalfForm(FlaskForm):
+    """A request an agent enters for a requester who called or wrote (the channel is recorded on the request)."""
+
+    channel = SelectField(_l("Reçue par"), validators=[DataRequired()], choices=[
+        ("phone", _l("Téléphone")), ("letter", _l("Courrier")), ("email", _l("Courriel")),
+    ])
+    name = StringField(_l("Nom et prénom du demandeur"), filters=[_strip], validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Adresse électronique du demandeur"), filters=[_strip],
+                       validators=[DataRequired(), Email(message=_l("Adresse électronique invalide.")),
+                                   Length(max=254)])
+    topic = SelectField(_l("Thème de la demande"), validators=[DataRequired()], choices=[])
+    priority = SelectField(_l("Priorité"), validators=[DataRequired()], choices=[])
+    subject = StringField(_l("Objet"), filters=[_strip], validators=[DataRequired(), Length(max=200)])
+    message = TextAreaField(_l("Demande, telle que formulée par le demandeur"), filters=[_strip],
+                            validators=[DataRequired(), Length(max=MESSAGE_MAX)])
+    project_reference = StringField(_l("Référence du projet (facultatif)"), filters=[_strip],
+                                    validators=[Optional(), Length(max=40)])
+    submit = SubmitField(_l("Enregistrer la demande"))
+
+
 class RequesterReplyForm(FlaskForm):
     """The requester answers on the follow page."""
 

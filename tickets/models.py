@@ -39,6 +39,8 @@ class Channel(enum.StrEnum):
     PORTAL = "portal"
     EMAIL = "email"
     API = "api"
+    PHONE = "phone"  # entered by an agent for the requester (tickets.views.on_behalf)
+    LETTER = "letter"
 
 
 class SlaState(enum.StrEnum):
@@ -73,6 +75,8 @@ CHANNEL_LABELS = {
     Channel.PORTAL: "Portail projets",
     Channel.EMAIL: "Courriel",
     Channel.API: "API",
+    Channel.PHONE: "Téléphone",
+    Channel.LETTER: "Courrier",
 }
 SLA_STATE_LABELS = {
     SlaState.ON_TRACK: "Dans les délais",

@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
         identity,
         links,
         manager,
+        on_behalf,
         portal_contact,
         public,
         search,
@@ -22,6 +23,6 @@ def init_app(app: Flask) -> None:
         triage,
     )
 
-    for module in (public, identity, portal_contact, crm_panels, agent, links, manager, triage, surveys, assistant,
-                   drafts, search):
+    for module in (public, identity, portal_contact, crm_panels, agent, on_behalf, links, manager, triage, surveys,
+                   assistant, drafts):
         module.init_app(app)
