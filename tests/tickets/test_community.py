@@ -15,6 +15,7 @@ from tickets.community import services
 from tickets.community.anonymise import anonymise
 from tickets.community.models import AnswerState, CommunityAnswer, CommunityQuestion
 from tickets.models import AuthorKind, Message, Status, TicketEvent
+from tickets.views.public import CREATED_SESSION_KEY
 
 REQUESTER = "Jeanne-Marie Vasseur"
 BODY = ("Bonjour, je suis Jeanne-Marie Vasseur (jm.vasseur@labo.example, 06 12 34 56 78), projet "
@@ -173,6 +174,10 @@ def test_consent_from_the_follow_page_and_the_agents_opening(app, space):
     requester.get(f"/demandes/{ticket.reference}?cle={ticket.access_key}")
     page = requester.get(f"/demandes/{ticket.reference}").get_data(as_text=True)
     assert "ouverte à la communauté des experts des établissements (anonymisée)" in page
+    with requester.client.session_transaction() as session:  # the confirmation page, right after the submission
+        session[CREATED_SESSION_KEY] = {"reference": ticket.reference, "link": "/", "email": ticket.requester_email}
+    sent = requester.get("/demande/envoyee").get_data(as_text=True)
+    assert f'action="/demandes/{ticket.reference}/communaute"' in sent
     agent = _client(app, space["agent"])
     agent.post(f"/agent/demandes/{ticket.reference}/communaute/ouvrir")
     assert db.session.scalar(sa.select(CommunityQuestion).where(CommunityQuestion.ticket_id == ticket.id)) is None

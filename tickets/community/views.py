@@ -26,7 +26,7 @@ from tickets.community.models import AnswerState, CommunityAnswer, CommunityExpe
 from tickets.models import ACTIVE_STATUSES, Ticket
 from tickets.queries import all_topics
 from tickets.views import history
-from tickets.views.public import load_requester_ticket, topic_label
+from tickets.views.public import load_requester_ticket, requester_may_see, topic_label
 
 bp = Blueprint("community", __name__, url_prefix="/communaute", template_folder="templates")
 tickets_bp = Blueprint("community_tickets", __name__, template_folder="templates")
@@ -261,6 +261,12 @@ def consent_block(ticket: Ticket) -> dict | None:
             "active": ticket.status in ACTIVE_STATUSES}
 
 
+def requester_ticket(reference: str) -> Ticket | None:
+    """The request just submitted, on its confirmation page, if this visitor may follow it (else no consent form)."""
+    ticket = tickets.ticket_by_reference(reference) if reference and len(reference) <= 20 else None
+    return ticket if ticket is not None and requester_may_see(ticket) else None
+
+
 def ticket_panel(ticket: Ticket) -> Markup | None:
     """The agent's side panel: consent, visibility, answers waiting, and the opening or closing."""
     question = queries.question_of_ticket(ticket)
@@ -293,5 +299,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(tickets_bp)
     history.EVENT_LABELS.update(EVENT_LABELS)  # the ticket page's timeline labels the kinds it is given
     app.add_template_global(consent_block, "community_consent")
+    app.add_template_global(requester_ticket, "community_requester_ticket")
     registry.add_menu(app, 34, "Communauté d'experts", "community.index", _menu_allowed)
     registry.add_ticket_panel(app, 60, ticket_panel)
