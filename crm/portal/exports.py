@@ -17,10 +17,11 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from crm.core.extensions import db
-from crm.portal.queries import ZERO, payment_totals, scoped_deliverables
+from crm.portal.queries import ZERO, scoped_deliverables
 from crm.portal.requests import RequestRow
-from crm.portal.scope import Profiles, project_scope
+from crm.portal.scope import Profiles, partner_scope, project_scope
 from crm.projects.models import PROJECT_STATE_LABELS, Deliverable, Project
+from crm.projects.queries import Amounts, partner_amounts
 
 DATE_FORMAT = "DD/MM/YYYY"
 DATETIME_FORMAT = "DD/MM/YYYY HH:MM"
@@ -42,8 +43,9 @@ class ExportColumn:
 PROJECT_COLUMNS = [
     ExportColumn("Référence", width=20), ExportColumn("Acronyme"), ExportColumn("Titre", width=50),
     ExportColumn("Appel", width=14), ExportColumn("Édition", "int", 9), ExportColumn("État", "label", 20),
-    ExportColumn("N° de décision", width=18), ExportColumn("Aide accordée", "euro", 16),
-    ExportColumn("Versé", "euro", 16), ExportColumn("Reste à verser", "euro", 16), ExportColumn("Début", "date", 12),
+    ExportColumn("N° de décision", width=18), ExportColumn("Aide accordée au projet", "euro", 16),
+    ExportColumn("Aide accordée à vos partenaires", "euro", 16), ExportColumn("Versé à vos partenaires", "euro", 16),
+    ExportColumn("Reste à verser à vos partenaires", "euro", 16), ExportColumn("Début", "date", 12),
     ExportColumn("Fin scientifique", "date", 14), ExportColumn("Durée (mois)", "int", 12),
     ExportColumn("Coordinateur", width=24),
     ExportColumn("Partenaires", "int", 12),
@@ -73,17 +75,18 @@ def deliverable_status(deliverable: Deliverable, today: date) -> str:
 
 
 def project_rows(profiles: Profiles) -> list[list]:
-    """One row per project in scope, amounts over the partners the user sees."""
+    """One row per project in scope: the project's aid, and the granted, paid and remaining of the user's partners."""
     projects = db.session.scalars(
         sa.select(Project).where(project_scope(profiles)).order_by(Project.reference)
         .options(sa.orm.selectinload(Project.partners), sa.orm.joinedload(Project.coordinator))
     ).all()
-    totals = payment_totals(profiles)
+    amounts = partner_amounts(project_scope(profiles), partner_scope(profiles))
     rows = []
     for p in projects:
-        paid, rest = totals.get(p.id, (ZERO, ZERO))
+        own = amounts.get(p.id, Amounts(ZERO, ZERO))
         rows.append([p.reference, p.acronym, p.title, p.call_code, p.call_year, PROJECT_STATE_LABELS.get(p.state),
-                     p.decision_number, p.aid_granted, paid, rest, p.start_date, p.scientific_end_date,
+                     p.decision_number, p.aid_granted, own.granted, own.paid, own.remaining, p.start_date,
+                     p.scientific_end_date,
                      p.duration_months, p.coordinator.full_name if p.coordinator else "", len(p.partners)])
     return rows
 

@@ -61,15 +61,16 @@ def project_amounts(project: Project, *conditions: sa.ColumnElement[bool]) -> Am
     return Amounts(Decimal(granted).quantize(ZERO), Decimal(paid).quantize(ZERO))
 
 
-def partner_amounts(*conditions: sa.ColumnElement[bool], project_ids: list[int]) -> dict[int, Amounts]:
-    """Per project: the amounts of its partners meeting the conditions (one statement)."""
+def partner_amounts(*conditions: sa.ColumnElement[bool], project_ids: list[int] | None = None) -> dict[int, Amounts]:
+    """Per project (of the ids, or all): the amounts of its partners meeting the conditions (one statement)."""
     paid = (sa.select(sa.func.coalesce(sa.func.sum(PaymentLine.paid_amount), 0))
             .where(PaymentLine.partner_id == Partner.id).correlate(Partner).scalar_subquery())
     rows = db.session.execute(
         sa.select(Partner.project_id, sa.func.coalesce(sa.func.sum(Partner.aid_granted), 0),
                   sa.func.coalesce(sa.func.sum(paid), 0))
         .join(Project, Project.id == Partner.project_id)
-        .where(Partner.project_id.in_(project_ids), *conditions).group_by(Partner.project_id))
+        .where(*conditions, *([Partner.project_id.in_(project_ids)] if project_ids is not None else []))
+        .group_by(Partner.project_id))
     return {pid: Amounts(Decimal(granted).quantize(ZERO), Decimal(paid).quantize(ZERO)) for pid, granted, paid in rows}
 
 

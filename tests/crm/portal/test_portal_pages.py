@@ -112,11 +112,14 @@ def test_excel_export_is_typed_and_limited_to_scope(director, client):
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     sheet = load_workbook(io.BytesIO(response.data)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][0] == "Référence" and rows[0][7] == "Aide accordée"
+    assert rows[0][0] == "Référence" and rows[0][7] == "Aide accordée au projet"
+    assert rows[0][8:11] == ("Aide accordée à vos partenaires", "Versé à vos partenaires",
+                             "Reste à verser à vos partenaires")
+    assert all(round(r[8] - r[9] - r[10], 2) == 0 for r in rows[1:])  # their partners: granted − paid = remaining
     assert {r[0] for r in rows[1:]} == lab_projects()
-    typed = [row for row in sheet.iter_rows(min_row=2) if row[10].value is not None]
+    typed = [row for row in sheet.iter_rows(min_row=2) if row[11].value is not None]
     assert typed, "some projects have dates"
-    assert isinstance(typed[0][10].value, datetime) and typed[0][10].number_format == "DD/MM/YYYY"
+    assert isinstance(typed[0][11].value, datetime) and typed[0][11].number_format == "DD/MM/YYYY"
     assert isinstance(typed[0][7].value, int | float) and "€" in typed[0][7].number_format
     assert isinstance(typed[0][4].value, int)
 
@@ -147,7 +150,7 @@ def test_reporting_page_and_projects_csv(headquarters, client):
 def test_csv_and_xlsx_neutralise_formulas():
     from crm.portal.exports import PROJECT_COLUMNS, to_csv, to_xlsx
 
-    row = ["=HYPERLINK(\"http://x\")", "A", "T", "C", 2025, "É", None, None, None, None, None, None, None, "", 0]
+    row = ["=HYPERLINK(\"http://x\")", "A", "T", "C", 2025, "É", None, None, None, None, None, None, None, None, "", 0]
     assert b"'=HYPERLINK" in to_csv(PROJECT_COLUMNS, [row])
     sheet = load_workbook(io.BytesIO(to_xlsx("t", PROJECT_COLUMNS, [row]))).active
     assert sheet["A2"].data_type == "s"
