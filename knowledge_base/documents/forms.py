@@ -25,3 +25,10 @@ class DocumentUploadForm(FlaskForm):
         self.call_code.data = document.call_code or ""
         self.valid_from.data = document.valid_from
         self.valid_until.data = document.valid_until
+
+
+class DocumentValidityForm(FlaskForm):
+    """Change the dates within which a document's passages are offered (no new file)."""
+
+    valid_from = DateField(_l("En vigueur à partir du"), validators=[Optional()])
+    valid_until = DateField(_l("En vigueur jusqu'au"), validators=[Optional()])

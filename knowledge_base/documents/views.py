@@ -14,7 +14,7 @@ from crm.core.extensions import db
 from crm.core.security import roles_required
 from knowledge_base import services as kb_services
 from knowledge_base.documents import services
-from knowledge_base.documents.forms import DocumentUploadForm
+from knowledge_base.documents.forms import DocumentUploadForm, DocumentValidityForm
 from knowledge_base.documents.models import MEDIA_TYPES, CallDocument, DocumentPassage, DocumentVersion
 from knowledge_base.index import today
 
@@ -104,8 +104,28 @@ def detail(document_id: int):
     shown = next((v for v in item.versions if v.number == number), None)
     if shown is None:
         abort(404)
+    validity = DocumentValidityForm(prefix="validite", data={"valid_from": item.valid_from,
+                                                             "valid_until": item.valid_until})
     return render_template("knowledge_base/document_admin.html", document=item, form=form, shown=shown,
-                           day=today()), 422 if form.errors else 200
+                           validity=validity, day=today()), 422 if form.errors else 200
+
+
+@staff.post("/<int:document_id>/validite")
+@editor_required
+def validity(document_id: int):
+    """Change the validity dates: outside them, none of the document's passages is offered."""
+    item = db.get_or_404(CallDocument, document_id)
+    form = DocumentValidityForm(prefix="validite")
+    if not form.validate_on_submit():
+        flash(_("Dates de validité invalides : format AAAA-MM-JJ attendu."), "error")
+        return redirect(url_for(".detail", document_id=item.id))
+    try:
+        services.update_validity(item, form.valid_from.data, form.valid_until.data)
+    except services.DocumentError as error:
+        flash(str(error), "error")
+    else:
+        flash(_("Dates de validité enregistrées."), "success")
+    return redirect(url_for(".detail", document_id=item.id))
 
 
 @staff.post("/passages/<int:passage_id>/brouillon")

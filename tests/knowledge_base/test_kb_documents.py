@@ -174,9 +174,16 @@ def test_referents_upload_and_draft_articles_agents_may_not(client, make_user, l
                                       "document": version.document.slug, "title": "Règlement AAPG 2026",
                                       "version": 1, "page": None, "anchor": "passage-2"}
     assert "« Règlement AAPG 2026 », version 1" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert any(f.document_slug == version.document.slug for f in search_passages(QUESTION))
+    ended = (today() - timedelta(days=1)).isoformat()
+    response = client.post(f"/gestion/documents/{version.document_id}/validite",
+                           data={"validite-valid_from": "", "validite-valid_until": ended})
+    assert response.status_code == 302 and version.document.valid_until.isoformat() == ended
+    assert all(f.document_slug != version.document.slug for f in search_passages(QUESTION))  # expired: not offered
     client.post("/deconnexion")
     login(agent)
     assert client.post(f"/gestion/documents/passages/{passage.id}/brouillon").status_code == 403
+    assert client.post(f"/gestion/documents/{version.document_id}/validite", data={}).status_code == 403
     assert client.get(f"/gestion/documents/{version.document_id}").status_code == 403
 
 
