@@ -67,11 +67,17 @@ class Config:
     #: none and every client is the peer address; behind a load balancer, 1 (2 with a CDN in front of it, ...).
     TRUSTED_PROXIES: int = 0
     RATELIMIT_HEADERS_ENABLED: bool = True
+    #: A moving window: "10 per minute" is never more than 10 in any 60 seconds (a fixed window lets twice the
+    #: limit through across the turn of a minute).
+    RATELIMIT_STRATEGY: str = "moving-window"
     RATELIMIT_LOGIN: str = "10 per minute;50 per hour"
     RATELIMIT_PUBLIC_FORM: str = "10 per minute;100 per day"
     RATELIMIT_KB_SUGGESTIONS: str = "60 per minute"
     RATELIMIT_FOLLOW_LINK: str = "5 per hour;20 per day"  # asking for a new follow link, per client
     RATELIMIT_ENABLED: bool = True
+    #: Cost of the argon2id password hashes: a profile of argon2-cffi's `argon2.profiles` (RFC 9106's low-memory
+    #: one: 3 passes over 64 MiB). A hash made with other parameters is redone at the next successful login.
+    PASSWORD_HASH_PROFILE: str = "RFC_9106_LOW_MEMORY"  # noqa: S105 - a profile name, not a password
     # Attachments on requests and messages.
     ATTACHMENT_MAX_BYTES: int = 10 * 1024 * 1024
     ATTACHMENT_MAX_FILES: int = 5
@@ -183,6 +189,7 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
     REFERENCE_REFRESH_SECONDS = 0.0  # compare versions in every transaction: statement counts are exact
+    PASSWORD_HASH_PROFILE = "CHEAPEST"  # noqa: S105 - 1 pass over 8 KiB: the suite creates hundreds of accounts
     KB_SEMANTIC = False  # the tests of the semantic channel turn it on (tests/knowledge_base/test_kb_semantic.py)
     SERVER_NAME = "localhost"
     BASE_URL = "http://localhost"
@@ -282,6 +289,10 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+#: The argon2-cffi profiles (`argon2.profiles`) PASSWORD_HASH_PROFILE may name; CHEAPEST is for the tests only.
+PASSWORD_HASH_PROFILES = ("RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY", "CHEAPEST")
+
+
 def check_config(config: dict) -> None:
     """Refuse settings that are unsafe in production."""
     secret = config.get("SECRET_KEY") or ""
@@ -291,6 +302,10 @@ def check_config(config: dict) -> None:
         )
     if config.get("TRUSTED_PROXIES", 0) < 0:
         raise ConfigError("TRUSTED_PROXIES : nombre de proxys de confiance attendu (0 ou plus).")
+    profile = config.get("PASSWORD_HASH_PROFILE", Config.PASSWORD_HASH_PROFILE)
+    if profile not in PASSWORD_HASH_PROFILES or (config.get("ENV_NAME") == "production" and profile == "CHEAPEST"):
+        allowed = ", ".join(p for p in PASSWORD_HASH_PROFILES if p != "CHEAPEST")
+        raise ConfigError(f"PASSWORD_HASH_PROFILE : profil argon2 attendu ({allowed}), reçu {profile!r}.")
 
 
 def per_process_rate_limits(config: Mapping[str, Any], workers: int) -> str | None:

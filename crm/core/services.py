@@ -7,19 +7,29 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from flask_babel import gettext as _
 
 from crm.core.extensions import db, utcnow
 from crm.core.models import ApiToken, Role, User, UserRole
 from crm.core.security import token_digest
 
-_hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so that both paths cost the same time.
-_DUMMY_HASH = _hasher.hash("guichet-dummy-password")
-
 MIN_PASSWORD_LENGTH = 12
+_HASHERS: dict[str, tuple[PasswordHasher, str]] = {}
+
+
+def _password_hasher() -> tuple[PasswordHasher, str]:
+    """The hasher of the configured profile (PASSWORD_HASH_PROFILE), and a hash it made of a dummy password.
+
+    The dummy hash is verified against when the e-mail is unknown, so that both paths cost the same time.
+    """
+    name = current_app.config.get("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY")
+    if name not in _HASHERS:
+        hasher = PasswordHasher.from_parameters(getattr(profiles, name))  # a known name: check_config()
+        _HASHERS[name] = (hasher, hasher.hash("guichet-dummy-password"))
+    return _HASHERS[name]
 
 
 class AccountError(ValueError):
@@ -28,7 +38,7 @@ class AccountError(ValueError):
 
 def hash_password(password: str) -> str:
     """Hash a password with argon2id."""
-    return _hasher.hash(password)
+    return _password_hasher()[0].hash(password)
 
 
 def check_password_strength(password: str) -> None:
@@ -81,7 +91,7 @@ def set_password(user: User, password: str) -> None:
 def change_password(user: User, current: str, new: str) -> None:
     """Replace the password of a signed-in user who gives the current one; AccountError otherwise."""
     try:
-        valid = bool(user.password_hash) and _hasher.verify(user.password_hash, current)
+        valid = bool(user.password_hash) and _password_hasher()[0].verify(user.password_hash, current)
     except (VerificationError, InvalidHashError):
         valid = False
     if not valid:
@@ -99,14 +109,15 @@ def end_sessions(user: User) -> None:
 def authenticate(email: str, password: str) -> User | None:
     """The active user with these credentials, else None; constant work for unknown e-mails."""
     user = user_by_email(email)
-    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    hasher, dummy_hash = _password_hasher()
+    stored = user.password_hash if user is not None and user.password_hash else dummy_hash
     try:
-        _hasher.verify(stored, password)
+        hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or not user.password_hash or not user.active:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
+    if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
     return user

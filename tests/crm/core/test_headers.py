@@ -24,7 +24,7 @@ def test_pages_with_personal_data_are_not_stored(client, make_user, login, make_
 def test_hsts_only_in_production(client, tmp_path):
     assert "Strict-Transport-Security" not in client.get("/healthz").headers
     config = {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
-    config.update(ENV_NAME="production", SECRET_KEY="x" * 40,
+    config.update(ENV_NAME="production", SECRET_KEY="x" * 40, PASSWORD_HASH_PROFILE="RFC_9106_LOW_MEMORY",
                   SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'p.sqlite3'}")
     production = create_app(config)
     response = production.test_client().get("/accessibilite")
