@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from factories_crm import make_person
 
 from crm.core.changes import history
 from crm.core.extensions import db
@@ -29,13 +30,14 @@ def queue():
 
 def test_an_administrator_creates_edits_resets_and_deactivates_an_account(client, make_user, login, queue):
     admin = login(make_user("admin"))
+    known = make_person(email="nouvelle.agente@test.example")
     response = client.post("/admin/comptes/nouveau", data={
         "email": " Nouvelle.Agente@Test.example", "name": "Nouvelle Agente", "roles": ["agent", "referent"],
         "queues": [str(queue.id)]})
     assert response.status_code == 302
     person = db.session.scalar(sa.select(User).where(User.email == "nouvelle.agente@test.example"))
     assert person.role_names == {"agent", "referent"} and person.password_hash is None
-    assert accounts.queue_ids(person) == [queue.id]
+    assert accounts.queue_ids(person) == [queue.id] and known.user_id == person.id  # linked to the known person
     [invitation] = mails_to(person.email)
     assert "Votre compte Guichet" in invitation.subject and "/portail/mot-de-passe/" in invitation.body_text
     again = client.post("/admin/comptes/nouveau", data={"email": person.email, "name": "Doublon", "roles": ["agent"]})

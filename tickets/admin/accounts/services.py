@@ -17,6 +17,7 @@ from crm.core.changes import record_change
 from crm.core.database import LIKE_ESCAPE, like_pattern
 from crm.core.extensions import db
 from crm.core.models import Role, User, UserRole
+from crm.organisations.models import Person
 from crm.portal.services import issue_password_token, send_password_link
 from tickets.models import Queue, QueueMember
 
@@ -91,6 +92,9 @@ def create_account(email: str, name: str, roles: list[str], queues: list[int], *
     if not roles:
         raise AccountError(_("Choisissez au moins un rôle."))
     user = services.create_user(email, name, roles)
+    person = db.session.scalar(sa.select(Person).where(Person.email == user.email, Person.user_id.is_(None)))
+    if person is not None:  # the person the business systems know by this address: their portal profiles follow
+        person.user_id = user.id
     _set_queues(user, queues)
     record_change(OBJECT_TYPE, user.id, "created", by=by, after=snapshot(user))
     _send_link(user)

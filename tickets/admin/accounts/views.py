@@ -80,7 +80,7 @@ def create():
 def edit(user_id: int):
     """One account: name, roles and queues, state, password link, history."""
     account = get_or_404(User, user_id)
-    form = AccountForm(data={"email": account.email} if request.method == "POST" else None)
+    form = AccountForm()
     del form.email  # fixed: it identifies the person at login and in the business systems
     _queue_choices(form)
     if request.method == "GET":
