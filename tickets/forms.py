@@ -11,6 +11,7 @@ from wtforms import (
     MultipleFileField,
     RadioField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -216,6 +217,41 @@ class AssistantChoiceForm(FlaskForm):
     """One click on an option of the assistant's clarifying question."""
 
     choix = StringField(validators=[DataRequired(), Length(max=100)])
+
+
+class BulkActionForm(FlaskForm):
+    """One action on the tickets ticked in the queue; read from the query string for the confirmation page
+    (no CSRF token), then posted with the token and `confirmer` to apply it."""
+
+    demandes = SelectMultipleField(_l("Demandes"), coerce=int, validate_choice=False,
+                                   validators=[DataRequired(_l("Cochez au moins une demande."))])
+    action = SelectField(_l("Action sur la sélection"), choices=[],
+                         validators=[DataRequired(_l("Choisissez une action."))])
+    agent = SelectField(_l("Membre de l'équipe"), choices=[], validators=[Optional()])
+    file_cible = SelectField(_l("Nouvelle file"), choices=[], validators=[Optional()])
+    priorite_cible = SelectField(_l("Nouvelle priorité"), choices=[], validators=[Optional()])
+    doublon = StringField(_l("Référence de la demande à conserver"), filters=[_strip],
+                          validators=[Optional(), Length(max=20)])
+    retour = HiddenField(validators=[Optional(), Length(max=2000)])
+    confirmer = HiddenField()
+
+    #: action -> the field it needs
+    NEEDS = {"assign": "agent", "queue": "file_cible", "priority": "priorite_cible", "duplicate": "doublon"}
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        needed = self.NEEDS.get(self.action.data or "")
+        if needed and not self[needed].data:
+            self[needed].errors = [*self[needed].errors, _l("Ce champ est nécessaire pour cette action.")]
+            valid = False
+        return valid
+
+
+class SavedViewForm(FlaskForm):
+    """Save the queue's current filters and sort under a name."""
+
+    nom = StringField(_l("Nom de la vue"), filters=[_strip], validators=[DataRequired(), Length(max=80)])
+    requete = HiddenField(validators=[Optional(), Length(max=2000)])
 
 
 class SlaReportForm(PeriodForm):

@@ -595,3 +595,17 @@ class FollowUp(db.Model):
 
     survey: Mapped[Survey] = relationship()
     manager: Mapped[User | None] = relationship(foreign_keys=[manager_id])
+
+
+class SavedQueueView(db.Model):
+    """A staff member's named view of the agent queue: its filters and sort, as the queue's query string."""
+
+    __tablename__ = "saved_queue_views"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(80))
+    query: Mapped[str] = mapped_column(sa.String(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("user_id", "name"),)

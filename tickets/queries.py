@@ -14,7 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from crm.core.extensions import db, utcnow
-from crm.core.models import STAFF_ROLES, User, UserRole
+from crm.core.models import STAFF_ROLES, Role, User, UserRole
 from tickets import identity, reference
 from tickets.models import (
     ACTIVE_STATUSES,
@@ -34,12 +34,34 @@ COUNT_CAP = 10_000
 
 SORTS = {
     "due": "Échéance la plus proche",
+    "due_desc": "Échéance la plus lointaine",
     "created": "Plus récentes d'abord",
     "oldest": "Plus anciennes d'abord",
     "updated": "Dernière modification",
+    "updated_asc": "Modifiées il y a le plus longtemps",
+    "reference": "Référence (croissante)",
+    "reference_desc": "Référence (décroissante)",
+    "subject": "Objet (de A à Z)",
+    "subject_desc": "Objet (de Z à A)",
+    "status": "Statut (nouvelles d'abord)",
+    "status_desc": "Statut (closes d'abord)",
+    "priority": "Priorité (urgentes d'abord)",
+    "priority_asc": "Priorité (basses d'abord)",
 }
-#: Values of QueueFilters.assignee besides a user id.
-ASSIGNEE_ME, ASSIGNEE_NONE, ASSIGNEE_ANY = "me", "none", "any"
+#: Sortable columns of the queue table: column -> (its first sort, the reverse one).
+COLUMN_SORTS = {
+    "reference": ("reference", "reference_desc"),
+    "subject": ("subject", "subject_desc"),
+    "status": ("status", "status_desc"),
+    "priority": ("priority", "priority_asc"),
+    "due": ("due", "due_desc"),
+    "updated": ("updated", "updated_asc"),
+}
+#: Sorts whose order is descending (for aria-sort).
+DESCENDING_SORTS = frozenset({"due_desc", "created", "updated", "reference_desc", "subject_desc", "status_desc",
+                              "priority"})
+#: Values of QueueFilters.assignee besides a user id; "group": assigned to the viewer or in one of their queues.
+ASSIGNEE_ME, ASSIGNEE_NONE, ASSIGNEE_ANY, ASSIGNEE_GROUP = "me", "none", "any", "group"
 #: SLA states one can filter on (live states, computed from the stored instants and states).
 SLA_FILTERS = (SlaState.ON_TRACK, SlaState.AT_RISK, SlaState.BREACHED)
 
@@ -122,14 +144,51 @@ def _search_clause(text: str):
                   Ticket.reference == upper)
 
 
+_STATUS_RANK = sa.case({s.value: rank for rank, s in enumerate(Status)}, value=Ticket.status, else_=len(Status))
+_PRIORITY_RANK = sa.case({p.value: rank for rank, p in enumerate(Priority)}, value=Ticket.priority, else_=0)
+#: sort key -> (expression, descending); the id breaks ties in the same direction, so every order is stable.
+_ORDERS = {
+    "due_desc": (Ticket.next_due_at, True),
+    "created": (Ticket.created_at, True),
+    "oldest": (Ticket.created_at, False),
+    "updated": (Ticket.updated_at, True),
+    "updated_asc": (Ticket.updated_at, False),
+    "reference": (Ticket.reference, False),
+    "reference_desc": (Ticket.reference, True),
+    "subject": (sa.func.lower(Ticket.subject), False),
+    "subject_desc": (sa.func.lower(Ticket.subject), True),
+    "status": (_STATUS_RANK, False),
+    "status_desc": (_STATUS_RANK, True),
+    "priority": (_PRIORITY_RANK, True),
+    "priority_asc": (_PRIORITY_RANK, False),
+}
+
+
 def _order(sort: str):
-    if sort == "created":
-        return (Ticket.created_at.desc(), Ticket.id.desc())
-    if sort == "oldest":
-        return (Ticket.created_at.asc(), Ticket.id.asc())
-    if sort == "updated":
-        return (Ticket.updated_at.desc(), Ticket.id.desc())
+    if sort in _ORDERS:
+        expression, descending = _ORDERS[sort]
+        if descending:
+            return (expression.desc().nulls_last(), Ticket.id.desc())
+        return (expression.asc().nulls_last(), Ticket.id.asc())
     return (Ticket.next_due_at.asc().nulls_last(), Ticket.id.asc())
+
+
+def member_queue_ids(user_id: int) -> sa.Select:
+    """The ids of the queues (teams, référent groups) a user is a member of, as a subquery."""
+    return sa.select(QueueMember.queue_id).where(QueueMember.user_id == user_id)
+
+
+def own_or_group_clause(user_id: int):
+    """Assigned to the user, or routed to one of their queues (their questions, for a référent)."""
+    return sa.or_(Ticket.assignee_id == user_id, Ticket.queue_id.in_(member_queue_ids(user_id)))
+
+
+def actionable_clause(user: User):
+    """Tickets a staff member may act on: any for agents, managers and administrators; their own questions for a
+    référent who holds no other staff role."""
+    if user.has_role(Role.AGENT, Role.MANAGER):
+        return sa.true()
+    return own_or_group_clause(user.id)
 
 
 def filter_clauses(filters: QueueFilters) -> list:
@@ -155,6 +214,8 @@ def filter_clauses(filters: QueueFilters) -> list:
         clauses.append(Ticket.assignee_id == filters.viewer_id if filters.viewer_id else sa.false())
     elif assignee == ASSIGNEE_NONE:
         clauses.append(Ticket.assignee_id.is_(None))
+    elif assignee == ASSIGNEE_GROUP:
+        clauses.append(own_or_group_clause(filters.viewer_id) if filters.viewer_id else sa.false())
     elif isinstance(assignee, int) or (isinstance(assignee, str) and assignee.isdigit()):
         clauses.append(Ticket.assignee_id == int(assignee))
     if filters.sla_state in SLA_CLAUSES:
@@ -211,9 +272,42 @@ class TicketPage:
         return self.total is not None and self.total > COUNT_CAP
 
     @property
+    def page_count(self) -> int | None:
+        """How many pages there are (None when not counted or beyond the capped count)."""
+        if self.total is None or self.total_capped:
+            return None
+        return max(1, -(-self.total // self.per_page))
+
+    @property
     def next_cursor(self) -> int | None:
         """The id to pass as `after` for the next page (default sort)."""
         return self.items[-1].id if self.items and self.has_next else None
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A staff member's active questions (assigned to them or routed to their groups), at risk and overdue."""
+
+    open: int
+    assigned: int
+    at_risk: int
+    breached: int
+
+
+def workload(user_id: int, now: datetime | None = None) -> Workload:
+    """The load of one staff member, in one statement."""
+    now = now or utcnow()
+
+    def number(condition):
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    row = db.session.execute(
+        sa.select(sa.func.count(Ticket.id), number(Ticket.assignee_id == user_id),
+                  number(sa.func.coalesce(at_risk_clause(now), False)),
+                  number(sa.func.coalesce(breached_clause(now), False)))
+        .where(Ticket.status.in_(ACTIVE_STATUSES), own_or_group_clause(user_id))
+    ).one()
+    return Workload(*(int(value or 0) for value in row))
 
 
 def count_tickets(filters: QueueFilters | None = None, cap: int = COUNT_CAP) -> int:

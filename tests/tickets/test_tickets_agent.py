@@ -232,7 +232,7 @@ def test_queue_pagination(client, agent, make_ticket, monkeypatch):
     tickets = [make_ticket(created_at=MONDAY_10H + timedelta(minutes=i)) for i in range(5)]
     first = _page(client, "/agent/file")
     assert tickets[0].reference in first and tickets[2].reference not in first
-    assert "page=2" in first and "page 1" in first
+    assert "page=2" in first and "Page 1 sur 3" in first
     second = _page(client, "/agent/file?page=2")
     assert tickets[2].reference in second and tickets[0].reference not in second
     assert 'rel="prev"' in second and 'rel="next"' in second

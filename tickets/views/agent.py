@@ -1,10 +1,10 @@
-"""Agent side: the queue and the ticket page, with one POST action per service."""
+"""Agent side: the ticket page, with one POST action per service (the queue: tickets.views.queue)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Flask, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -13,15 +13,11 @@ from crm.core import registry
 from crm.core.extensions import db, utcnow
 from crm.core.forms import EmptyForm
 from crm.core.models import User
-from crm.core.security import staff_required
 from tickets import queries, services
 from tickets.attachments import AttachmentError
-from tickets.forms import AgentReplyForm, AssignForm, MergeForm, NoteForm, QueueFilterForm, UpdateForm
+from tickets.forms import AgentReplyForm, AssignForm, MergeForm, NoteForm, UpdateForm
 from tickets.models import (
     ACTIVE_STATUSES,
-    PRIORITY_LABELS,
-    SLA_STATE_LABELS,
-    STATUS_LABELS,
     Attachment,
     Queue,
     Status,
@@ -32,90 +28,10 @@ from tickets.presence import services as presence
 from tickets.sla import business_ranges
 from tickets.sla_text import clock_explanation
 from tickets.sla_tracking import TARGET_LABELS, TARGETS, ticket_clocks
+from tickets.views import queue
 from tickets.views.history import EVENT_LABELS, timeline  # noqa: F401 - EVENT_LABELS: other pages add kinds
 from tickets.views.public import auto_answer_articles, incoming_files, send_attachment, topic_label
-
-bp = Blueprint("tickets_agent", __name__, url_prefix="/agent", template_folder="../templates")
-
-ACTIVE, ALL = "actives", "toutes"
-
-
-@bp.before_request
-@staff_required
-def _staff_only():
-    """Every agent page needs a staff account (403 for requesters, login for visitors)."""
-
-
-# --- the queue -----------------------------------------------------------------------------------------
-
-
-def _filter_form(staff: list[User], queues: list[Queue]) -> QueueFilterForm:
-    form = QueueFilterForm(request.args)
-    form.file.choices = [("", _("Toutes les files"))] + [(str(q.id), q.name) for q in queues]
-    form.statut.choices = [(ACTIVE, _("À traiter (nouvelles, en cours, en attente)")), (ALL, _("Tous les statuts"))] + [
-        (s.value, _(label)) for s, label in STATUS_LABELS.items()
-    ]
-    form.priorite.choices = [("", _("Toutes"))] + [(p.value, _(label)) for p, label in PRIORITY_LABELS.items()]
-    form.theme.choices = [("", _("Tous les thèmes"))] + [(str(t.id), topic_label(t)) for t in queries.all_topics()]
-    form.attribution.choices = [
-        (queries.ASSIGNEE_ANY, _("Tout le monde")), (queries.ASSIGNEE_ME, _("Moi")),
-        (queries.ASSIGNEE_NONE, _("Personne (non attribuées)")),
-    ] + [(str(u.id), u.name) for u in staff]
-    form.sla.choices = [("", _("Tous"))] + [(s.value, _(SLA_STATE_LABELS[s])) for s in queries.SLA_FILTERS]
-    form.tri.choices = [(key, _(label)) for key, label in queries.SORTS.items()]
-    for name, default in (("statut", ACTIVE), ("attribution", queries.ASSIGNEE_ANY), ("tri", "due")):
-        if not form[name].data:
-            form[name].data = default
-    return form
-
-
-def filters_from(form: QueueFilterForm) -> queries.QueueFilters:
-    """Turn the (already validated) filter form into QueueFilters; unknown values are ignored."""
-
-    def known(field) -> str:
-        value = form[field].data or ""
-        return value if value in {str(c[0]) for c in form[field].choices} else ""
-
-    status = known("statut") or ACTIVE
-    statuses = () if status == ACTIVE else tuple(Status) if status == ALL else (status,)
-    queue, topic, assignee = known("file"), known("theme"), known("attribution") or queries.ASSIGNEE_ANY
-    return queries.QueueFilters(
-        queue_ids=(int(queue),) if queue else (), statuses=statuses,
-        priorities=(known("priorite"),) if known("priorite") else (),
-        topic_ids=(int(topic),) if topic else (),
-        assignee=int(assignee) if assignee.isdigit() else assignee, viewer_id=current_user.id,
-        sla_state=known("sla") or None, search=(form.q.data or "")[:200], sort=known("tri") or "due",
-    )
-
-
-@bp.get("/file")
-def queue():
-    """The queue: filters, default sort by the next SLA due time, 50 per page, an estimated count."""
-    staff, queues = queries.staff_members(), queries.active_queues()
-    form = _filter_form(staff, queues)
-    filters = filters_from(form)
-    page_number = request.args.get("page", 1, type=int) or 1
-    page = queries.list_tickets(filters, page=max(page_number, 1), per_page=queries.PER_PAGE, count=True)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template("tickets/queue.html", form=form, page=page, args=args, now=utcnow(),
-                           live_state=queries.live_sla_state, count_cap=queries.COUNT_CAP,
-                           claim_form=EmptyForm(), queue_id=filters.queue_ids[0] if filters.queue_ids else None)
-
-
-@bp.post("/file/suivante")
-def claim_next():
-    """Take the unassigned active ticket due first (in the chosen queue, if any)."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    queue_id = request.form.get("file", type=int)
-    queue_row = db.session.get(Queue, queue_id) if queue_id else None
-    ticket = services.claim_next_ticket(current_user, queue_row)
-    if ticket is None:
-        flash(_("Aucune demande non attribuée à prendre pour le moment."), "info")
-        return redirect(url_for(".queue", **({"file": queue_id} if queue_row else {})))
-    flash(_("Vous avez pris la demande %(ref)s.", ref=ticket.reference), "success")
-    return redirect(url_for(".ticket", reference=ticket.reference))
-
+from tickets.views.staff import bp
 
 # --- the ticket page -----------------------------------------------------------------------------------
 
@@ -366,14 +282,11 @@ def ticket_side_panels(ticket: Ticket) -> list[Markup]:
     return registry.ticket_panels(current_app, ticket)
 
 
-def _home(user) -> str | None:
-    return url_for("tickets_agent.queue") if user.is_staff else None
-
-
 def init_app(app: Flask) -> None:
-    """Register the agent pages, the menu entry, the staff home page and the side-panel template global."""
+    """Register the agent pages (the queue's included), the menu entry, the staff home pages and the side-panel
+    template global."""
     app.register_blueprint(bp)
     app.add_template_global(ticket_side_panels, "ticket_side_panels")
     registry.add_menu(app, 10, "File des demandes", "tickets_agent.queue",
                       lambda u: u.is_authenticated and u.is_staff)
-    registry.add_home(app, _home)
+    registry.add_home(app, queue.home_of)
