@@ -1,4 +1,5 @@
-"""JSON API under /api/v1/modifications: list, draft, file, co-validate, decide, export the accepted changes.
+"""JSON API under /api/v1/modifications: list, draft, file, co-validate, the filer's messages, decide, export the
+accepted changes.
 
 Portal accounts see and act within their portal scope (404 outside it); staff see every request and decide.
 Every refusal is a problem detail; a refused step writes nothing."""
@@ -20,6 +21,7 @@ from tickets.modifications.schemas import (
     AgentActionSchema,
     CoValidationSchema,
     DraftSchema,
+    FilerMessageSchema,
     ListArgsSchema,
     RequestPageSchema,
     RequestSchema,
@@ -142,6 +144,26 @@ def co_validation(data: dict, request_id: int):
         else:
             services.decline_co_validation(item, by=g.api_user, person_id=person_id, reason=data["reason"])
     except ModificationError as error:
+        _refused(error)
+    return item
+
+
+@bp.route("/<int:request_id>/messages", methods=["POST"])
+@token_required()
+@bp.arguments(FilerMessageSchema)
+@bp.response(200, RequestSchema)
+@_problems(400, 401, 404, 409, 413, 422)
+def filer_message(data: dict, request_id: int):
+    """Écrire à l'agence (l'auteur de la demande) : répondre à une demande de compléments (le délai reprend), ou
+    au sujet de la décision rendue (la demande est rouverte à l'agence, la décision reste acquise)."""
+    item = _load(request_id)
+    try:
+        files = [IncomingFile(d["filename"], decode_document(d), "application/pdf") for d in data["documents"]]
+    except Exception as error:  # noqa: BLE001 - a bad base 64 body is the caller's error
+        abort(422, message=str(error), messages={"json": {"documents": [str(error)]}})
+    try:
+        services.write_to_agency(item, by=g.api_user, body=data["body"], files=files)
+    except (ModificationError, AttachmentError) as error:
         _refused(error)
     return item
 

@@ -54,6 +54,13 @@ class SubmitSchema(Schema):
                             load_default=dict, validate=validate.Length(max=5))
 
 
+class FilerMessageSchema(Schema):
+    """The filer's message to the agency: the answer to a request for information, or about the decision."""
+
+    body = Text(required=True, validate=validate.Length(min=1, max=20_000))
+    documents = fields.List(fields.Nested(DocumentSchema), load_default=list, validate=validate.Length(max=5))
+
+
 class CoValidationSchema(Schema):
     decision = fields.String(required=True, validate=_choice(["approve", "decline"]))
     reason = Text(load_default="", validate=validate.Length(max=5000))

@@ -345,6 +345,15 @@ def reply_after_decision(request: ChangeRequest, *, by: User, body: str, files=(
     request.due_at = request.ticket.next_due_at
 
 
+def write_to_agency(request: ChangeRequest, *, by: User, body: str, files=(), now: datetime | None = None) -> None:
+    """The filer's message, as the request's state gives it: the answer to a request for information (the clock
+    resumes), or a message about the decision; refused in any other state."""
+    if request.state == State.INFORMATION_REQUESTED:
+        provide_information(request, by=by, body=body, files=files, now=now)
+    else:
+        reply_after_decision(request, by=by, body=body, files=files, now=now)
+
+
 def decide(request: ChangeRequest, decision: str, *, by: User, reason: str, now: datetime | None = None) -> None:
     """Accept, partly accept or refuse, with the reasons sent to the filer; the ticket is resolved."""
     now = now or utcnow()

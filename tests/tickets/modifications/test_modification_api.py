@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 from crm.core import services as core_services
+from crm.core.extensions import db
 from tests.tickets.modifications.conftest import PDF
 from tickets.modifications.models import ChangeRequest
 from tickets.modifications.states import State
@@ -50,6 +51,16 @@ def test_draft_submit_co_validate_and_decide_through_the_api(client, modif, coun
     assert [(i["kind"], i["decision"], i["data"]["new_end_date"]) for i in exported["items"]] == [
         ("extension", "partly_accepted", "2028-06-30")]
     assert client.get("/api/v1/modifications/accepted", headers=lead2).status_code == 403
+    url = f"/api/v1/modifications/{request_id}/messages"
+    not_filer = client.post(url, headers=admin2, json={"body": "Et moi ?"})
+    assert not_filer.status_code == 409 and "auteur" in not_filer.get_json()["detail"]
+    bad = client.post(url, headers=lead2, json={"body": "Pièce", "documents": [{"filename": "a.pdf",
+                                                                                 "content_base64": "%%"}]})
+    assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
+    replied = client.post(url, headers=lead2, json={"body": "Pourquoi quatre mois ?", "documents": [_document()]})
+    assert replied.status_code == 200 and replied.get_json()["state"] == "partly_accepted"
+    ticket = db.session.get(ChangeRequest, request_id).ticket
+    assert ticket.status == "open" and ticket.messages[-1].body == "Pourquoi quatre mois ?"
 
 
 def test_scope_and_bad_input_give_problem_details(client, modif):
