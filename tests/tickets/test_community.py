@@ -219,3 +219,31 @@ def test_managers_designate_experts_with_clear_errors(app, space):
                                                            ChangeRecord.object_id == designation.id))
     assert manager.post(f"/communaute/experts/{designation.id}/retirer").status_code == 302
     assert services.queries.expert_designation(person) is None
+
+
+def test_the_api_follows_the_same_scope_with_problem_details(app, space):
+    from crm.core.services import create_api_token
+
+    def call(method, url, who, **kwargs):
+        token = create_api_token(space[who], "tests")[1]
+        with app.app_context():
+            return app.test_client().open("/api/v1/community" + url, method=method,
+                                          headers={"Authorization": f"Bearer {token}"}, **kwargs)
+
+    refused = call("GET", "/questions", "outsider")
+    assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
+    listing = call("GET", "/questions", "expert").get_json()
+    assert [q["id"] for q in listing["items"]] == [space["question"].id] and listing["total"] == 1
+    assert "Vasseur" not in listing["items"][0]["subject"]
+    detail = call("GET", f"/questions/{space['question'].id}", "expert").get_json()
+    assert "prolongation de six mois" in detail["body"] and "Vasseur" not in detail["body"]
+    assert call("GET", f"/questions/{space['gone'].id}", "expert").status_code == 404
+    assert call("GET", "/questions?topic=inconnu", "expert").status_code == 422
+    short = call("POST", f"/questions/{space['question'].id}/answers", "expert", json={"body": "court"})
+    assert short.status_code == 422 and short.mimetype == "application/problem+json"
+    body = "Déposez la demande dans l'espace projet avec un calendrier révisé."
+    created = call("POST", f"/questions/{space['question'].id}/answers", "expert", json={"body": body})
+    assert created.status_code == 201 and created.get_json()["establishment"] == "Université Exemple"
+    answer_id = created.get_json()["id"]
+    assert call("POST", f"/answers/{answer_id}/endorsement", "expert").status_code == 409  # their own
+    assert call("POST", f"/answers/{answer_id}/endorsement", "referent").get_json()["endorsements"] == 1

@@ -10,7 +10,8 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register the community's pages, panels and demo data (called by tickets.init_app)."""
     from crm.core import registry
-    from tickets.community import demo, views
+    from tickets.community import api, demo, views
 
     views.init_app(app)
+    api.init_app(app)
     registry.add_seeder(app, 45, "communauté d'experts", demo.seed_demo_community)
