@@ -154,6 +154,8 @@ class MergeForm(FlaskForm):
     target = StringField(_l("Référence de la demande à conserver"), filters=[_strip],
                          validators=[DataRequired(), Length(max=20)],
                          description=_l("Par exemple DEM-2026-000123"))
+    #: "1" once the agent confirmed on the page that shows both requests (a merge is asked for first)
+    confirm = HiddenField(validators=[Optional(), Length(max=1)])
     submit = SubmitField(_l("Fusionner comme doublon"))
 
 

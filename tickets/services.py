@@ -431,15 +431,21 @@ def update_ticket(ticket: Ticket, *, by: User | None, priority: str | None = Non
     return changed
 
 
-def merge_tickets(duplicate: Ticket, into: Ticket, *, by: User, now: datetime | None = None) -> None:
-    """Close a duplicate into another ticket; its messages are copied as a note on the target."""
-    now = now or utcnow()
+def check_merge(duplicate: Ticket, into: Ticket) -> None:
+    """Raise TicketError if the duplicate cannot be merged into that ticket (shown before the agent confirms)."""
     if duplicate.id == into.id:
         raise TicketError(_("Une demande ne peut pas être fusionnée avec elle-même."))
     if into.status == Status.CLOSED:
         raise TicketError(_("La demande cible est clôturée."))
     if duplicate.status == Status.CLOSED:
         raise TicketError(_("La demande à fusionner est déjà clôturée."))
+
+
+def merge_tickets(duplicate: Ticket, into: Ticket, *, by: User, now: datetime | None = None) -> None:
+    """Close a duplicate into another ticket; its messages are copied as a note on the target (undo_merge reopens
+    it in the status it had, kept in the "merged" event)."""
+    now = now or utcnow()
+    check_merge(duplicate, into)
     public = db.session.scalars(  # what the transcript needs: not their attachments
         sa.select(Message).where(Message.ticket_id == duplicate.id, Message.internal.is_(False))
         .order_by(Message.created_at, Message.id).options(sa.orm.lazyload(Message.attachments))
@@ -448,10 +454,28 @@ def merge_tickets(duplicate: Ticket, into: Ticket, *, by: User, now: datetime | 
     add_internal_note(into, author=by, now=now,
                       body=f"Demande {duplicate.reference} fusionnée dans celle-ci.\n\n{transcript}")
     duplicate.merged_into = into
-    record_event(duplicate, "merged", by, at=now, into=into.reference)
+    record_event(duplicate, "merged", by, at=now, into=into.reference, status=duplicate.status)
     record_event(into, "merged_from", by, at=now, source=duplicate.reference)
     _set_status(duplicate, Status.CLOSED, by, now, reason=f"fusionnée dans {into.reference}")
     recompute_sla(duplicate, now)
+
+
+def undo_merge(duplicate: Ticket, *, by: User, now: datetime | None = None) -> Ticket:
+    """Take a merged duplicate out of the ticket it was merged into, in the status it had (recorded in the history
+    of both; the transcript note stays on the other ticket, marked by the event). Returns that other ticket."""
+    now = now or utcnow()
+    into = duplicate.merged_into
+    if into is None or duplicate.status != Status.CLOSED:
+        raise TicketError(_("Cette demande n'est pas fusionnée dans une autre."))
+    merged = next((e for e in reversed(duplicate.events) if e.kind == "merged"), None)
+    before = (merged.data or {}).get("status") if merged is not None else None
+    duplicate.merged_into = None
+    record_event(duplicate, "unmerged", by, at=now, source=into.reference)
+    record_event(into, "unmerged_from", by, at=now, source=duplicate.reference)
+    _set_status(duplicate, before if before in set(Status) and before != Status.CLOSED else Status.OPEN, by, now,
+                reason=f"fusion dans {into.reference} annulée")
+    recompute_sla(duplicate, now)
+    return into
 
 
 def ticket_by_reference(reference: str) -> Ticket | None:

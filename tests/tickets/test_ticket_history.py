@@ -53,3 +53,30 @@ def test_history_credits_the_requester_and_the_page_shows_business_ranges_and_a_
     paused = html.split("Suspendues")[1].split("</ul>")[0]
     assert 'depuis <time datetime="2026-11-03T12:00:00+01:00">' in paused  # still running
     assert '→ <time datetime="2026-11-03T11:00:00+01:00">' in paused  # the first pause, with its end
+
+
+def test_a_merge_is_confirmed_first_and_undone_from_the_duplicate(client, make_ticket, make_user, login):
+    agent = login(make_user("agent", name="Alice Agent"))
+    duplicate, kept = make_ticket(subject="Doublon"), make_ticket(subject="Originale")
+    services.put_on_hold(duplicate, by=agent)
+    db.session.commit()
+
+    page = client.get(f"/agent/demandes/{duplicate.reference}").get_data(as_text=True)
+    picker = page.split('<datalist id="doublons-candidats">')[1].split("</datalist>")[0]
+    assert f'<option value="{kept.reference}">' in picker  # the requester's other open request, to pick
+    asked = client.post(f"/agent/demandes/{duplicate.reference}/fusionner", data={"target": kept.reference})
+    assert asked.status_code == 200 and "Confirmer la fusion" in asked.get_data(as_text=True)
+    assert client.post(f"/agent/demandes/{duplicate.reference}/fusionner",
+                       data={"target": kept.reference, "confirm": "1"}).status_code == 302
+    db.session.expire_all()
+    assert duplicate.merged_into_id == kept.id and duplicate.status == "closed"
+
+    assert client.post(f"/agent/demandes/{duplicate.reference}/annuler-fusion").status_code == 302
+    db.session.expire_all()
+    assert duplicate.merged_into_id is None and duplicate.status == "waiting_on_requester"  # as it was
+    with client.application.test_request_context():
+        assert [e["label"] for e in timeline(duplicate)][-2:] == [
+            "Fusion annulée : demande de nouveau distincte", "Statut modifié"]
+        assert timeline(kept)[-1]["label"] == "Fusion d'un doublon annulée"
+    again = client.post(f"/agent/demandes/{duplicate.reference}/annuler-fusion")
+    assert again.status_code == 422 and "n&#39;est pas fusionnée" in again.get_data(as_text=True)

@@ -418,6 +418,11 @@ def test_merge_into_another_reference(client, agent, make_ticket):
     html = response.get_data(as_text=True)
     assert "Aucune demande ne porte la référence" in html and 'value="DEM-2026-999999"' in html
     response = _post(client, f"/agent/demandes/{duplicate.reference}/fusionner", {"target": kept.reference.lower()})
+    assert response.status_code == 200 and "Confirmer la fusion" in response.get_data(as_text=True)
+    db.session.refresh(duplicate)
+    assert duplicate.merged_into_id is None  # nothing done before the confirmation
+    response = _post(client, f"/agent/demandes/{duplicate.reference}/fusionner",
+                     {"target": kept.reference.lower(), "confirm": "1"})
     assert response.status_code == 302
     db.session.refresh(duplicate)
     assert duplicate.status == Status.CLOSED and duplicate.merged_into_id == kept.id

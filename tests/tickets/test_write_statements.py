@@ -87,7 +87,7 @@ def _prepare(action: str, people) -> tuple:
     if action == "merge":
         duplicate = _submit(people["agent"], HUMAN)
         target = _submit(people["agent"], HUMAN)
-        return (people["agent"], f"/agent/demandes/{duplicate}/fusionner", {"target": target},
+        return (people["agent"], f"/agent/demandes/{duplicate}/fusionner", {"target": target, "confirm": "1"},
                 lambda t: t.merged_into_id is not None)
     reference = _submit(people["requester"], AUTO)
     assert _latest().status == Status.AUTO_ANSWERED

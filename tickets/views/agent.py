@@ -16,6 +16,7 @@ from crm.core.models import User
 from tickets import queries, services
 from tickets.attachments import AttachmentError
 from tickets.forms import AgentReplyForm, AssignForm, MergeForm, NoteForm, UpdateForm
+from tickets.identity import other_requests
 from tickets.models import (
     ACTIVE_STATUSES,
     Attachment,
@@ -93,7 +94,8 @@ def render_ticket(ticket: Ticket, status: int = 200, **given):
     return render_template(
         "tickets/ticket.html", ticket=ticket, sla=view, clocks=clocks, counted=counted, now=now,
         timeline=timeline(ticket),
-        links=_links(ticket), attachment_url=lambda a: url_for("tickets_agent.download", attachment_id=a.id),
+        links=_links(ticket), merge_candidates=[t for t in other_requests(ticket) if t.status != Status.CLOSED],
+        attachment_url=lambda a: url_for("tickets_agent.download", attachment_id=a.id),
         clock_text=clock_explanation, answers=auto_answer_articles(ticket),
         live_state=queries.live_sla_state, active=ticket.status in ACTIVE_STATUSES,
         can_resolve=Status.RESOLVED in services.TRANSITIONS[Status(ticket.status)],
@@ -255,14 +257,38 @@ def merge(reference: str):
     if ticket is None:
         abort(404)
 
-    def action(ticket):
-        target = found.get(wanted) if wanted else None
+    target = found.get(wanted) if wanted else None
+
+    def checked(ticket):
         if target is None:
             raise services.TicketError(_("Aucune demande ne porte la référence %(ref)s.", ref=form.target.data))
+        services.check_merge(ticket, target)
+
+    if form.confirm.data != "1" and form.validate_on_submit():  # first the two requests side by side, to confirm
+        try:
+            checked(ticket)
+        except services.TicketError as error:
+            flash(str(error), "error")
+            return render_ticket(ticket, 422, merge_form=form)
+        return render_template("tickets/merge_confirm.html", ticket=ticket, target=target, form=form)
+
+    def action(ticket):
+        checked(ticket)
         services.merge_tickets(ticket, target, by=current_user)
-        return _("Demande fusionnée dans %(ref)s.", ref=target.reference)
+        return _("Demande fusionnée dans %(ref)s. Vous pouvez annuler la fusion depuis cette page.",
+                 ref=target.reference)
 
     return _act(reference, action, form, "merge_form", ticket=ticket)
+
+
+@bp.post("/demandes/<reference>/annuler-fusion")
+def unmerge(reference: str):
+    """Undo a merge: the duplicate is a request of its own again, in the status it had."""
+    def action(ticket):
+        into = services.undo_merge(ticket, by=current_user)
+        return _("Fusion annulée : la demande n'est plus un doublon de %(ref)s.", ref=into.reference)
+
+    return _act(reference, action)
 
 
 @bp.get("/pieces-jointes/<int:attachment_id>")

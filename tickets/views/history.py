@@ -23,6 +23,8 @@ EVENT_LABELS = {
     "queue": "File modifiée",
     "merged": "Fusionnée dans une autre demande",
     "merged_from": "Doublon fusionné dans cette demande",
+    "unmerged": "Fusion annulée : demande de nouveau distincte",
+    "unmerged_from": "Fusion d'un doublon annulée",
     "links": "Rattachement modifié",
     "sla_at_risk": "Délai à risque",
     "sla_breached": "Délai dépassé",
@@ -89,8 +91,10 @@ def timeline(ticket: Ticket) -> list[dict]:
             detail = _(TARGET_LABELS.get(data.get("target"), data.get("target") or ""))
         elif event.kind == "merged":
             detail = _("dans %(ref)s", ref=data.get("into", ""))
-        elif event.kind == "merged_from":
+        elif event.kind in ("merged_from", "unmerged_from"):
             detail = _("doublon %(ref)s", ref=data.get("source", ""))
+        elif event.kind == "unmerged":
+            detail = _("elle était fusionnée dans %(ref)s", ref=data.get("source", ""))
         elif event.kind in ("status", "sla_policy") and data.get("reason"):
             detail = data["reason"]
         elif event.kind == "created":
