@@ -13,8 +13,8 @@ from crm.core.api import problem_responses, register_api_blueprint, token_requir
 from crm.core.extensions import db
 from crm.core.models import STAFF_ROLES, User
 from crm.core.services import is_own_email
-from tickets import queries, services, workflow
-from tickets.models import Channel, Priority, Queue, Status, Ticket, Topic
+from tickets import queries, search, services, workflow
+from tickets.models import ACTIVE_STATUSES, Channel, Priority, Queue, Status, Ticket, Topic
 from tickets.schemas import (
     MAX_PER_PAGE,
     MessageSchema,
@@ -106,6 +106,8 @@ def list_tickets(args: dict):
         sla_state=args.get("sla_state"), search=args.get("q", ""),
     )
     per_page = min(args["per_page"], MAX_PER_PAGE)
+    if _full_text(filters.search):
+        return _search_page(filters, args["page"], per_page)
     page = queries.list_tickets(filters, page=args["page"], per_page=per_page, count=True)
     pages = max(math.ceil(page.total / per_page), 1)
     return {
@@ -114,6 +116,28 @@ def list_tickets(args: dict):
                        "total_capped": page.total_capped,
                        "next_page": page.next_num if page.has_next else None,
                        "prev_page": page.prev_num if page.has_prev else None},
+    }
+
+
+def _full_text(text: str) -> bool:
+    """Words are searched in full text; a reference (DEM-…) or an address keeps its exact match."""
+    text = text.strip()
+    return bool(text) and not text.upper().startswith("DEM-") and "@" not in text
+
+
+def _search_page(filters: queries.QueueFilters, number: int, per_page: int) -> dict:
+    """The full-text search's page, best match first; total is the matches counted up to the ranked window."""
+    try:
+        page = search.search_tickets(filters.search, filters.with_(statuses=filters.statuses or ACTIVE_STATUSES),
+                                     page=number, per_page=per_page)
+    except search.SearchError as error:
+        abort(422, message=str(error), messages={"query": {"q": [str(error)]}})
+    return {
+        "items": [hit.ticket for hit in page.hits],
+        "pagination": {"page": page.page, "per_page": per_page, "total": page.matches,
+                       "pages": max(math.ceil(page.matches / per_page), 1), "total_capped": page.window_full,
+                       "next_page": page.page + 1 if page.has_next else None,
+                       "prev_page": page.page - 1 if page.has_prev else None},
     }
 
 

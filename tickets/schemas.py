@@ -62,8 +62,10 @@ class TicketListArgsSchema(Schema):
     assignee = fields.String(validate=validate.Regexp(r"^(me|none|\d{1,9})$", error="« me », « none » ou un nombre."),
                              metadata={"description": "« me », « none » (non attribuées) ou l'identifiant d'un agent"})
     sla_state = fields.String(validate=_choice(SLA_FILTERS))
-    q = Text(validate=validate.Length(max=200), metadata={"description": "Recherche dans la référence, "
-                                                                         "l'objet et l'adresse du demandeur"})
+    q = Text(validate=validate.Length(max=200), metadata={"description": (
+        "Une référence (DEM-…) ou le début d'une adresse du demandeur ; sinon des mots cherchés en plein texte "
+        "dans l'objet, le nom du demandeur et les messages, sans tenir compte des accents (\"expression exacte\", "
+        "OR, -mot exclu), les demandes les plus pertinentes d'abord")})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=25, validate=validate.Range(min=1),
                               metadata={"description": f"Taille de page, plafonnée à {MAX_PER_PAGE}"})

@@ -341,7 +341,7 @@ def search_tickets(text: str, filters: QueueFilters | None = None, *, page: int 
 
     Every status by default (filters.statuses empty means every status here, not the queue's active ones)."""
     terms = parse(text)
-    filters = filters or QueueFilters()
+    filters = (filters or QueueFilters()).with_(search="")  # the queue's own search (substring) is not this one
     if not filters.statuses:
         filters = filters.with_(statuses=ALL_STATUSES)
     page = max(int(page or 1), 1)

@@ -92,3 +92,19 @@ def test_search_page_with_marks_and_messages(found, client, login):
         response = client.get("/agent/recherche", query_string={"q": text})
         assert response.status_code == 200
         assert 'role="alert"' in response.get_data(as_text=True)
+
+
+def test_api_q_searches_full_text_and_explains_bad_input(found, client):
+    from crm.core import services as accounts
+
+    _token, clear = accounts.create_api_token(found["agent"], "tests")
+    headers = {"Authorization": f"Bearer {clear}"}
+    body = client.get("/api/v1/tickets?q=deposer&status=all", headers=headers).get_json()
+    assert [t["reference"] for t in body["items"]] == [found["subject"].reference]
+    assert body["pagination"]["total"] == 1
+    reference = found["name"].reference
+    assert [t["reference"] for t in client.get(f"/api/v1/tickets?q={reference}", headers=headers)
+            .get_json()["items"]] == [reference]
+    response = client.get("/api/v1/tickets?q=le de", headers=headers)
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert response.get_json()["errors"]["query"]["q"]
