@@ -1,4 +1,5 @@
-"""The manager's SLA reports as spreadsheet tables (.xlsx with typed cells, CSV), one per table of the page."""
+"""The managers' reports (SLA, expert module, satisfaction) as spreadsheet tables (.xlsx with typed cells, CSV),
+one per table of their pages."""
 
 from __future__ import annotations
 
@@ -6,10 +7,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from crm.portal.exports import ExportColumn
+from flask import Response
+
+from crm.core.i18n import paris_today
+from crm.portal.exports import ExportColumn, table
+from expert.models import OUTCOME_LABELS
+from expert.queries import Gap, Rates
 from tickets.models import Ticket
 from tickets.reports import Concern, DurationStats, MetRate, MetRateRow, SeriesPoint
 from tickets.sla_tracking import TARGET_LABELS, TARGETS
+from tickets.surveys import SatisfactionRow
 
 
 @dataclass(frozen=True)
@@ -106,3 +113,69 @@ def series_rows(points: Sequence[SeriesPoint]) -> list[list]:
     """One row per week or month."""
     return [[p.bucket.first, p.bucket.last, p.submitted, *(c for t in TARGETS for c in _rate_cells(p.rates[t])),
              *(c for t in TARGETS for c in _duration_cells(p.durations[t]))] for p in points]
+
+
+def _period_columns() -> list[ExportColumn]:
+    return [ExportColumn("Du", "date", 12), ExportColumn("Au", "date", 12)]
+
+
+EXPERT_REPORTS = {
+    "evolution": Report("Module expert", "expert-evolution", [
+        *_period_columns(), ExportColumn("Demandes triées", "int", 12),
+        ExportColumn("Réponses automatiques envoyées", "int", 14),
+        ExportColumn("Taux de réponse automatique", "percent"), ExportColumn("Taux de résolution confirmée", "percent"),
+        ExportColumn("Taux de recours à un conseiller", "percent"),
+    ]),
+    "issues": Report("Issues du tri", "expert-issues",
+                     [ExportColumn("Issue", width=50), ExportColumn("Demandes", "int")]),
+    "lacunes": Report("Lacunes", "expert-lacunes", [
+        ExportColumn("Groupe", width=40), ExportColumn("Questions du groupe", "int", 12),
+        ExportColumn("Demande", width=20), ExportColumn("Question", width=80)]),
+}
+SATISFACTION_COLUMNS = [ExportColumn("Réponses", "int", 12), ExportColumn("Note moyenne /5", "decimal", 12),
+                        ExportColumn("Satisfaits (4 ou 5)", "percent", 14), ExportColumn("Notes faibles", "int", 12)]
+#: report slug -> (dimension of tickets.surveys, its column header)
+SATISFACTION_DIMENSIONS = {"par-file": ("queue", "File"), "par-agent": ("agent", "Agent ou référent"),
+                           "par-theme": ("topic", "Thème"), "par-etablissement": ("organisation", "Établissement")}
+SATISFACTION_REPORTS = {
+    "evolution": Report("Satisfaction", "satisfaction-evolution", [*_period_columns(), *SATISFACTION_COLUMNS]),
+    **{slug: Report(f"Satisfaction {header.lower()}"[:31], f"satisfaction-{slug}",
+                    [ExportColumn(header, width=40), *SATISFACTION_COLUMNS])
+       for slug, (_dimension, header) in SATISFACTION_DIMENSIONS.items()},
+}
+
+
+def expert_series_rows(series: Sequence[tuple]) -> list[list]:
+    return [[step.first, step.last, rates.total, rates.auto_answered, rates.auto_answer_rate, rates.deflection_rate,
+             rates.escalation_rate] for step, rates in series]
+
+
+def expert_outcome_rows(rates: Rates) -> list[list]:
+    return [[label, rates.by_outcome.get(key, 0)] for key, label in OUTCOME_LABELS.items()]
+
+
+def gap_rows(gaps: Sequence[Gap]) -> list[list]:
+    """One row per question of each gap, with the request (or assistant conversation) it comes from."""
+    return [[gap.label, gap.count, reference, question] for gap in gaps for reference, question in gap.questions]
+
+
+def _satisfaction_cells(row: SatisfactionRow) -> list:
+    if not row.answers:
+        return [0, None, None, 0]
+    return [row.answers, row.average, row.satisfied_share, row.low]
+
+
+def satisfaction_series_rows(series: Sequence[tuple]) -> list[list]:
+    return [[step.first, step.last, *_satisfaction_cells(row)] for step, row in series]
+
+
+def satisfaction_rows(rows: Sequence[SatisfactionRow]) -> list[list]:
+    return [[row.label, *_satisfaction_cells(row)] for row in rows]
+
+
+def attachment(fmt: str, report: Report, rows: list[list]) -> Response:
+    """A report as a download: guichet-<report>-<today>.xlsx or .csv, never cached."""
+    body, mimetype = table(fmt, report.title, report.columns, rows)
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="guichet-{report.slug}-{paris_today().isoformat()}.{fmt}"',
+        "Cache-Control": "no-store"})

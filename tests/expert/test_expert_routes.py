@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
+from openpyxl import load_workbook
 from test_expert_triage import AMENDMENT, DEADLINE, create_articles
 
 from crm.core.extensions import db
@@ -182,6 +184,13 @@ def test_stats_page_shows_rates_and_grouped_gaps(client, kb, demo_rules, make_ti
     question = parse_qs(urlsplit(write).query)["question"][0]
     assert "Brest" in question and html.escape(question, quote=True) in form
     assert "Brest" in form[form.index('name="phrasings"'):form.index("</textarea>")]
+    # Every table exported over the same period.
+    rows = list(load_workbook(io.BytesIO(client.get("/responsable/expert/evolution.xlsx").data)).active
+                .iter_rows(values_only=True))
+    assert rows[0][2] == "Demandes triées" and rows[-1][2:] == (5, 2, 0.4, 0.5, 0.5)
+    gaps_csv = client.get("/responsable/expert/lacunes.csv").data.decode("utf-8-sig").splitlines()
+    assert gaps_csv[0] == "Groupe;Questions du groupe;Demande;Question" and len(gaps_csv) >= 4
+    assert client.get("/responsable/expert/issues.csv", query_string={"du": "x"}).status_code == 422
 
 
 def test_referent_profiles_page_and_self_service(client, make_user, login, reference_data):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from openpyxl import load_workbook
 
 from crm.core.extensions import db, utcnow
 from crm.core.security import token_digest
+from crm.portal.exports import XLSX_MIMETYPE
 from notifications.models import Notification
 from tickets import services, surveys
 from tickets.models import FollowUp, FollowUpStatus, Survey
@@ -159,3 +162,10 @@ def test_manager_page_overall_score_over_a_chosen_period_and_its_evolution(clien
     bad = client.get("/responsable/satisfaction", query_string={"du": "hier", "au": today.isoformat()})
     assert bad.status_code == 422 and "date de début valide" in bad.get_data(as_text=True)
     assert "Très déçu" in bad.get_data(as_text=True)  # the follow-ups stay shown
+    assert client.get("/responsable/satisfaction/evolution.csv", query_string={"du": "hier"}).status_code == 422
+    sheet = client.get("/responsable/satisfaction/evolution.xlsx")
+    assert sheet.mimetype == XLSX_MIMETYPE and "guichet-satisfaction-evolution-" in sheet.headers["Content-Disposition"]
+    rows = list(load_workbook(io.BytesIO(sheet.data)).active.iter_rows(values_only=True))
+    assert rows[0][:3] == ("Du", "Au", "Réponses") and rows[-1][2:6] == (2, 3, 0.5, 1)  # numbers, not text
+    by_queue = client.get("/responsable/satisfaction/par-file.csv").data.decode("utf-8-sig").splitlines()
+    assert by_queue[1] == "Support aux porteurs de projets;2;3,0;50,0 %;1"

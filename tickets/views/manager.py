@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 
 from crm.core import periods, registry
@@ -14,7 +14,6 @@ from crm.core.i18n import day
 from crm.core.models import Role
 from crm.core.security import roles_required
 from crm.organisations.models import SERVICE_TIER_LABELS
-from crm.portal.exports import table
 from tickets import exports, reports
 from tickets.forms import SlaReportForm
 from tickets.models import STATUS_LABELS, SlaState, Status
@@ -169,10 +168,7 @@ def sla_export(report: str, fmt: str):
         if not form.validate():
             abort(422)
         rows = _period_rows(report, form, now)
-    body, mimetype = table(fmt, spec.title, spec.columns, rows)
-    return Response(body, mimetype=mimetype, headers={
-        "Content-Disposition": f'attachment; filename="guichet-{spec.slug}-{_today().isoformat()}.{fmt}"',
-        "Cache-Control": "no-store"})
+    return exports.attachment(fmt, spec, rows)
 
 
 def init_app(app: Flask) -> None:

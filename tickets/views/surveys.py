@@ -17,7 +17,7 @@ from crm.core.forms import EmptyForm, PeriodForm
 from crm.core.i18n import day, paris_today
 from crm.core.models import Role
 from crm.core.security import get_or_404, roles_required
-from tickets import surveys
+from tickets import exports, surveys
 from tickets.forms import SurveyForm
 from tickets.models import FollowUp, Ticket
 
@@ -52,22 +52,32 @@ def survey(token: str):
         422 if form.errors else 200
 
 
-@bp.get("/responsable/satisfaction")
-@roles_required(Role.MANAGER)
-def satisfaction():
-    """Open follow-ups; over a period: overall score, its evolution, per queue, agent, topic and establishment."""
+def _period_form() -> PeriodForm:
+    """The period from the query string, the last 30 days when none is given."""
     form = PeriodForm(request.args)
     if not request.args.get("du"):
         form.au.data = paris_today()
         form.du.data = form.au.data - timedelta(days=DEFAULT_DAYS - 1)
+    return form
+
+
+def _series(form: PeriodForm) -> list[tuple]:
+    steps = periods.buckets(form.du.data, form.au.data, ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
+    return list(zip(steps, surveys.satisfaction_by_step(steps), strict=True))
+
+
+@bp.get("/responsable/satisfaction")
+@roles_required(Role.MANAGER)
+def satisfaction():
+    """Open follow-ups; over a period: overall score, its evolution, per queue, agent, topic and establishment."""
+    form = _period_form()
     context = {"follow_ups": surveys.open_follow_ups(current_user), "form": EmptyForm(), "period_choice": form,
                "period": None}
     if not form.validate():
         return render_template("tickets/satisfaction.html", **context), 422
     start, end = form.bounds()
     language = str(get_locale())
-    steps = periods.buckets(form.du.data, form.au.data, ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
-    series = list(zip(steps, surveys.satisfaction_by_step(steps), strict=True))
+    series = _series(form)
     context.update(
         period=(form.du.data, form.au.data), weekly=periods.is_weekly(form.du.data, form.au.data), series=series,
         overall=surveys.satisfaction_overall(start, end),
@@ -75,8 +85,27 @@ def satisfaction():
                  for dimension in surveys.DIMENSIONS},
         score_chart={"labels": [day(step.first) for step, _row in series],
                      "values": [[row.average if row.answers else None for _step, row in series]]},
+        export_args={k: v for k, v in request.args.items() if k in ("du", "au") and v},
     )
     return render_template("tickets/satisfaction.html", **context)
+
+
+@bp.get("/responsable/satisfaction/<report>.<fmt>")
+@roles_required(Role.MANAGER)
+def satisfaction_export(report: str, fmt: str):
+    """One table of the satisfaction page as .xlsx or .csv, over the same period."""
+    spec = exports.SATISFACTION_REPORTS.get(report)
+    if spec is None or fmt not in ("xlsx", "csv"):
+        abort(404)
+    form = _period_form()
+    if not form.validate():
+        abort(422)
+    if report == "evolution":
+        return exports.attachment(fmt, spec, exports.satisfaction_series_rows(_series(form)))
+    start, end = form.bounds()
+    dimension, _header = exports.SATISFACTION_DIMENSIONS[report]
+    rows = surveys.satisfaction_report(dimension, since=start, until=end, language=str(get_locale()))
+    return exports.attachment(fmt, spec, exports.satisfaction_rows(rows))
 
 
 @bp.post("/responsable/satisfaction/suivis/<int:follow_up_id>/traite")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -18,7 +18,7 @@ from expert import conversations
 from expert import queries as stats
 from expert import services as expert
 from expert.models import OUTCOME_LABELS
-from tickets import call_choice, triage
+from tickets import call_choice, exports, triage
 from tickets.forms import PeriodForm
 from tickets.models import Status
 from tickets.queries import ticket_references
@@ -105,27 +105,56 @@ def _with_references(items: list[tuple[int, str, list]]) -> list[tuple[str, str,
     return [(references[i], q, c) for i, q, c in items if i in references]
 
 
-@bp.get("/responsable/expert")
-@roles_required(*EXPERT_MANAGERS)
-def stats_page():
-    """Auto-answer, deflection and escalation rates, and the questions the knowledge base could not answer."""
+def _expert_form() -> PeriodForm:
+    """The period from the query string, the last 30 days when none is given."""
     form = PeriodForm(request.args)
     if not request.args.get("du"):
         form.au.data = _today()
         form.du.data = form.au.data - timedelta(days=DEFAULT_DAYS - 1)
-    if not form.validate():
-        return render_template("expert/stats.html", form=form, figures=None), 422
+    return form
+
+
+def _expert_figures(form: PeriodForm) -> dict:
+    """Rates, their evolution and the grouped gaps over the (valid) form's period."""
     start, end = form.bounds()
     threshold = float(current_app.config["KB_AUTO_ANSWER_CONFIDENCE"])
-    figures = stats.rates(start, end)
     unanswered = _with_references(stats.unanswered(start, threshold)) + conversations.unanswered_questions(start, end)
-    gaps = stats.group_gaps(unanswered)  # the assistant's questions without a sure answer among the requests
     steps = periods.buckets(form.du.data, form.au.data, ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
-    series = list(zip(steps, stats.rates_by_step(steps), strict=True))
-    return render_template("expert/stats.html", form=form, figures=figures, gaps=gaps[:30],
-                           outcome_labels=OUTCOME_LABELS, threshold=threshold,
+    return {"figures": stats.rates(start, end), "threshold": threshold,
+            # the assistant's questions without a sure answer among the requests
+            "gaps": stats.group_gaps(unanswered)[:30],
+            "series": list(zip(steps, stats.rates_by_step(steps), strict=True))}
+
+
+@bp.get("/responsable/expert")
+@roles_required(*EXPERT_MANAGERS)
+def stats_page():
+    """Auto-answer, deflection and escalation rates, and the questions the knowledge base could not answer."""
+    form = _expert_form()
+    if not form.validate():
+        return render_template("expert/stats.html", form=form, figures=None), 422
+    figures = _expert_figures(form)
+    return render_template("expert/stats.html", form=form, **figures, outcome_labels=OUTCOME_LABELS,
                            period=(form.du.data, form.au.data), weekly=periods.is_weekly(form.du.data, form.au.data),
-                           series=series, rates_chart=_rates_chart(series), ticket_url=_gap_ticket_url)
+                           rates_chart=_rates_chart(figures["series"]), ticket_url=_gap_ticket_url,
+                           export_args={k: v for k, v in request.args.items() if k in ("du", "au") and v})
+
+
+@bp.get("/responsable/expert/<report>.<fmt>")
+@roles_required(*EXPERT_MANAGERS)
+def stats_export(report: str, fmt: str):
+    """One table of the expert page as .xlsx or .csv, over the same period."""
+    spec = exports.EXPERT_REPORTS.get(report)
+    if spec is None or fmt not in ("xlsx", "csv"):
+        abort(404)
+    form = _expert_form()
+    if not form.validate():
+        abort(422)
+    figures = _expert_figures(form)
+    rows = {"evolution": lambda: exports.expert_series_rows(figures["series"]),
+            "issues": lambda: exports.expert_outcome_rows(figures["figures"]),
+            "lacunes": lambda: exports.gap_rows(figures["gaps"])}[report]()
+    return exports.attachment(fmt, spec, rows)
 
 
 #: The rates drawn over time on the expert page, in order.
