@@ -24,9 +24,11 @@ class Handover:
     words: str
     offered: set[int] = field(default_factory=set)
     reasons: list[str] = field(default_factory=list)
+    #: The passages of call documents the assistant quoted.
+    quoted: set[int] = field(default_factory=set)
 
     def steer(self, decision) -> None:
-        """Never answer automatically with an article the person already read and passed on; explain."""
+        """Never answer automatically with an article or a passage the person already read and passed on; explain."""
         questions = sum(1 for t in self.conversation.turns if t.kind == TurnKind.QUESTION)
         decision.notes.insert(0, f"conversation avec l'assistant ({questions} question(s), "
                                  f"{self.conversation.clarifications} précision(s) demandée(s)) puis conseiller "
@@ -36,6 +38,10 @@ class Handover:
             decision.notes.append("réponse automatique écartée : l'assistant avait déjà proposé cet article, "
                                   "le demandeur a demandé un conseiller")
             decision.article_id = None
+        if decision.passage is not None and decision.passage.passage_id in self.quoted:
+            decision.passage = None
+            decision.notes.append("réponse par un passage écartée : l'assistant l'avait déjà cité, le demandeur a "
+                                  "demandé un conseiller")
 
 
 _handover: ContextVar[Handover | None] = ContextVar("expert_assistant_handover", default=None)
@@ -46,7 +52,8 @@ def handover(conversation: AssistantConversation, *, words: str, reasons: list[s
     """The request opened inside the block comes from this conversation (read by expert.services.decide);
     ``words``: the person's message, which triage reads instead of the whole body (the transcript is attached)."""
     offered = {t.article_id for t in conversation.turns if t.kind == TurnKind.ANSWER and t.article_id}
-    token = _handover.set(Handover(conversation, words, offered, list(reasons)))
+    quoted = {t.passage_id for t in conversation.turns if t.kind == TurnKind.PASSAGE and t.passage_id}
+    token = _handover.set(Handover(conversation, words, offered, list(reasons), quoted))
     try:
         yield _handover.get()
     finally:

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from crm.core.extensions import db
 from expert import conversations, services, signals
+from expert.handover import handover
 from expert.models import Outcome, TurnKind
 from knowledge_base.models import Article
 from notifications.models import OutboxMessage
@@ -52,6 +53,17 @@ def test_the_triage_answers_with_a_passage_and_waits_for_the_requester(client, m
     assert "<blockquote>" in page.get_data(as_text=True)  # the message's Markdown rendered (sanitised)
     triage.confirm_answer(ticket, by=None)
     assert ticket.status == Status.RESOLVED and decision.outcome == Outcome.DEFLECTED
+
+
+def test_a_passage_the_assistant_quoted_is_not_sent_again_when_the_person_asks_for_an_advisor(make_ticket):
+    upload()
+    conversation, _key = conversations.start_conversation(user=None)
+    assert conversations.ask(conversation, QUESTION).kind == TurnKind.PASSAGE
+    with handover(conversation, words=QUESTION, reasons=[]):
+        ticket = make_ticket(subject="Temps de recherche du coordinateur", body=QUESTION)
+    assert ticket.status != Status.AUTO_ANSWERED
+    assert "réponse par un passage écartée : l'assistant l'avait déjà cité" in " ".join(
+        services.latest_decision(ticket).notes)
 
 
 def test_a_referent_turns_an_agent_reply_into_a_draft_article(client, make_user, login, make_ticket):
