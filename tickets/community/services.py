@@ -11,6 +11,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from crm.core.changes import record_change
+from crm.core.database import dialect_insert
 from crm.core.extensions import db, utcnow
 from crm.core.models import User
 from crm.organisations.models import Organisation
@@ -124,9 +125,12 @@ def endorse_answer(answer: CommunityAnswer, *, by: User) -> bool:
         raise CommunityError(_("Vous ne pouvez pas soutenir votre propre réponse."))
     if answer.state != AnswerState.PROPOSED:
         raise CommunityError(_("Cette réponse a déjà été modérée."))
-    if any(e.user_id == by.id for e in answer.endorsements):
+    added = db.session.execute(  # a second click, even concurrent, adds nothing (the pair is the primary key)
+        dialect_insert(CommunityEndorsement).values(answer_id=answer.id, user_id=by.id, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["answer_id", "user_id"])).rowcount
+    db.session.expire(answer, ["endorsements"])
+    if not added:
         return False
-    answer.endorsements.append(CommunityEndorsement(user_id=by.id, created_at=utcnow()))
     tickets.record_event(answer.question.ticket, "community_endorsement", by, answer=answer.id)
     db.session.flush()
     return True
