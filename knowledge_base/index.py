@@ -68,6 +68,8 @@ class IndexSnapshot:
     build_seconds: float
     #: The passages of the call documents offered (lexical only), searched when no article is confident.
     passages: MatchIndex | None = None
+    #: The passages' entries by id (what a result is read from).
+    passage_entries: dict[str, Entry] | None = None
 
     @property
     def version(self) -> int:
@@ -200,7 +202,7 @@ class IndexService:
         passages = MatchIndex.build(passage_entries) if passage_entries else None
         self.builds += 1
         return IndexSnapshot(index=index, key=key, built_at=utcnow(), build_seconds=time.perf_counter() - started,
-                             passages=passages)
+                             passages=passages, passage_entries={e.id: e for e in passage_entries})
 
     def _fused(self, lexical: MatchIndex, queries: list[tuple[str, frozenset[str]]],
                may_embed: bool) -> tuple[FusedIndex | None, dict]:
@@ -384,11 +386,11 @@ def search_passages(query: str, k: int = 3, *, call: str | None = None) -> list[
     if k <= 0 or not query or not query.strip():
         return []
     get_index()  # builds or refreshes the snapshot as an article search does
-    passages = index_service().snapshot.passages
+    snapshot = index_service().snapshot
+    passages, entries = snapshot.passages, snapshot.passage_entries
     if passages is None:
         return []
     day = today()
-    entries = {entry.id: entry for entry in passages.entries}
     results = []
     for match in passages.search(query, k=max(4 * k, k + 10)):
         found = passage_match(entries[match.id], match, day=day, call=call)
