@@ -108,3 +108,9 @@ def test_api_q_searches_full_text_and_explains_bad_input(found, client):
     response = client.get("/api/v1/tickets?q=le de", headers=headers)
     assert response.status_code == 422 and response.mimetype == "application/problem+json"
     assert response.get_json()["errors"]["query"]["q"]
+
+
+def test_the_queue_links_to_the_search_with_its_words(client, login, make_user):
+    login(make_user("agent"))
+    page = client.get("/agent/file?q=prolongation").get_data(as_text=True)
+    assert 'href="/agent/recherche?q=prolongation"' in page
