@@ -62,3 +62,12 @@ def test_deadlines_follow_the_configured_calendar_and_a_day_off_is_refused(world
     sunday = client.post("/api/v1/annexes", json={**body, "partner_number": 2, "due_on": "2099-02-01"},
                          headers={"Authorization": f"Bearer {token}"})
     assert sunday.status_code == 422 and sunday.mimetype == "application/problem+json"
+
+
+def test_the_reminder_counts_working_days(world):
+    from tickets.annexes import jobs
+
+    friday = date(2026, 12, 4)
+    world.publish(due_on=date(2026, 12, 9))  # Wednesday: 5 days ahead, 3 working days
+    world.publish(world.other_partner, due_on=date(2026, 12, 10))  # Thursday: 4 working days
+    assert jobs.remind_and_escalate(today=friday) == {"reminded": 1, "escalated": 0}
