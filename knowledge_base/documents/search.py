@@ -11,7 +11,7 @@ from knowledge_base.documents.services import offered_passages_query
 from knowledge_base.matcher import Entry, Match
 from knowledge_base.text import call_key
 
-#: Entry ids of passages start with this (article ids never do: see knowledge_base.services._EXTERNAL_ID_RE).
+#: Entry ids of passages start with this (they live in an index of their own, apart from the articles').
 PREFIX = "passage:"
 
 
