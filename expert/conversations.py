@@ -10,6 +10,7 @@ assistant already offered.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +20,7 @@ from flask_babel import gettext as _
 
 from crm.core.extensions import db, utcnow
 from crm.core.models import User
+from crm.core.periods import Bucket, bucket_index
 from crm.core.security import token_digest
 from expert import assistant
 from expert import services as expert
@@ -301,6 +303,22 @@ def figures(since: datetime, until: datetime | None = None) -> AssistantFigures:
     return AssistantFigures(conversations=sum(rows.values()), resolved=rows.get(ConversationStatus.RESOLVED, 0),
                             handed_over=rows.get(ConversationStatus.HANDED_OVER, 0), clarified=clarified or 0,
                             unanswered=unanswered or 0)
+
+
+def resolved_by_step(steps: Sequence[Bucket]) -> list[tuple[int, int]]:
+    """(conversations started, resolved without a request) per step of a period, in one grouped query."""
+    result = [(0, 0)] * len(steps)
+    if not steps:
+        return result
+    index = bucket_index(AssistantConversation.created_at, steps)
+    resolved = sa.func.sum(sa.case((AssistantConversation.status == ConversationStatus.RESOLVED, 1), else_=0))
+    started = AssistantConversation.created_at
+    query = (sa.select(index, sa.func.count(), resolved)
+             .where(started >= steps[0].start, started < steps[-1].end).group_by(index))
+    for position, count, n_resolved in db.session.execute(query):
+        if position is not None:
+            result[position] = (count, int(n_resolved or 0))
+    return result
 
 
 def recent_conversations(since: datetime, until: datetime | None = None, *, limit: int = 50):

@@ -125,6 +125,9 @@ EXPERT_REPORTS = {
         ExportColumn("Réponses automatiques envoyées", "int", 14),
         ExportColumn("Taux de réponse automatique", "percent"), ExportColumn("Taux de résolution confirmée", "percent"),
         ExportColumn("Taux de recours à un conseiller", "percent"),
+        ExportColumn("Conversations de l'assistant", "int", 14),
+        ExportColumn("Conversations résolues sans demande", "int", 14),
+        ExportColumn("Part résolue sans demande", "percent"),
     ]),
     "issues": Report("Issues du tri", "expert-issues",
                      [ExportColumn("Issue", width=50), ExportColumn("Demandes", "int")]),
@@ -147,7 +150,8 @@ SATISFACTION_REPORTS = {
 
 def expert_series_rows(series: Sequence[tuple]) -> list[list]:
     return [[step.first, step.last, rates.total, rates.auto_answered, rates.auto_answer_rate, rates.deflection_rate,
-             rates.escalation_rate] for step, rates in series]
+             rates.escalation_rate, started, resolved, resolved / started if started else None]
+            for step, rates, (started, resolved) in series]
 
 
 def expert_outcome_rows(rates: Rates) -> list[list]:

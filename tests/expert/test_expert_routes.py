@@ -14,8 +14,8 @@ from openpyxl import load_workbook
 from test_expert_triage import AMENDMENT, DEADLINE, create_articles
 
 from crm.core.extensions import db
-from expert import RULES_FILE, ruleset, services
-from expert.models import Outcome, ReferentProfile, RuleSetVersion
+from expert import RULES_FILE, conversations, ruleset, services
+from expert.models import ConversationStatus, Outcome, ReferentProfile, RuleSetVersion
 from tickets import triage
 from tickets.models import Status
 
@@ -54,6 +54,12 @@ def test_rules_list_and_operations_create_versions(client, admin, demo_rules, co
     assert count_rows(RuleSetVersion) == 3
     history = client.get("/admin/expert/regles/historique").get_data(as_text=True)
     assert "Désactivation de la règle R2" in history
+    asked = client.post("/admin/expert/regles/R2/supprimer")  # a deletion is confirmed first: nothing yet
+    assert asked.status_code == 200 and "Confirmer la suppression" in asked.get_data(as_text=True)
+    assert count_rows(RuleSetVersion) == 3
+    assert client.post("/admin/expert/regles/R2/supprimer", data={"confirmer": "1"}).status_code == 302
+    assert "R2" not in [r.code for r in ruleset.stored_rules()] and count_rows(RuleSetVersion) == 4
+    assert client.post("/admin/expert/regles/R99/supprimer").status_code == 404
     assert client.post("/admin/expert/regles/R3/exploser").status_code == 404
 
 
@@ -159,6 +165,9 @@ def test_stats_page_shows_rates_and_grouped_gaps(client, kb, demo_rules, make_ti
     for body in ("Quel temps fera-t-il à Brest pour le colloque ?", "Le colloque de Brest aura-t-il lieu ?",
                  "Comment réserver un hôtel pour le colloque de Brest ?"):
         make_ticket(subject="Colloque", body=body)
+    resolved, _key = conversations.start_conversation(user=None)
+    resolved.status = ConversationStatus.RESOLVED  # the assistant's answer was enough: no request
+    conversations.start_conversation(user=None)
     assert client.get("/responsable/expert").status_code == 302
     login(make_user("manager"))
     page = client.get("/responsable/expert").get_data(as_text=True)
@@ -175,8 +184,9 @@ def test_stats_page_shows_rates_and_grouped_gaps(client, kb, demo_rules, make_ti
     last = re.findall(r"<tr><th scope=\"row\">[^<]+</th><td>(\d+)</td><td>([^<]+)</td><td>([^<]+)</td><td>([^<]+)</td>",
                       series)[-1]
     assert last == ("5", "40\xa0%", "50\xa0%", "50\xa0%")
+    assert "(1 sur 2)" in series  # the assistant's conversations resolved without a request
     chart = re.search(r"<line-chart x='([^']*)' y='([^']*)'", page)
-    assert [values[-1] for values in json.loads(chart.group(2))] == [40.0, 50.0, 50.0]
+    assert [values[-1] for values in json.loads(chart.group(2))] == [40.0, 50.0, 50.0, 50.0]
     # Each gap links to its requests, and offers an article pre-filled with its questions.
     assert re.search(r'<a href="/agent/demandes/DEM-\d{4}-\d{6}" class="fr-text--bold">', gaps)
     write = html.unescape(re.search(r'href="(/gestion/articles/nouveau\?[^"]+)"', gaps).group(1))
@@ -187,7 +197,7 @@ def test_stats_page_shows_rates_and_grouped_gaps(client, kb, demo_rules, make_ti
     # Every table exported over the same period.
     rows = list(load_workbook(io.BytesIO(client.get("/responsable/expert/evolution.xlsx").data)).active
                 .iter_rows(values_only=True))
-    assert rows[0][2] == "Demandes triées" and rows[-1][2:] == (5, 2, 0.4, 0.5, 0.5)
+    assert rows[0][2] == "Demandes triées" and rows[-1][2:] == (5, 2, 0.4, 0.5, 0.5, 2, 1, 0.5)
     gaps_csv = client.get("/responsable/expert/lacunes.csv").data.decode("utf-8-sig").splitlines()
     assert gaps_csv[0] == "Groupe;Questions du groupe;Demande;Question" and len(gaps_csv) >= 4
     assert client.get("/responsable/expert/issues.csv", query_string={"du": "x"}).status_code == 422

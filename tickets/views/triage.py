@@ -123,7 +123,7 @@ def _expert_figures(form: PeriodForm) -> dict:
     return {"figures": stats.rates(start, end), "threshold": threshold,
             # the assistant's questions without a sure answer among the requests
             "gaps": stats.group_gaps(unanswered)[:30],
-            "series": list(zip(steps, stats.rates_by_step(steps), strict=True))}
+            "series": list(zip(steps, stats.rates_by_step(steps), conversations.resolved_by_step(steps), strict=True))}
 
 
 @bp.get("/responsable/expert")
@@ -168,9 +168,15 @@ def _rates_chart(series: list) -> dict:
     def share(value):
         return None if value is None else round(value * 100, 1)
 
-    return {"labels": [day(step.first) for step, _rates in series],
-            "values": [[share(getattr(rates, name)) for _step, rates in series] for name, _label in SERIES_RATES],
-            "names": [_(label) for _name, label in SERIES_RATES]}
+    def resolved(assistant):
+        return share(assistant[1] / assistant[0]) if assistant[0] else None
+
+    return {"labels": [day(step.first) for step, _rates, _assistant in series],
+            "values": [[share(getattr(rates, name)) for _step, rates, _assistant in series]
+                       for name, _label in SERIES_RATES]
+            + [[resolved(assistant) for _step, _rates, assistant in series]],
+            "names": [_(label) for _name, label in SERIES_RATES]
+            + [_("Conversations de l'assistant résolues sans demande")]}
 
 
 def _gap_ticket_url(reference: str) -> str | None:
