@@ -218,3 +218,33 @@ def test_referent_lands_on_their_questions_with_their_load(client, make_user, lo
     assert "Ma charge" in html and "2 questions ouvertes" in html and "en dépassement : 1." in html
     assert queries.workload(referent.id).assigned == 1
 
+
+
+@pytest.mark.committed  # the second application reads what the test wrote through its own connection
+def test_bulk_and_saved_views_need_the_csrf_token(app, make_ticket, make_user):
+    from crm import create_app
+
+    ticket = make_ticket()
+    user = make_user("agent")
+    db.session.commit()
+    secure = create_app(dict({k: v for k, v in app.config.items() if k != "SERVER_NAME"}, WTF_CSRF_ENABLED=True))
+    try:
+        client = secure.test_client()
+        _switch()
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                          client.get("/connexion").get_data(as_text=True)).group(1)
+        response = client.post("/connexion", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+        assert response.status_code == 302
+        html = _html(client, f"/agent/file/lot?demandes={ticket.id}&action=priority&priorite_cible=urgent")
+        confirm = re.search(r'<form method="post" action="/agent/file/lot".*?</form>', html, re.S).group(0)
+        assert 'name="csrf_token"' in confirm and 'name="confirmer" value="1"' in confirm
+        data = {"demandes": [ticket.id], "action": "priority", "priorite_cible": "urgent", "confirmer": "1"}
+        assert client.post("/agent/file/lot", data=data).status_code == 400
+        assert client.post("/agent/file/vues", data={"nom": "Sans jeton"}).status_code == 400
+        with secure.app_context():
+            assert db.session.get(Ticket, ticket.id).priority == "normal"
+            assert db.session.scalar(sa.select(sa.func.count(SavedQueueView.id))) == 0
+    finally:
+        _switch()
+        with secure.app_context():
+            db.engine.dispose()
