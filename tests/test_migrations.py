@@ -10,7 +10,7 @@ from flask_migrate import downgrade, upgrade
 from crm import create_app
 from crm.core.config import TestConfig
 from crm.core.extensions import db
-from tickets.search import include_name
+from tickets.search import include_name, missing_triggers
 
 
 def _app(url: str):
@@ -28,6 +28,8 @@ def test_migrations_match_models_and_downgrade_cleanly(empty_database_url):
                                                                     "include_name": include_name})
             diff = compare_metadata(context, db.metadata)
         assert diff == [], f"models and migrations differ: {diff}"
+        with db.engine.connect() as connection:
+            assert missing_triggers(connection) == [], "a migration dropped the search index's triggers"
         downgrade(revision="base")
         with db.engine.connect() as connection:
             tables = set(sa.inspect(connection).get_table_names()) - {"alembic_version"}

@@ -7,7 +7,8 @@ own transaction (no statement more on the write path), a GIN index, `websearch_t
 and `snippet()`. Neither table is in the models' metadata: they are created by the DDL below (create_all
 through the metadata events, the migration a3f9c2d7e815 with the same text) and left out of the
 models/migrations comparison by `is_search_table`. A batch migration that rebuilds `tickets` or
-`ticket_messages` on SQLite drops their triggers: such a migration runs `SQLITE_DDL` again (IF NOT EXISTS).
+`ticket_messages` on SQLite drops their triggers: such a migration runs `SQLITE_DDL` again (IF NOT EXISTS);
+tests/test_migrations.py fails when a trigger is missing.
 
 Highlights come back from the database with the \\x02 and \\x03 markers around matches; `highlighted` escapes
 everything else and turns only those markers into <mark>, so no user text is ever rendered as HTML.
@@ -155,6 +156,21 @@ SQLITE_REBUILD = f"""INSERT INTO ticket_search (rowid, subject, requester_name, 
 def is_search_table(name: str) -> bool:
     """Tables of the search index (and FTS5's shadow tables), which the models do not declare."""
     return name == SEARCH_TABLE or name.startswith(SEARCH_TABLE + "_")
+
+
+TRIGGERS = {"postgresql": ("ticket_search_ticket", "ticket_search_message"),
+            "sqlite": ("ticket_search_ticket_insert", "ticket_search_ticket_update", "ticket_search_ticket_delete",
+                       "ticket_search_message_insert", "ticket_search_message_update",
+                       "ticket_search_message_delete")}
+
+
+def missing_triggers(connection: sa.Connection) -> list[str]:
+    """The index's triggers absent from the database (a SQLite batch migration rebuilding a table drops them)."""
+    if connection.dialect.name == "postgresql":
+        present = set(connection.scalars(sa.text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")))
+    else:
+        present = set(connection.scalars(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+    return [name for name in TRIGGERS[connection.dialect.name] if name not in present]
 
 
 def include_name(name: str | None, type_: str, _parent_names) -> bool:

@@ -24,5 +24,5 @@ def init_app(app: Flask) -> None:
     )
 
     for module in (public, identity, portal_contact, crm_panels, agent, on_behalf, links, manager, triage, surveys,
-                   assistant, drafts):
+                   assistant, drafts, search):
         module.init_app(app)
