@@ -113,6 +113,11 @@ def rule_operation(code: str, operation: str):
     }
     if operation not in operations:
         abort(404)
+    if operation == "supprimer" and request.form.get("confirmer") != "1":  # a deletion is confirmed first
+        rule = next((r for r in ruleset.stored_rules() if r.code == code), None)
+        if rule is None:
+            abort(404)
+        return render_template("expert/rule_delete_confirm.html", rule=rule)
     try:
         operations[operation]()
     except RuleError as error:
