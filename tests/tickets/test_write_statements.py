@@ -75,7 +75,8 @@ def _prepare(action: str, people) -> tuple:
         reference = _submit(people["agent"], HUMAN)
         _agent(people, reference, "prendre")
         return (people["agent"], f"/agent/demandes/{reference}/repondre",
-                {"body": "Bonjour,\n\nLe bouton est grisé tant que le PDF dépasse 10 Mo.", "next_status": ""},
+                {"body": "Bonjour,\n\nLe bouton est grisé tant que le PDF dépasse 10 Mo.", "next_status": "",
+                 "last_message": "1"},  # as the page sends it: the check of another agent's reply is free
                 lambda t: t.first_responded_at is not None)
     if action == "status-resolve":
         reference = _replied(people)

@@ -40,10 +40,15 @@ def others_present(ticket: Ticket, user: User, now: datetime | None = None) -> l
         .order_by(TicketPresence.since).options(sa.orm.joinedload(TicketPresence.user).lazyload(User.roles))))
 
 
-def replied_since(ticket: Ticket, message_id: int, user: User) -> Message | None:
-    """The newest public reply another agent sent on this ticket after message ``message_id``, or None (one read)."""
-    return db.session.scalar(
-        sa.select(Message).where(Message.ticket_id == ticket.id, Message.id > message_id,
-                                 Message.author_kind == AuthorKind.STAFF, Message.internal.is_(False),
-                                 sa.or_(Message.author_id.is_(None), Message.author_id != user.id))
-        .order_by(Message.id.desc()).limit(1).options(sa.orm.lazyload("*")))
+def ticket_with_reply_since(reference: str, message_id: int, user: User) -> tuple[Ticket | None, int | None]:
+    """The ticket with this reference (loaded as tickets.services.ticket_by_reference does) and the id of the newest
+    public reply another agent sent on it after message ``message_id`` (None if none), in the same single read:
+    the check costs the reply no statement."""
+    newer = (sa.select(sa.func.max(Message.id))
+             .where(Message.ticket_id == Ticket.id, Message.id > message_id, Message.author_kind == AuthorKind.STAFF,
+                    Message.internal.is_(False), sa.or_(Message.author_id.is_(None), Message.author_id != user.id))
+             .correlate(Ticket).scalar_subquery())
+    row = db.session.execute(
+        sa.select(Ticket, newer).where(Ticket.reference == reference.strip().upper())
+        .options(sa.orm.defaultload(Ticket.assignee).lazyload(User.roles))).first()
+    return (row[0], row[1]) if row is not None else (None, None)

@@ -20,6 +20,7 @@ from tickets.identity import other_requests
 from tickets.models import (
     ACTIVE_STATUSES,
     Attachment,
+    Message,
     Queue,
     Status,
     Ticket,
@@ -159,7 +160,13 @@ def assign(reference: str):
 def reply(reference: str):
     """Send a public reply, or (button "Insérer") put a saved reply into the text without sending."""
     form = AgentReplyForm()
-    ticket = load_ticket(reference)
+    seen = form.last_message.data or ""
+    if seen.isdigit() and len(reference) <= 20:  # the ticket, and a reply another agent sent since the page showed
+        ticket, other_id = presence.ticket_with_reply_since(reference, int(seen), current_user)
+        if ticket is None:
+            abort(404)
+    else:
+        ticket, other_id = load_ticket(reference), None
     # the saved replies matter only when one is chosen (the page shown again reads them itself)
     canned = {str(c.id): c for c in queries.canned_responses(ticket)} if form.insert.data or form.canned.data else {}
     form.canned.choices = [("", "")] + [(key, c.title) for key, c in canned.items()]
@@ -172,15 +179,13 @@ def reply(reference: str):
         form.body.errors = []
         return render_ticket(ticket, 200, reply_form=form)
 
-    seen = form.last_message.data or ""
-    if seen.isdigit() and form.validate_on_submit():
-        other = presence.replied_since(ticket, int(seen), current_user)
-        if other is not None:  # sent while this agent was writing: they read it first, their draft is kept
-            flash(_("%(name)s a répondu au demandeur pendant que vous rédigiez : votre réponse n'est pas envoyée. "
-                    "Lisez sa réponse ; votre texte est conservé ci-dessous, envoyez-le s'il reste utile.",
-                    name=other.author_name), "error")
-            form.last_message.data = str(other.id)
-            return render_ticket(ticket, 409, reply_form=form)
+    if other_id is not None and form.validate_on_submit():  # sent while this agent was writing: read it first
+        other = db.session.get(Message, other_id)
+        flash(_("%(name)s a répondu au demandeur pendant que vous rédigiez : votre réponse n'est pas envoyée. "
+                "Lisez sa réponse ; votre texte est conservé ci-dessous, envoyez-le s'il reste utile.",
+                name=other.author_name), "error")
+        form.last_message.data = str(other_id)
+        return render_ticket(ticket, 409, reply_form=form)
 
     def action(ticket):
         services.reply_to_ticket(ticket, author=current_user, body=form.body.data,
