@@ -26,3 +26,8 @@ def test_agent_enters_a_phone_request_for_a_requester(client, reference_data, ma
     assert db.session.scalar(sa.select(OutboxMessage.kind).where(OutboxMessage.ticket_id == ticket.id)) == "ack"
     html = client.get(f"/agent/demandes/{ticket.reference}").get_data(as_text=True)
     assert "Téléphone" in html and "Alice Agent, " in html  # the channel, and the agent credited for the request
+
+    # « Saisir une autre demande pour cette personne » on that page: the form comes with the requester filled in
+    link = html.split('id="autres-demandes"')[1].split("</section>")[0].split('href="')[-1].split('"')[0]
+    again = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert 'value="paul@labo.example"' in again and 'value="Paul Appelant"' in again

@@ -3,7 +3,7 @@ acknowledgement (with the follow link) are those of any request, the history cre
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, flash, redirect, render_template, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -28,8 +28,10 @@ def _form() -> OnBehalfForm:
     form = OnBehalfForm()
     form.topic.choices = [("", _("Sélectionnez un thème"))] + topic_choices()
     form.priority.choices = [(p.value, _(label)) for p, label in PRIORITY_LABELS.items()]
-    if not form.is_submitted():
+    if not form.is_submitted():  # from a ticket's page (« Saisir une autre demande »): the same requester
         form.priority.data = Priority.NORMAL.value
+        form.email.data = request.args.get("email", "")[:254]
+        form.name.data = request.args.get("nom", "")[:200]
     return form
 
 
