@@ -222,8 +222,9 @@ class Walker:
                 continue
             response = self._get_or_post("GET", url)
             response.close()  # a download is streamed from its file
-            if response.status_code != 200 or response.mimetype != "text/html":
-                continue
+            downloaded = response.headers.get("Content-Disposition", "").startswith("attachment")
+            if response.status_code != 200 or response.mimetype != "text/html" or downloaded:
+                continue  # a file served for download (an HTML call document, say) is not one of our pages
             read[endpoint] = read.get(endpoint, 0) + 1
             page = _Text()
             page.feed(response.get_data(as_text=True))
