@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 
 from crm.core.extensions import db
+from crm.imports import signals
 from crm.imports.parsing import RowError, amount, boolean, choice, codes, day, integer, text
 from crm.organisations.identifiers import IdentifierError, validate_rnsr, validate_siren, validate_siret
 from crm.organisations.models import ContactRole, Organisation, OrgContact, OrgKind, Person, laboratory_supervisors
@@ -21,6 +23,7 @@ from crm.projects.models import (
     ModificationRequest,
     ModificationState,
     Partner,
+    PartnerBudget,
     PaymentLine,
     Project,
     ProjectState,
@@ -89,6 +92,13 @@ class ImportContext:
         if reference not in self.project_refs:
             raise RowError(f"projet « {reference} » inconnu")
         return self.project_refs[reference]
+
+    def partner(self, row: dict, project_id: int) -> int:
+        number = integer(row, "partner_number", required=True, minimum=1)
+        partner_id = self.partner_keys.get((project_id, number))
+        if partner_id is None:
+            raise RowError(f"partenaire n° {number} inconnu pour ce projet")
+        return partner_id
 
     def organisation(self, row: dict, name: str, *, laboratory: bool | None, required: bool) -> int | None:
         """The id of the organisation named by code; laboratory=True/False also checks its kind."""
@@ -264,11 +274,7 @@ def parse_team_member(row: dict, ctx: ImportContext) -> dict:
 
 
 def parse_payment_line(row: dict, ctx: ImportContext) -> dict:
-    project_id = ctx.project(row)
-    partner_number = integer(row, "partner_number", required=True, minimum=1)
-    partner_id = ctx.partner_keys.get((project_id, partner_number))
-    if partner_id is None:
-        raise RowError(f"partenaire n° {partner_number} inconnu pour ce projet")
+    partner_id = ctx.partner(row, ctx.project(row))
     due, paid = amount(row, "amount", required=True), amount(row, "paid_amount") or 0
     if paid > due:
         raise RowError("le montant versé dépasse le montant de l'échéance")
@@ -277,6 +283,42 @@ def parse_payment_line(row: dict, ctx: ImportContext) -> dict:
         "label": text(row, "label", max_length=200) or "", "due_date": day(row, "due_date"),
         "amount": due, "paid_amount": paid, "paid_on": day(row, "paid_on"),
     }
+
+
+#: The budget categories of a partner's financial annex (the columns of tickets.annexes' versions).
+BUDGET_CATEGORIES = ("staff", "equipment", "missions", "subcontracting", "overheads")
+
+
+def _euros(value: Decimal) -> str:
+    return f"{value:,.2f}".replace(",", " ").replace(".", ",")
+
+
+def parse_partner_budget(row: dict, ctx: ImportContext) -> dict:
+    project_id = ctx.project(row)
+    partner_id = ctx.partner(row, project_id)
+    amounts = {category: amount(row, category, required=True) for category in BUDGET_CATEGORIES}
+    requested = amount(row, "requested_aid", required=True)
+    try:
+        rate = amount(row, "rate", required=True)
+    except RowError as error:
+        raise RowError(f"{error} (un taux en pourcentage, de 0 à 100)") from None
+    if rate > 100:
+        raise RowError(f"« rate » : le taux est compris entre 0 et 100 %, reçu « {rate} »")
+    total = sum(amounts.values(), Decimal("0.00"))
+    declared = amount(row, "total_budget")
+    if declared is not None and declared != total:
+        raise RowError(f"« total_budget » : {_euros(declared)} € annoncés, la somme des catégories fait "
+                       f"{_euros(total)} €")
+    ceiling = (total * rate / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if requested > ceiling:
+        raise RowError(f"« requested_aid » : l'aide demandée ({_euros(requested)} €) dépasse le budget total "
+                       f"multiplié par le taux ({_euros(ceiling)} €)")
+    return {"project_id": project_id, "partner_id": partner_id, **amounts, "requested_aid": requested, "rate": rate}
+
+
+def after_partner_budgets(_ctx: ImportContext, rows: list[tuple[int, dict]]) -> None:
+    """Announce the budgets created or changed: the annexes publish a version where the figures differ."""
+    signals.partner_budgets_imported.send(None, budgets=[values for _line, values in rows])
 
 
 def parse_deliverable(row: dict, ctx: ImportContext) -> dict:
@@ -314,6 +356,9 @@ ENTITIES: tuple[EntitySpec, ...] = (
     EntitySpec("payment_lines", PaymentLine, ("partner_id", "number"),
                ("project_reference", "partner_number", "number", "amount"), parse_payment_line,
                parent="partner_id"),
+    EntitySpec("financial_annexes", PartnerBudget, ("project_id", "partner_id"),
+               ("project_reference", "partner_number", *BUDGET_CATEGORIES, "requested_aid", "rate"),
+               parse_partner_budget, parent="project_id", after=after_partner_budgets),
     EntitySpec("deliverables", Deliverable, ("project_id", "code"),
                ("project_reference", "code", "title", "due_date"), parse_deliverable, parent="project_id"),
     EntitySpec("modification_requests", ModificationRequest, ("project_id", "number"),

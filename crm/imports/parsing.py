@@ -225,7 +225,9 @@ def amount(row: dict, name: str, *, required: bool = False) -> Decimal | None:
         number = Decimal(value)
     except InvalidOperation:
         raise RowError(f"« {name} » : montant attendu, reçu « {value[:40]} »") from None
-    if not number.is_finite() or number < 0 or number >= _AMOUNT_LIMIT:
+    if number < 0:
+        raise RowError(f"« {name} » : montant négatif « {value[:40]} »")
+    if not number.is_finite() or number >= _AMOUNT_LIMIT:
         raise RowError(f"« {name} » : montant hors limites")
     cents = number.quantize(_CENT)
     if number != cents:

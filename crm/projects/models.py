@@ -226,6 +226,35 @@ class TeamMember(db.Model):
         return sa.or_(cls.end_date.is_(None), cls.end_date >= today)
 
 
+class PartnerBudget(db.Model):
+    """A partner's budget as the agency's business systems send it (import file `financial_annexes`).
+
+    The nightly import keeps it and announces the lines it created or changed
+    (`crm.imports.signals.partner_budgets_imported`); the annexes (tickets.annexes) publish a new version of the
+    partner's financial annex when its figures differ from the current version's.
+    """
+
+    __tablename__ = "project_partner_budgets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    partner_id: Mapped[int] = mapped_column(sa.ForeignKey("project_partners.id", ondelete="CASCADE"), unique=True)
+    staff: Mapped[Decimal] = mapped_column(Money)
+    equipment: Mapped[Decimal] = mapped_column(Money)
+    missions: Mapped[Decimal] = mapped_column(Money)
+    subcontracting: Mapped[Decimal] = mapped_column(Money)
+    overheads: Mapped[Decimal] = mapped_column(Money)
+    requested_aid: Mapped[Decimal] = mapped_column(Money)
+    #: The aid rate that applies, in percent.
+    rate: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2))
+    row_hash: Mapped[str] = mapped_column(sa.String(32), default="")
+
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "partner_id", name="uq_project_partner_budgets_partner"),
+        sa.CheckConstraint("rate >= 0 AND rate <= 100", name="budget_rate_percent"),
+    )
+
+
 class PaymentLine(db.Model):
     """One line of a partner's payment schedule: amount due, amount paid."""
 

@@ -13,9 +13,11 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register the pages, API, jobs and demo data of the annexes (called by tickets.init_app)."""
     from crm.core import registry
-    from tickets.annexes import api, demo, jobs, views
+    from crm.imports import signals as import_signals
+    from tickets.annexes import api, demo, jobs, services, views
 
     views.init_app(app)
     api.init_app(app)
     jobs.init_app(app)
+    import_signals.partner_budgets_imported.connect(services.on_partner_budgets_imported)
     registry.add_seeder(app, 40, "annexes financières", demo.seed_demo_annexes)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from crm.core.extensions import db, utcnow
+from crm.core.i18n import paris_today
 from crm.core.models import User
 from crm.portal.models import PortalGrant
 from crm.projects.models import Partner, Project
@@ -85,12 +86,14 @@ def remove_referent(by: User, designation: AnnexReferent) -> None:
 # -- publication --------------------------------------------------------------------------------------------
 
 
-def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by: User, note: str = "",
+def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by: User | None, note: str = "",
                   today: date, now: datetime | None = None) -> FinancialAnnex:
     """Publish the partner's annex for validation: a first version, or a new one (after corrections or a change).
 
     A new version replaces the one waiting (its approval, if any, no longer holds: the decision is no longer
-    ready) and restarts the reminders. Publishing the same figures again is refused.
+    ready) and restarts the reminders. Publishing the same figures again is refused. ``by`` is None when the
+    nightly import publishes (publish_imported_budgets): the version has no publisher, and the annex keeps the
+    agent who published it last, who is still told of the answers and of an overdue deadline.
     """
     now = now or utcnow()
     if due_on < today:
@@ -118,13 +121,15 @@ def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by
         annex.current_version += 1
     was_approved = annex.state == AnnexState.APPROVED
     annex.state = AnnexState.PUBLISHED
-    annex.due_on, annex.published_at, annex.published_by_id = due_on, now, by.id
+    annex.due_on, annex.published_at = due_on, now
+    if by is not None:  # an imported version leaves the annex with the agent who published it last (if any)
+        annex.published_by_id = by.id
     annex.organisation_id = partner.organisation_id
     annex.approved_at = annex.approved_by_id = annex.approved_version = annex.approved_digest = None
     annex.reminder_sent_at = annex.escalated_at = None
     db.session.flush()
     version = AnnexVersion(annex_id=annex.id, number=annex.current_version, note=note.strip(),
-                           digest=budget.digest(annex.subject(), figures), published_by_id=by.id,
+                           digest=budget.digest(annex.subject(), figures), published_by_id=by.id if by else None,
                            published_at=now, requested_aid=figures.requested_aid, rate=figures.rate,
                            **figures.amounts)
     annex.versions.append(version)
@@ -136,6 +141,35 @@ def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by
     db.session.flush()
     notices.published(annex, version)
     return annex
+
+
+#: The note of a version the nightly import published.
+IMPORT_NOTE = "Publiée par l'import nocturne des données de l'agence (fichier financial_annexes)."
+
+
+def publish_imported_budgets(budgets: list[dict], *, today: date, now: datetime | None = None) -> list[FinancialAnnex]:
+    """Publish the partners' budgets the nightly import created or changed, where they differ from the annex.
+
+    A partner without an annex gets its first version; an annex whose current figures are the imported ones is
+    left as it is (no new version); otherwise a new version is published exactly as the agency's correction by
+    hand (its differences in the history; an approval no longer holds, the decision waits again). The deadline is
+    the default one (deadlines.default_deadline).
+    """
+    published = []
+    for values in budgets:
+        partner = db.session.get(Partner, values["partner_id"])
+        figures = budget.make_figures({line: values[line] for line in budget.LINES})  # checked by the import
+        annex = db.session.scalar(sa.select(FinancialAnnex).where(FinancialAnnex.partner_id == partner.id))
+        if annex is not None and annex.version.figures == figures:
+            continue
+        published.append(publish_annex(partner, figures, due_on=deadlines.default_deadline(today), by=None,
+                                       note=IMPORT_NOTE, today=today, now=now))
+    return published
+
+
+def on_partner_budgets_imported(_sender, budgets: list[dict], **_kw) -> None:
+    """Receiver of crm.imports.signals.partner_budgets_imported (connected in tickets.annexes.init_app)."""
+    publish_imported_budgets(budgets, today=paris_today())
 
 
 def _text(value) -> str | None:
