@@ -114,3 +114,10 @@ def test_the_queue_links_to_the_search_with_its_words(client, login, make_user):
     login(make_user("agent"))
     page = client.get("/agent/file?q=prolongation").get_data(as_text=True)
     assert 'href="/agent/recherche?q=prolongation"' in page
+
+
+def test_odd_search_text_never_fails(found, client, login):
+    login(found["agent"])
+    for text in ("abc\x02def", "'; drop table x", "é" * 199, "a:* & b | !c <-> d", "\u200b\ufeff", "OR OR", "-"):
+        response = client.get("/agent/recherche", query_string={"q": text})
+        assert response.status_code == 200, text
