@@ -2,30 +2,193 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from crm.projects.models import PROJECT_STATE_LABELS
-from expert.rules import PROJECT_STATES
+from expert.rules import ACTIONS, CONDITIONS, PROJECT_STATES, RuleError
 
 
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+#: Priority slugs of the engine (expert.rules.PRIORITIES) with their labels.
+PRIORITY_CHOICES = [("low", _l("Basse")), ("normal", _l("Normale")), ("high", _l("Haute")), ("urgent", _l("Urgente"))]
+#: Conditions whose value is a list (one value per line in the form); the others take one value.
+LIST_CONDITIONS = ("topic", "keywords", "all_keywords", "patterns", "call", "profile", "project_state", "channel",
+                   "urgency")
+#: The actions the form offers, one field each (the engine's ACTIONS, checked by the tests).
+FORM_ACTIONS = ("auto_answer", "route_to_group", "set_priority", "set_topic", "require_human")
+#: How many empty condition rows a rule form offers (and « Ajouter une ligne » adds one more).
+EMPTY_ROWS = 3
+#: « Appel ouvert » written in a condition row.
+YES_NO = {"oui": True, "yes": True, "true": True, "non": False, "no": False, "false": False}
+_ENGINE_PREFIX = re.compile(r"^(?:règle [^:]+ : )?(?:condition|action) « [^»]+ » : ")
+
+
+class ConditionRowForm(Form):
+    """One condition of a rule: what is tested (its operator included, e.g. « Confiance ≥ ») and the value."""
+
+    key = SelectField(_l("Condition"), choices=[("", _l("(aucune)"))] + [
+        (name, _l(condition.label)) for name, condition in CONDITIONS.items()], validators=[Optional()])
+    value = TextAreaField(_l("Valeur"), filters=[_strip], validators=[Optional(), Length(max=5000)])
+
+
 class RuleForm(FlaskForm):
-    """One rule; conditions and actions are written in YAML (see the help next to them)."""
+    """One rule as fields: conditions as rows, each action as a field; validated by the rule engine itself."""
 
     code = StringField(_l("Code"), filters=[_strip], validators=[
         DataRequired(), Length(max=20), Regexp(r"^[A-Za-z0-9_-]+$", message=_l("Lettres, chiffres, - ou _."))])
     name = StringField(_l("Nom"), filters=[_strip], validators=[DataRequired(), Length(max=200)])
+    position = IntegerField(_l("Position dans l'ordre d'évaluation"), validators=[Optional(), NumberRange(min=1)])
     enabled = BooleanField(_l("Active"), default=True)
     stop = BooleanField(_l("Arrêter l'évaluation quand cette règle s'applique"))
-    conditions = TextAreaField(_l("Conditions (YAML)"), validators=[Length(max=20000)])
-    actions = TextAreaField(_l("Actions (YAML)"), validators=[DataRequired(), Length(max=20000)])
+    conditions = FieldList(FormField(ConditionRowForm), label=_l("Conditions"))
+    auto_answer = SelectField(_l("Réponse automatique"), choices=[
+        ("", _l("Non")), ("best", _l("Oui, avec le meilleur article candidat")),
+        ("article", _l("Oui, avec un article précis"))], validators=[Optional()])
+    auto_answer_article = StringField(_l("Identifiant de l'article"), filters=[_strip],
+                                      validators=[Optional(), Length(max=100)])
+    route_to_group = SelectField(_l("Orienter vers la file ou le groupe de référents"), validators=[Optional()])
+    set_priority = SelectField(_l("Fixer la priorité"), choices=[("", _l("Ne pas changer")), *PRIORITY_CHOICES],
+                               validators=[Optional()])
+    set_topic = SelectField(_l("Fixer le thème"), validators=[Optional()])
+    require_human = BooleanField(_l("Exiger un traitement humain (pas de réponse automatique)"))
+    add_row = SubmitField(_l("Ajouter une ligne"))
     submit = SubmitField(_l("Enregistrer la règle"))
+
+    def set_choices(self, queues: list[tuple[str, str]], topics: list[tuple[str, str]], kept: dict) -> None:
+        """Queue and topic choices; the stored rule's slug stays selectable when no longer offered (nothing lost)."""
+        for field, offered, none in ((self.route_to_group, queues, _l("Ne pas orienter")),
+                                     (self.set_topic, topics, _l("Ne pas changer"))):
+            field.choices = [("", none), *offered]
+            stored = kept.get(field.name)
+            if stored and stored not in dict(offered):
+                field.choices.append((stored, stored))
+
+    def fill(self, rule) -> None:
+        """Show a stored rule: one row per condition, a field per action."""
+        self.code.data, self.name.data, self.position.data = rule.code, rule.name, rule.position
+        self.enabled.data, self.stop.data = rule.enabled, rule.stop
+        for key, value in (rule.conditions or {}).items():
+            self.conditions.append_entry({"key": key, "value": condition_text(key, value)})
+        actions = rule.actions or {}
+        answer = actions.get("auto_answer")
+        self.auto_answer.data = "" if answer is None else "best" if answer in ("best", True) else "article"
+        self.auto_answer_article.data = "" if answer in (None, "best", True) else str(answer)
+        self.route_to_group.data = actions.get("route_to_group") or ""
+        self.set_priority.data = actions.get("set_priority") or ""
+        self.set_topic.data = actions.get("set_topic") or ""
+        self.require_human.data = actions.get("require_human") is True
+
+    def add_empty_rows(self, count: int = EMPTY_ROWS) -> None:
+        for _ in range(count):
+            self.conditions.append_entry()
+
+    def rule_data(self) -> dict | None:
+        """The rule as the engine's mapping, each value checked by the engine (errors on their field); None if any."""
+        conditions: dict = {}
+        for row in self.conditions:
+            key, text = row.form.key.data, row.form.value.data or ""
+            if not key:
+                if text:
+                    row.form.key.errors.append(_l("Choisissez ce que la condition teste."))
+                continue
+            if key in conditions:
+                row.form.key.errors.append(_l("Cette condition figure déjà plus haut : une seule ligne par condition."))
+                continue
+            conditions[key] = condition_value(key, text)
+            _check(row.form.value, lambda k=key: CONDITIONS[k].parse(conditions[k]))
+        actions: dict = {}
+        if self.auto_answer.data == "best":
+            actions["auto_answer"] = "best"
+        elif self.auto_answer.data == "article":
+            actions["auto_answer"] = _article_id(self.auto_answer_article.data)
+            _check(self.auto_answer_article, lambda: ACTIONS["auto_answer"][1](actions["auto_answer"]))
+        for name in ("route_to_group", "set_priority", "set_topic"):
+            if getattr(self, name).data:
+                actions[name] = getattr(self, name).data
+                _check(getattr(self, name), lambda n=name: ACTIONS[n][1](actions[n]))
+        if self.require_human.data:
+            actions["require_human"] = True
+        if not actions:
+            self.form_errors.append(_l("Choisissez au moins une action."))
+        if self.error_list():
+            return None
+        return {"code": self.code.data, "name": self.name.data, "enabled": self.enabled.data, "stop": self.stop.data,
+                "conditions": conditions, "actions": actions}
+
+    def error_list(self) -> list[tuple[str, str, str]]:
+        """(field id, label, message) of every error, rows included, for the error summary."""
+        found = [("", "", str(message)) for message in self.form_errors]
+        for field in self:
+            if field.type == "FieldList":
+                for number, row in enumerate(field, start=1):
+                    for sub in row.form:
+                        found += [(sub.id, f"{field.label.text} {number} – {sub.label.text}", str(m))
+                                  for m in sub.errors]
+            elif field.type != "CSRFTokenField":
+                found += [(field.id, field.label.text, str(m)) for m in field.errors]
+        return found
+
+
+def _check(field, parse) -> None:
+    """Run the engine's parser of one value; its (French) error goes on the field, without the key's name."""
+    try:
+        parse()
+    except RuleError as error:
+        field.errors.append(_ENGINE_PREFIX.sub("", str(error)))
+
+
+def _article_id(text: str | None):
+    text = (text or "").strip()
+    return int(text) if text.isdigit() else text
+
+
+def condition_value(key: str, text: str):
+    """The engine's value of a condition written in the form (lists one per line, « oui »/« non », 0,8)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if key == "urgency" and not lines:
+        return True  # the engine's default urgency cues
+    if key in LIST_CONDITIONS:
+        return lines[0] if len(lines) == 1 else lines
+    if key == "call_open":
+        return YES_NO.get(text.lower(), text)
+    if key == "deadline_within_days":
+        return int(text) if text.isdigit() else text
+    try:
+        return float(text.replace(",", "."))
+    except ValueError:
+        return text  # the engine refuses it with its message
+
+
+def condition_text(key: str, value) -> str:
+    """A stored condition value as the form shows it (the inverse of condition_value)."""
+    if key == "urgency" and value is True:
+        return ""
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    if isinstance(value, list | tuple):
+        return "\n".join(str(v) for v in value)
+    if isinstance(value, float):
+        return str(value).replace(".", ",")
+    return str(value)
 
 
 class RuleSetYamlForm(FlaskForm):

@@ -114,14 +114,16 @@ def _replace(code: str, change, *, by: User | None, comment: str) -> RuleSetVers
     return save_rule_set(items, by=by, comment=comment)
 
 
-def save_rule(code: str | None, data: dict, *, by: User | None) -> RuleSetVersion | None:
-    """Create (code None: appended at the end) or replace one rule."""
+def save_rule(code: str | None, data: dict, *, by: User | None, position: int | None = None) -> RuleSetVersion | None:
+    """Create (code None) or replace one rule, at ``position`` (1 is first; None: at the end, or where it was)."""
     if code is None:
-        items = rule_dicts() + [data]
+        items = rule_dicts()
+        items.insert(len(items) if position is None else max(0, position - 1), data)
         return save_rule_set(items, by=by, comment=f"Ajout de la règle {data.get('code') or ''}".strip())
 
     def replace(items, index):
-        items[index] = data
+        items.pop(index)
+        items.insert(index if position is None else max(0, min(len(items), position - 1)), data)
     return _replace(code, replace, by=by, comment=f"Modification de la règle {code}")
 
 

@@ -146,8 +146,9 @@ def project_context(reference: str | None) -> tuple[str | None, str | None]:
 # --- Facts supplied by the package that applies decisions ------------------------------------------------
 
 #: "labels" () -> {slug: name} of queues, topics and priorities; "topics" () -> [(slug, label)] of ticket topics;
-#: "referent_groups" () -> [(id, name)] of the queues that are référent groups; "active_loads" () -> {user id: n}.
-PROVIDERS = ("labels", "topics", "referent_groups", "active_loads")
+#: "referent_groups" () -> [(id, name)] of the queues that are référent groups; "active_loads" () -> {user id: n};
+#: "queues" () -> [(slug, name)] of the queues a rule may route to.
+PROVIDERS = ("labels", "topics", "referent_groups", "active_loads", "queues")
 
 
 def add_provider(app: Flask, name: str, provider: Callable) -> None:
@@ -170,6 +171,11 @@ def labels() -> dict[str, str]:
 def topic_choices() -> list[tuple[str, str]]:
     """(slug, label) of the ticket topics, in display order."""
     return list(_provided("topics", []))
+
+
+def queue_choices() -> list[tuple[str, str]]:
+    """(slug, name) of the queues a rule may route to, by name."""
+    return list(_provided("queues", []))
 
 
 def referent_groups() -> list[tuple[int, str]]:

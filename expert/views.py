@@ -68,36 +68,31 @@ def rules_yaml():
 @bp.route("/admin/expert/regles/<code>/modifier", methods=["GET", "POST"])
 @roles_required(*RULES_ADMIN)
 def rule_edit(code: str | None):
-    """Create or edit one rule; conditions and actions are YAML mappings."""
+    """Create or edit one rule as a form; « Ajouter une ligne » re-renders it with one more condition row."""
     current = next((r for r in ruleset.stored_rules() if r.code == code), None) if code else None
     if code and current is None:
         abort(404)
-    form = RuleForm(obj=current) if request.method == "GET" else RuleForm()
-    if request.method == "GET" and current is not None:
-        form.conditions.data, form.actions.data = _yaml(current.conditions), _yaml(current.actions)
-    if request.method == "POST" and form.validate_on_submit():
-        try:
-            data = {"code": form.code.data, "name": form.name.data, "enabled": form.enabled.data,
-                    "stop": form.stop.data, "conditions": _mapping(form.conditions), "actions": _mapping(form.actions)}
-            ruleset.save_rule(code, data, by=current_user)
-        except RuleError as error:
-            form.conditions.errors = [*form.conditions.errors, str(error)]
-        else:
-            flash(_("Règle %(code)s enregistrée.", code=form.code.data), "success")
-            return redirect(url_for(".rules_list"))
-    status = 422 if form.errors else 200
-    return render_template("expert/rule_form.html", form=form, rule=current, conditions=CONDITIONS,
-                           actions=ACTIONS), status
-
-
-def _mapping(field) -> dict:
-    try:
-        value = yaml.safe_load(field.data or "") or {}
-    except yaml.YAMLError as error:
-        raise RuleError(f"{field.label.text} : {ruleset.yaml_error_message(error)}") from None
-    if not isinstance(value, dict):
-        raise RuleError(_("%(field)s : un dictionnaire « clé: valeur » est attendu", field=field.label.text))
-    return value
+    form = RuleForm(formdata=None) if request.method == "GET" else RuleForm()
+    if request.method == "GET":
+        if current is not None:
+            form.fill(current)
+        form.add_empty_rows()
+    form.set_choices(services.queue_choices(), services.topic_choices(), kept=current.actions if current else {})
+    if form.add_row.data:
+        form.conditions.append_entry()
+    elif request.method == "POST":
+        valid = form.validate_on_submit()
+        data = form.rule_data()  # the engine's checks run too, so that every error shows at once
+        if valid and data is not None:
+            try:
+                ruleset.save_rule(code, data, by=current_user, position=form.position.data)
+            except RuleError as error:  # raised by the whole set's validation, before anything is changed
+                (form.code.errors if "code de règle" in str(error) else form.form_errors).append(str(error))
+            else:
+                flash(_("Règle %(code)s enregistrée.", code=form.code.data), "success")
+                return redirect(url_for(".rules_list") + "#regles")
+    errors = form.error_list() if request.method == "POST" and not form.add_row.data else []
+    return render_template("expert/rule_form.html", form=form, rule=current, errors=errors), 422 if errors else 200
 
 
 @bp.post("/admin/expert/regles/<code>/<operation>")

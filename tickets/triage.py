@@ -52,6 +52,12 @@ def referent_groups() -> list[tuple[int, str]]:
     return [(q.id, q.name) for q in sorted(queues, key=lambda q: q.name) if q.is_referent_group]
 
 
+def queue_choices() -> list[tuple[str, str]]:
+    """(slug, name) of the active queues, référent groups included, by name."""
+    queues = services.reference_lookups()[1].values()
+    return [(q.slug, q.name) for q in sorted(queues, key=lambda q: q.name) if q.active]
+
+
 def active_loads(user_ids: list[int] | None = None) -> dict[int, int]:
     """Active tickets per assignee (only these users when given)."""
     query = (sa.select(Ticket.assignee_id, sa.func.count())
@@ -89,6 +95,7 @@ def init_app(app: Flask) -> None:
     expert.add_provider(app, "topics", topic_choices)
     expert.add_provider(app, "referent_groups", referent_groups)
     expert.add_provider(app, "active_loads", active_loads)
+    expert.add_provider(app, "queues", queue_choices)
 
 
 # --- Référent choice ------------------------------------------------------------------------------------

@@ -82,11 +82,11 @@ def test_a_backreference_is_refused_by_the_rule_page_and_the_yaml_page(client, m
                                                                        count_rows):
     login(make_user("admin"))
     page = client.post("/admin/expert/regles/nouvelle", data={
-        "code": "R9", "name": "Doublon", "enabled": "y", "conditions": f"patterns: ['{BACKREFERENCE}']",
-        "actions": "require_human: true"})
+        "code": "R9", "name": "Doublon", "enabled": "y", "conditions-0-key": "patterns",
+        "conditions-0-value": BACKREFERENCE, "require_human": "y"})
     assert page.status_code == 422
     text = page.get_data(as_text=True)
-    assert "règle R9 : expression « (dossier) \\1 » invalide" in text and "références arrière" in text
+    assert "expression « (dossier) \\1 » invalide" in text and "références arrière" in text
     yaml_page = client.post("/admin/expert/regles/yaml", data={"document": _yaml(BACKREFERENCE)})
     assert yaml_page.status_code == 422 and "règle RX : expression « (dossier) \\1 »" in yaml_page.get_data(
         as_text=True)
