@@ -209,6 +209,18 @@ PROFILE_CHOICES = [
 STATE_CHOICES = [("", _l("Non précisé"))] + [(s, _l(PROJECT_STATE_LABELS[s])) for s in PROJECT_STATES]
 
 
+#: The channels a rule may test (expert.rules.ChannelCondition), with the tickets' labels.
+CHANNEL_CHOICES = [("web", _l("Formulaire web")), ("portal", _l("Portail projets")), ("email", _l("Courriel")),
+                   ("api", _l("API"))]
+
+
+def accepted_values(topics: list[tuple[str, str]]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(condition, [(value, label)]) of the conditions whose values are codes, for the rule form's help."""
+    return [(name, choices) for name, choices in (
+        ("topic", topics), ("profile", PROFILE_CHOICES), ("project_state", STATE_CHOICES[1:]),
+        ("channel", CHANNEL_CHOICES))]
+
+
 class TryForm(FlaskForm):
     """A sample question, sent by GET: trying has no side effect."""
 

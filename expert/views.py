@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import yaml
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -13,7 +12,16 @@ from crm.core.i18n import day, paris_today
 from crm.core.models import Role, User
 from crm.core.security import roles_required
 from expert import queries, ruleset, services
-from expert.forms import AbsenceForm, DeleteForm, ReferentForm, RuleForm, RuleSetYamlForm, TryForm
+from expert.forms import (
+    PRIORITY_CHOICES,
+    AbsenceForm,
+    DeleteForm,
+    ReferentForm,
+    RuleForm,
+    RuleSetYamlForm,
+    TryForm,
+    accepted_values,
+)
 from expert.models import RuleSetVersion
 from expert.rules import ACTIONS, CONDITIONS, RuleError
 
@@ -21,10 +29,6 @@ bp = Blueprint("expert", __name__, template_folder="templates")
 
 RULES_ADMIN = (Role.ADMIN,)
 EXPERT_MANAGERS = (Role.MANAGER, Role.ADMIN)
-
-
-def _yaml(value) -> str:
-    return yaml.safe_dump(value, allow_unicode=True, sort_keys=False, width=110).strip() if value else ""
 
 
 def _version_or_404(number: int) -> RuleSetVersion:
@@ -41,7 +45,9 @@ def _version_or_404(number: int) -> RuleSetVersion:
 @roles_required(*RULES_ADMIN)
 def rules_list():
     return render_template("expert/rules.html", rules=ruleset.stored_rules(), version=ruleset.latest_version(),
-                           yaml=_yaml)
+                           conditions=CONDITIONS, actions=ACTIONS, value_labels={
+                               "route_to_group": dict(services.queue_choices()),
+                               "set_topic": dict(services.topic_choices()), "set_priority": dict(PRIORITY_CHOICES)})
 
 
 @bp.route("/admin/expert/regles/yaml", methods=["GET", "POST"])
@@ -92,7 +98,8 @@ def rule_edit(code: str | None):
                 flash(_("Règle %(code)s enregistrée.", code=form.code.data), "success")
                 return redirect(url_for(".rules_list") + "#regles")
     errors = form.error_list() if request.method == "POST" and not form.add_row.data else []
-    return render_template("expert/rule_form.html", form=form, rule=current, errors=errors), 422 if errors else 200
+    return render_template("expert/rule_form.html", form=form, rule=current, errors=errors, conditions=CONDITIONS,
+                           accepted=accepted_values(services.topic_choices())), 422 if errors else 200
 
 
 @bp.post("/admin/expert/regles/<code>/<operation>")

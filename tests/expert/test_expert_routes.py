@@ -46,7 +46,8 @@ def test_rules_pages_need_an_administrator(client, make_user, login, demo_rules)
 def test_rules_list_and_operations_create_versions(client, admin, demo_rules, count_rows):
     page = client.get("/admin/expert/regles").get_data(as_text=True)
     assert "R3 — Avenants et modifications du projet" in page
-    assert "referents-amendements" in page
+    assert "Orienter vers le groupe (file) : Référents conventionnement et avenants" in page  # labels, not YAML
+    assert "Un des mots-clés : <code>prolongation</code>, <code>avenant</code>" in page
     response = client.post("/admin/expert/regles/R3/monter")
     assert response.status_code == 302
     assert [r.code for r in ruleset.stored_rules()][:3] == ["R1", "R3", "R2"]

@@ -25,6 +25,7 @@ def test_a_rule_made_with_the_form_is_applied_by_the_engine(client, make_user, l
     page = client.get("/admin/expert/regles/nouvelle").get_data(as_text=True)
     assert 'name="conditions-2-key"' in page and 'name="conditions-3-key"' not in page  # three empty rows
     assert "Référents conventionnement et avenants" in page and "Confiance du meilleur article ≥" in page
+    assert "<dt><code>lab_director</code></dt><dd>Directeur de laboratoire (RNSR)</dd>" in page  # accepted values
     more = client.post("/admin/expert/regles/nouvelle", data={**RULE, "add_row": "Ajouter une ligne"})
     assert more.status_code == 200 and 'name="conditions-3-key"' in more.get_data(as_text=True)
     assert 'fr-error-text' not in more.get_data(as_text=True) and count_rows(RuleSetVersion) == 0
@@ -38,6 +39,8 @@ def test_a_rule_made_with_the_form_is_applied_by_the_engine(client, make_user, l
     decision = services.try_question("Demande de prolongation de notre projet")
     assert decision.rules_matched == ["R9"] and decision.route_to == "referents-amendements"
     assert decision.priority == "high"
+    listed = client.get("/admin/expert/regles").get_data(as_text=True)
+    assert "Confiance du meilleur article < : 0,9" in listed and "Fixer la priorité : Haute" in listed
 
     edit = client.get("/admin/expert/regles/R9/modifier").get_data(as_text=True)
     assert "prolongation\nreport de la date de fin</textarea>" in edit and "\n0,9</textarea>" in edit
