@@ -6,6 +6,7 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -191,12 +192,36 @@ def condition_text(key: str, value) -> str:
     return str(value)
 
 
-class RuleSetYamlForm(FlaskForm):
-    """The whole rule set as one YAML document."""
+#: The largest YAML document accepted, typed or uploaded (characters).
+YAML_MAX = 200000
 
-    document = TextAreaField(_l("Règles (YAML)"), validators=[DataRequired(), Length(max=200000)])
+
+class RuleSetYamlForm(FlaskForm):
+    """The whole rule set as one YAML document, typed or uploaded (bulk import)."""
+
+    document = TextAreaField(_l("Règles (YAML)"), validators=[Optional(), Length(max=YAML_MAX)])
+    file = FileField(_l("Ou importer un fichier YAML"),
+                     description=_l("Il remplace le texte ci-dessus ; encodé en UTF-8, 200 Ko au plus."))
     comment = StringField(_l("Commentaire de version"), filters=[_strip], validators=[Optional(), Length(max=300)])
     submit = SubmitField(_l("Enregistrer une nouvelle version"))
+
+    def text(self) -> str | None:
+        """The document to import: the uploaded file's text, else the typed one; None with a field error if neither."""
+        if self.file.data:
+            raw = self.file.data.read(YAML_MAX * 4 + 1)
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                self.file.errors.append(_l("Le fichier n'est pas un texte encodé en UTF-8."))
+                return None
+            if len(raw) > YAML_MAX * 4 or len(text) > YAML_MAX:
+                self.file.errors.append(_l("Le fichier dépasse 200 Ko."))
+                return None
+            return text
+        if not (self.document.data or "").strip():
+            self.document.errors.append(_l("Saisissez les règles ou importez un fichier."))
+            return None
+        return self.document.data
 
 
 PROFILE_CHOICES = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -53,21 +53,28 @@ def rules_list():
 @bp.route("/admin/expert/regles/yaml", methods=["GET", "POST"])
 @roles_required(*RULES_ADMIN)
 def rules_yaml():
-    """Edit the whole rule set as one YAML document."""
+    """Edit, import (typed or as a file) or export the whole rule set as one YAML document."""
     form = RuleSetYamlForm()
     if request.method == "GET":
         form.document.data = ruleset.dump_yaml(ruleset.rule_dicts())
-    elif form.validate_on_submit():
+    elif form.validate_on_submit() and (text := form.text()) is not None:
         try:
-            version = ruleset.import_yaml(form.document.data, by=current_user,
-                                          comment=form.comment.data or _("Modification en YAML"))
+            version = ruleset.import_yaml(text, by=current_user, comment=form.comment.data or _("Modification en YAML"))
         except RuleError as error:
-            form.document.errors.append(str(error))
+            (form.file if form.file.data else form.document).errors.append(str(error))
         else:
             flash(_("Règles enregistrées (version %(n)s).", n=version.number if version else "-"), "success")
             return redirect(url_for(".rules_list"))
     status = 422 if form.errors else 200
     return render_template("expert/rules_yaml.html", form=form, conditions=CONDITIONS, actions=ACTIONS), status
+
+
+@bp.get("/admin/expert/regles/export.yaml")
+@roles_required(*RULES_ADMIN)
+def rules_export():
+    """The current rule set as a YAML file to download (the bulk export; the YAML page imports it back)."""
+    return Response(ruleset.dump_yaml(ruleset.rule_dicts()), mimetype="application/yaml", headers={
+        "Content-Disposition": f'attachment; filename="guichet-regles-{paris_today().isoformat()}.yaml"'})
 
 
 @bp.route("/admin/expert/regles/nouvelle", methods=["GET", "POST"], defaults={"code": None})

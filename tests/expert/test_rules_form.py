@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from crm.core.extensions import db
 from expert import ruleset, services
 from expert.forms import FORM_ACTIONS, RuleForm
@@ -71,15 +73,30 @@ def test_a_bad_value_is_a_field_error_deletion_is_confirmed_and_agents_are_refus
     assert taken.status_code == 422 and 'id="code-error"' in taken.get_data(as_text=True)
     assert count_rows(RuleSetVersion) == 1
 
+    exported = client.get("/admin/expert/regles/export.yaml")
+    assert exported.status_code == 200 and "attachment" in exported.headers["Content-Disposition"]
+    document = exported.get_data(as_text=True)
+    assert "code: R1" in document
+    latin1 = client.post("/admin/expert/regles/yaml", data={"file": (io.BytesIO(b"\xe9t\xe9"), "r.yaml")})
+    assert latin1.status_code == 422 and "encodé en UTF-8" in latin1.get_data(as_text=True)
+    empty = client.post("/admin/expert/regles/yaml", data={"document": " "})
+    assert empty.status_code == 422 and "Saisissez les règles ou importez un fichier." in empty.get_data(as_text=True)
+    renamed = document.replace("name: Tout", "name: Toutes les demandes").encode()
+    imported = client.post("/admin/expert/regles/yaml", data={"document": "", "file": (io.BytesIO(renamed), "r.yaml")})
+    assert imported.status_code == 302 and count_rows(RuleSetVersion) == 2
+    db.session.expire_all()
+    assert ruleset.stored_rules()[0].name == "Toutes les demandes"
+
     asked = client.post("/admin/expert/regles/R1/supprimer")
     assert asked.status_code == 200 and "Confirmer la suppression" in asked.get_data(as_text=True)
     assert [r.code for r in ruleset.stored_rules()] == ["R1"]
     assert client.post("/admin/expert/regles/R1/supprimer", data={"confirmer": "1"}).status_code == 302
-    assert ruleset.stored_rules() == [] and count_rows(RuleSetVersion) == 2
+    assert ruleset.stored_rules() == [] and count_rows(RuleSetVersion) == 3
 
     client.post("/deconnexion")
     login(make_user("agent"))
     assert client.get("/admin/expert/regles/nouvelle").status_code == 403
     assert client.post("/admin/expert/regles/nouvelle", data=RULE).status_code == 403
     assert client.post("/admin/expert/regles/R1/supprimer", data={"confirmer": "1"}).status_code == 403
-    assert count_rows(RuleSetVersion) == 2
+    assert client.get("/admin/expert/regles/export.yaml").status_code == 403
+    assert count_rows(RuleSetVersion) == 3
