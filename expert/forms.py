@@ -57,7 +57,8 @@ class RuleForm(FlaskForm):
     code = StringField(_l("Code"), filters=[_strip], validators=[
         DataRequired(), Length(max=20), Regexp(r"^[A-Za-z0-9_-]+$", message=_l("Lettres, chiffres, - ou _."))])
     name = StringField(_l("Nom"), filters=[_strip], validators=[DataRequired(), Length(max=200)])
-    position = IntegerField(_l("Position dans l'ordre d'évaluation"), validators=[Optional(), NumberRange(min=1)])
+    position = IntegerField(_l("Position dans l'ordre d'évaluation"),
+                            validators=[Optional(), NumberRange(min=1, max=10000)])
     enabled = BooleanField(_l("Active"), default=True)
     stop = BooleanField(_l("Arrêter l'évaluation quand cette règle s'applique"))
     conditions = FieldList(FormField(ConditionRowForm), label=_l("Conditions"))
@@ -109,6 +110,10 @@ class RuleForm(FlaskForm):
             key, text = row.form.key.data, row.form.value.data or ""
             if not key:
                 if text:
+                    row.form.key.errors.append(_l("Choisissez ce que la condition teste."))
+                continue
+            if key not in CONDITIONS:  # not one of the choices: the select's own error says so
+                if not row.form.key.errors:
                     row.form.key.errors.append(_l("Choisissez ce que la condition teste."))
                 continue
             if key in conditions:

@@ -65,6 +65,8 @@ def test_a_bad_value_is_a_field_error_deletion_is_confirmed_and_agents_are_refus
     assert 'id="conditions-1-value-error" class="fr-error-text">un nombre entre 0 et 1 est attendu' in text
     assert 'id="conditions-2-value-error" class="fr-error-text">une valeur ou une liste non vide' in text
     assert 'id="route_to_group-error"' in text and 'href="#conditions-1-value"' in text
+    forged = client.post("/admin/expert/regles/nouvelle", data={**RULE, "conditions-0-key": "colour"})
+    assert forged.status_code == 422 and 'id="conditions-0-key-error"' in forged.get_data(as_text=True)
     twice = client.post("/admin/expert/regles/nouvelle", data={**RULE, "conditions-1-key": "keywords"})
     assert twice.status_code == 422 and "Cette condition figure déjà plus haut" in twice.get_data(as_text=True)
     nothing = client.post("/admin/expert/regles/nouvelle", data={**RULE, "route_to_group": "", "set_priority": ""})
