@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     EmailField,
     HiddenField,
     IntegerField,
@@ -47,6 +48,10 @@ class RequestForm(FlaskForm):
     #: The call for proposals the question is about (choices set by the view; empty: the project's, or unknown).
     call = SelectField(_l("Appel à projets concerné (facultatif)"), choices=[], validators=[Optional()])
     attachments = MultipleFileField(_l("Pièces jointes (facultatif)"))
+    #: The requester's consent to the community space (tickets.community): off unless ticked; withdrawn from the
+    #: follow page at any time. The same words as its form there.
+    community = BooleanField(_l("J'accepte que ma question soit ouverte à la communauté des experts des "
+                                "établissements (anonymisée)"))
     website = StringField(_l("Ne remplissez pas ce champ"))
     #: The conversation with the assistant the request comes from (its public id), attached to the request.
     conversation = HiddenField(validators=[Optional(), Length(max=40)])

@@ -14,7 +14,7 @@ from tests.factories_crm import make_org
 from tickets.community import services
 from tickets.community.anonymise import anonymise
 from tickets.community.models import AnswerState, CommunityAnswer, CommunityQuestion
-from tickets.models import AuthorKind, Message, Status, TicketEvent
+from tickets.models import AuthorKind, Message, Status, Ticket, TicketEvent
 from tickets.views.public import CREATED_SESSION_KEY
 
 REQUESTER = "Jeanne-Marie Vasseur"
@@ -247,3 +247,19 @@ def test_the_api_follows_the_same_scope_with_problem_details(app, space):
     answer_id = created.get_json()["id"]
     assert call("POST", f"/answers/{answer_id}/endorsement", "expert").status_code == 409  # their own
     assert call("POST", f"/answers/{answer_id}/endorsement", "referent").get_json()["endorsements"] == 1
+
+
+def test_the_request_form_carries_the_consent_unticked_by_default(app, space):
+    form = {"name": "Jeanne Martin", "email": "jeanne.martin@labo.example", "topic": "depot", "website": "",
+            "message": "Bonjour, comment faire financer un post-doctorat sur deux établissements ?"}
+    visitor = _client(app)
+    page = visitor.get("/demande").get_data(as_text=True)
+    assert 'name="community"' in page and 'name="community" type="checkbox" value="y" checked' not in page
+    db.session.commit()  # the fixtures' rows stay whatever the submissions do (savepoint released)
+    for subject, ticked in (("Question ouverte aux experts", True), ("Question gardée pour l'agence", False)):
+        data = {**form, "subject": subject, **({"community": "y"} if ticked else {})}
+        assert visitor.post("/demande", data=data).status_code == 302
+    questions = dict(db.session.execute(sa.select(Ticket.subject, CommunityQuestion.consent).join(
+        CommunityQuestion, CommunityQuestion.ticket_id == Ticket.id, isouter=True).where(
+        Ticket.subject.in_(["Question ouverte aux experts", "Question gardée pour l'agence"]))).all())
+    assert questions == {"Question ouverte aux experts": True, "Question gardée pour l'agence": None}

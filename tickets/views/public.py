@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from flask import (
     Blueprint,
     Flask,
@@ -31,6 +33,7 @@ from expert.calls import call_catalogue, selectable_calls
 from knowledge_base import services as kb_services
 from tickets import assistant, follow_links, queries, services, workflow
 from tickets.attachments import SNIFF_BYTES, AttachmentError, IncomingFile, inline_type, stored_path
+from tickets.community import services as community
 from tickets.forms import NewLinkForm, RequesterReplyForm, RequestForm
 from tickets.models import Attachment, AuthorKind, Status, Ticket, Topic
 
@@ -170,6 +173,9 @@ def new_request():
         db.session.rollback()
         flash(str(error), "error")
         return _render_request_form(form, files)
+    if form.community.data:  # in the submission's transaction: no request without the consent it was sent with
+        with suppress(community.CommunityError):  # answered at once: the follow page offers it again if reopened
+            community.give_consent(ticket, by=owner)
     _remember_access(ticket)
     session[CREATED_SESSION_KEY] = {
         "reference": ticket.reference,
