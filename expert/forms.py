@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -185,15 +186,16 @@ def condition_value(key: str, text: str):
 
 
 def condition_text(key: str, value) -> str:
-    """A stored condition value as the form shows it (the inverse of condition_value)."""
+    """A stored condition value as the form shows it in the user's language (the inverse of condition_value)."""
+    french = str(get_locale()) != "en"
     if key == "urgency" and value is True:
         return ""
     if isinstance(value, bool):
-        return "oui" if value else "non"
+        return ("oui" if value else "non") if french else ("yes" if value else "no")
     if isinstance(value, list | tuple):
         return "\n".join(str(v) for v in value)
     if isinstance(value, float):
-        return str(value).replace(".", ",")
+        return str(value).replace(".", ",") if french else str(value)
     return str(value)
 
 

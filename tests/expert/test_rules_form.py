@@ -22,7 +22,8 @@ def test_the_form_knows_every_action_of_the_engine():
     assert set(RuleForm.__dict__) >= set(FORM_ACTIONS)
 
 
-def test_a_rule_made_with_the_form_is_applied_by_the_engine(client, make_user, login, reference_data, count_rows):
+def test_a_rule_made_with_the_form_is_applied_by_the_engine(app, client, make_user, login, reference_data,
+                                                            count_rows):
     login(make_user("admin"))
     page = client.get("/admin/expert/regles/nouvelle").get_data(as_text=True)
     assert 'name="conditions-2-key"' in page and 'name="conditions-3-key"' not in page  # three empty rows
@@ -51,6 +52,12 @@ def test_a_rule_made_with_the_form_is_applied_by_the_engine(client, make_user, l
     assert first.status_code == 302 and count_rows(RuleSetVersion) == 2
     db.session.expire_all()
     assert ruleset.stored_rules()[0].to_dict()["actions"]["require_human"] is True
+
+    assert client.post("/langue", data={"lang": "en", "next": "/"}).status_code == 302
+    with app.app_context():  # its own context: the test's keeps the first request's locale in `g`
+        english = client.get("/admin/expert/regles/R9/modifier").get_data(as_text=True)
+    assert "\n0.9</textarea>" in english and "Route to the queue or référent group" in english
+    assert "Add a row" in english and "Ajouter une ligne" not in english
 
 
 def test_a_bad_value_is_a_field_error_deletion_is_confirmed_and_agents_are_refused(client, make_user, login,
