@@ -27,6 +27,7 @@ def test_a_rule_made_with_the_form_is_applied_by_the_engine(app, client, make_us
     login(make_user("admin"))
     page = client.get("/admin/expert/regles/nouvelle").get_data(as_text=True)
     assert 'name="conditions-2-key"' in page and 'name="conditions-3-key"' not in page  # three empty rows
+    assert 'formaction="/admin/expert/regles/nouvelle#condition-4"' in page  # back at the row it adds
     assert "Référents conventionnement et avenants" in page and "Confiance du meilleur article ≥" in page
     assert "<dt><code>lab_director</code></dt><dd>Directeur de laboratoire (RNSR)</dd>" in page  # accepted values
     more = client.post("/admin/expert/regles/nouvelle", data={**RULE, "add_row": "Ajouter une ligne"})
