@@ -150,7 +150,7 @@ class RuleForm(FlaskForm):
                     for sub in row.form:
                         found += [(sub.id, f"{field.label.text} {number} – {sub.label.text}", str(m))
                                   for m in sub.errors]
-            elif field.type != "CSRFTokenField":
+            elif field.type != "CSRFTokenField":  # a missing or stale token is refused before (CSRFProtect, 400)
                 found += [(field.id, field.label.text, str(m)) for m in field.errors]
         return found
 
