@@ -6,6 +6,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from crm.core.extensions import db
 from tickets import services
 from tickets.presence.models import TicketPresence
@@ -75,3 +77,13 @@ def test_a_reply_sent_meanwhile_by_another_agent_stops_mine_and_keeps_my_draft(c
 
     sent = client.post(f"/agent/demandes/{ticket.reference}/repondre", data={**draft, "last_message": newer})
     assert sent.status_code == 302  # read, sent on purpose
+
+
+@pytest.mark.parametrize("seen", ["99999999999999999999", "²", "-1"])
+def test_a_last_message_id_no_database_holds_skips_the_check_without_an_error(client, make_ticket, make_user, login,
+                                                                                seen):
+    ticket = make_ticket()
+    login(make_user("agent"))
+    sent = client.post(f"/agent/demandes/{ticket.reference}/repondre",
+                       data={"body": "Bonjour, voici la réponse.", "next_status": "", "last_message": seen})
+    assert sent.status_code == 302

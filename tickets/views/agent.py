@@ -161,7 +161,9 @@ def reply(reference: str):
     """Send a public reply, or (button "Insérer") put a saved reply into the text without sending."""
     form = AgentReplyForm()
     seen = form.last_message.data or ""
-    if seen.isdigit() and len(reference) <= 20:  # the ticket, and a reply another agent sent since the page showed
+    # the ticket, and a reply another agent sent since the page showed (an id the database can hold: ASCII digits,
+    # within a BIGINT; anything else skips the check)
+    if seen.isascii() and seen.isdigit() and len(seen) <= 18 and len(reference) <= 20:
         ticket, other_id = presence.ticket_with_reply_since(reference, int(seen), current_user)
         if ticket is None:
             abort(404)
