@@ -19,7 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 
 from crm.core.extensions import db, utcnow
 from knowledge_base.documents.search import PassageMatch, offered_passage_entries, passage_match
@@ -66,8 +66,9 @@ class IndexSnapshot:
     key: Key
     built_at: datetime
     build_seconds: float
-    #: The passages of the call documents offered (lexical only), searched when no article is confident.
-    passages: MatchIndex | None = None
+    #: The passages of the call documents offered (fused as the articles' index when KB_SEMANTIC is on and every
+    #: passage has its vectors, else lexical), searched when no article is confident.
+    passages: MatchIndex | FusedIndex | None = None
     #: The passages' entries by id (what a result is read from).
     passage_entries: dict[str, Entry] | None = None
 
@@ -199,7 +200,18 @@ class IndexService:
                 index, self.semantic_pending = fused, False
         self._calibrate(index, queries, known)
         passage_entries = self.passage_loader(day)
-        passages = MatchIndex.build(passage_entries) if passage_entries else None
+        passages: MatchIndex | FusedIndex | None = MatchIndex.build(passage_entries) if passage_entries else None
+        if passages is not None and self.app.config["KB_SEMANTIC"]:
+            # The same channel for the passages: fused when each has its vectors (stored by the kb_embeddings job,
+            # or computed now by a background rebuild), else lexical until a background rebuild adds them.
+            fused_passages, _known = self._fused(passages, [], may_embed)
+            if fused_passages is None:
+                self.semantic_pending = True
+            else:
+                # Passages have no phrasings to calibrate on: the articles' calibration (same features) is reused,
+                # and KB_PASSAGE_CONFIDENCE is the threshold for quoting one (docs/semantic.md).
+                fused_passages.calibration = index.calibration if isinstance(index, FusedIndex) else None
+                passages = fused_passages
         self.builds += 1
         return IndexSnapshot(index=index, key=key, built_at=utcnow(), build_seconds=time.perf_counter() - started,
                              passages=passages, passage_entries={e.id: e for e in passage_entries})
@@ -349,6 +361,19 @@ def refresh_index() -> IndexSnapshot:
     return snapshot
 
 
+def _query_vector(index: MatchIndex | FusedIndex, query: str) -> dict:
+    """``{"query_vector": …}`` for a fused index (none for a lexical one): the query is embedded once per request
+    and application context, its vector kept (the last one only) for the passages' search of the same text."""
+    if not isinstance(index, FusedIndex):
+        return {}
+    key = (index.encoder.name, query.strip()[:QUERY_CHARS])
+    last = g.get("kb_query_vector")
+    if last is None or last[0] != key:
+        last = (key, index.embed_query(query))
+        g.kb_query_vector = last
+    return {"query_vector": last[1]}
+
+
 def search_articles(query: str, k: int = 5, *, call: str | None = None, topic: str | None = None,
                     language: str | None = "fr", min_relative_score: float = 0.0) -> list[tuple[Article, Match]]:
     """Return up to ``k`` (article, match) pairs, best first, among articles offered today.
@@ -361,7 +386,7 @@ def search_articles(query: str, k: int = 5, *, call: str | None = None, topic: s
     if k <= 0 or not query or not query.strip():
         return []
     index = get_index()
-    matches = index.search(query, k=max(4 * k, k + 20))
+    matches = index.search(query, k=max(4 * k, k + 20), **_query_vector(index, query))
     if not matches:
         return []
     statement = offered_articles_query(today(), topic=topic, language=language).where(
@@ -392,7 +417,7 @@ def search_passages(query: str, k: int = 3, *, call: str | None = None) -> list[
         return []
     day = today()
     results = []
-    for match in passages.search(query, k=max(4 * k, k + 10)):
+    for match in passages.search(query, k=max(4 * k, k + 10), **_query_vector(passages, query)):
         found = passage_match(entries[match.id], match, day=day, call=call)
         if found is not None and match.score > 0:
             results.append(found)

@@ -2,15 +2,18 @@
 
 A vector is stored once per (model, text hash) in ``kb_text_vectors``. The ``kb_embeddings`` job (every
 minute when ``KB_SEMANTIC`` is on) embeds the texts of the articles that have none yet, drafts included so that
-publishing needs no wait, plus the questions the confidence is calibrated on, and deletes the vectors no text
-uses any more. The index rebuild, already in a background thread, embeds what is still missing itself; a
-request never embeds more than its own question.
+publishing needs no wait, the passages of the call documents (current versions not expired), plus the questions
+the confidence is calibrated on, and deletes the vectors no text uses any more (a replaced version's passages).
+The index rebuild, already in a background thread, embeds what is still missing itself; a request never embeds
+more than its own question.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import sqlalchemy as sa
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from crm.core.database import dialect_insert
 from crm.core.extensions import db, utcnow
+from knowledge_base.documents.search import unexpired_passage_texts
 from knowledge_base.fusion import QUERY_CHARS
 from knowledge_base.models import Article, ArticleStatus, TextVector
 from knowledge_base.semantic import Encoder, embed_missing, entry_texts, load_encoder, text_hash
@@ -26,6 +30,7 @@ from knowledge_base.semantic import Encoder, embed_missing, entry_texts, load_en
 __all__ = ["embed_pending", "store_vectors", "stored_vectors", "wanted_texts"]
 
 _CHUNK = 500
+PARIS = ZoneInfo("Europe/Paris")  # the day validity dates refer to (as knowledge_base.index.today)
 
 
 def stored_vectors(model: str, hashes: Iterable[str]) -> dict[str, np.ndarray]:
@@ -55,9 +60,11 @@ def store_vectors(model: str, vectors: Mapping[str, np.ndarray]) -> int:
 def wanted_texts(model: str, questions: Iterable[str] = (), connection: sa.Connection | Session | None = None,
                  ) -> dict[str, tuple[str, str]]:
     """Return {text hash: (text, kind)} of every text that should have a vector: the texts of the articles not
-    archived, their phrasings as questions (the calibration without labels) and the labelled ``questions``."""
+    archived, their phrasings as questions (the calibration without labels), the passages of the call documents
+    (current versions not expired) and the labelled ``questions``."""
     wanted: dict[str, tuple[str, str]] = {}
-    articles = (connection or db.session).execute(
+    connection = connection or db.session
+    articles = connection.execute(
         sa.select(Article.question, Article.phrasings, Article.answer).where(Article.status != ArticleStatus.ARCHIVED)
     )
     for question, phrasings, answer in articles:
@@ -67,6 +74,9 @@ def wanted_texts(model: str, questions: Iterable[str] = (), connection: sa.Conne
             text = phrasing.strip()[:QUERY_CHARS]
             if text:
                 wanted[text_hash(model, text, "query")] = (text, "query")
+    for question, passage in unexpired_passage_texts(datetime.now(PARIS).date(), connection):
+        for text in entry_texts([question], passage):
+            wanted[text_hash(model, text)] = (text, "passage")
     for question in questions:
         text = question.strip()[:QUERY_CHARS]
         if text:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import sqlalchemy as sa
+
 from crm.core.extensions import db
-from knowledge_base.documents.models import CallDocument, DocumentPassage
+from knowledge_base.documents.models import CallDocument, DocumentPassage, DocumentVersion
 from knowledge_base.documents.services import offered_passages_query
 from knowledge_base.matcher import Entry, Match
 from knowledge_base.text import call_key
@@ -37,11 +39,16 @@ class PassageMatch:
         return f"passage-{self.position}"
 
 
+def passage_question(title: str, heading_path) -> str:
+    """A passage's question for the matcher (and its semantic vector): the document title, then its headings."""
+    return " › ".join([title, *(heading_path or ())])
+
+
 def passage_entry(passage: DocumentPassage, document: CallDocument, number: int) -> Entry:
     """The matcher's view of a passage: the document title and headings as its question, the text as its answer."""
     return Entry(
         id=f"{PREFIX}{passage.id}",
-        question=" › ".join([document.title, *(passage.heading_path or ())]),
+        question=passage_question(document.title, passage.heading_path),
         answer=passage.text,
         meta={"passage_id": passage.id, "position": passage.position, "page": passage.page,
               "heading_path": tuple(passage.heading_path or ()), "slug": document.slug, "title": document.title,
@@ -53,6 +60,17 @@ def passage_entry(passage: DocumentPassage, document: CallDocument, number: int)
 def offered_passage_entries(day: date) -> list[Entry]:
     """The entries of the passages offered on ``day`` (current versions of the documents valid that day)."""
     return [passage_entry(p, d, n) for p, d, n in db.session.execute(offered_passages_query(day))]
+
+
+def unexpired_passage_texts(day: date, connection) -> list[tuple[str, str]]:
+    """(question, text) of every passage of the current version of a document not expired on ``day`` (valid from a
+    later day included, so that its vectors are ready when it is offered): what the ``kb_embeddings`` job embeds."""
+    statement = (sa.select(CallDocument.title, DocumentPassage.heading_path, DocumentPassage.text)
+                 .join(DocumentVersion, DocumentPassage.version_id == DocumentVersion.id)
+                 .join(CallDocument, DocumentVersion.document_id == CallDocument.id)
+                 .where(DocumentVersion.number == CallDocument.current_number,
+                        sa.or_(CallDocument.valid_until.is_(None), CallDocument.valid_until >= day)))
+    return [(passage_question(title, headings), text or "") for title, headings, text in connection.execute(statement)]
 
 
 def passage_match(entry: Entry, match: Match, *, day: date, call: str | None) -> PassageMatch | None:

@@ -308,3 +308,61 @@ def test_kb_embed_command(app, concepts, monkeypatch):
     monkeypatch.setattr(semantic, "_loaded", {concepts.name: None})
     failed = runner.invoke(args=["kb", "embed"])
     assert failed.exit_code == 1 and "encodeur" in failed.output
+
+
+# -- the passages of the call documents go through the same channel ----------------------------------------------
+
+RULES = """# Règlement test
+
+## Durée du projet
+
+Une prolongation est accordée sur demande motivée du coordinateur.
+
+## Dépenses éligibles
+
+Les frais de personnel et d'équipement sont pris en charge.
+"""
+PARAPHRASE = "Puis-je repousser ?"  # no word in common with any passage; "repousser" ~ "prolongation"
+
+
+def _upload(content: str = RULES):
+    from knowledge_base.documents import services as documents
+
+    return documents.upload_document(title="Règlement test", filename="reglement.md", content=content.encode(),
+                                     author=None, call_code="aapg-2026")
+
+
+def test_passages_are_embedded_by_the_job_and_fused_with_the_query_embedded_once(app, concepts, monkeypatch):
+    services.create_article(ARTICLE, None, external_id="extension")
+    _upload()
+    first = embed_pending()
+    # The article's 3 texts and its phrasing as a question, plus each passage's question (title › headings) and text.
+    assert first["embedded"] > 4 and first["deleted"] == 0
+    snapshot = kb_index.refresh_index()
+    assert isinstance(snapshot.passages, FusedIndex)
+    assert concepts.calls["passages"] == first["embedded"] - 1  # the index read every vector from the table
+    before = concepts.calls["queries"]
+    assert [a.external_id for a, _m in search_articles(PARAPHRASE, k=1)] == ["extension"]
+    found = kb_index.search_passages(PARAPHRASE, k=1)
+    assert found and found[0].heading_path[-1] == "Durée du projet"
+    assert concepts.calls["queries"] == before + 1  # the articles' query vector served the passages
+    # A replaced version: its changed passage gets a vector, the old one's is deleted.
+    _upload(RULES.replace("demande motivée", "demande écrite"))
+    assert embed_pending() == {"embedded": 1, "deleted": 1}
+    # Lexical only, the paraphrase finds no passage about the duration.
+    monkeypatch.setitem(app.config, "KB_SEMANTIC", False)
+    kb_index.refresh_index()
+    assert all(p.heading_path[-1] != "Durée du projet" for p in kb_index.search_passages(PARAPHRASE, k=3))
+
+
+def test_a_passage_without_a_vector_yet_is_found_lexically(app, concepts):
+    _upload()
+    embed_pending()
+    _upload(RULES.replace("pris en charge", "remboursés sur justificatifs"))  # its new passage has no vector
+    embedded = concepts.calls["passages"]
+    service = kb_index.index_service(app)
+    service._install(service._build(day=kb_index.today(), may_embed=False))  # as a request's check builds
+    assert type(service.snapshot.passages) is MatchIndex and service.semantic_pending
+    assert concepts.calls["passages"] == embedded  # no passage embedded while building for a request
+    found = kb_index.search_passages("remboursés sur justificatifs", k=1)
+    assert found and "justificatifs" in found[0].text
