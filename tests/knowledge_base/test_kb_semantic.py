@@ -240,9 +240,11 @@ def test_lexical_fallback_when_the_encoder_cannot_load(app, monkeypatch):
     monkeypatch.setitem(app.config, "KB_SEMANTIC", True)
     monkeypatch.setattr(semantic, "_loaded", {app.config["KB_SEMANTIC_MODEL"]: None})
     services.create_article(OTHER, None, external_id="password")
+    _upload()
     snapshot = kb_index.refresh_index()
-    assert type(snapshot.index) is MatchIndex
+    assert type(snapshot.index) is MatchIndex and type(snapshot.passages) is MatchIndex
     assert [a.external_id for a, _m in search_articles("mot de passe oublié", k=1)] == ["password"]
+    assert kb_index.search_passages("prolongation sur demande motivée", k=1)[0].heading_path[-1] == "Durée du projet"
     assert embed_pending() == {"embedded": 0, "deleted": 0}
 
 
