@@ -242,8 +242,9 @@ class IndexService:
     def _install(self, snapshot: IndexSnapshot) -> None:
         """Swap the reference (atomic in CPython): searches from now on use the new index."""
         self._snapshot = snapshot
-        log.info("knowledge-base index v%s built: %d articles in %.2f s", snapshot.version,
-                 len(snapshot.index), snapshot.build_seconds)
+        log.info("knowledge-base index v%s built: %d articles, %d passages (%s) in %.2f s", snapshot.version,
+                 len(snapshot.index), len(snapshot.passage_entries or ()),
+                 "fused" if isinstance(snapshot.passages, FusedIndex) else "lexical", snapshot.build_seconds)
 
     def _start_thread(self) -> threading.Thread | None:
         """Start one background rebuild unless one is already running."""
@@ -440,4 +441,6 @@ def index_status() -> dict:
     stored = db.session.scalar(sa.select(sa.func.count()).select_from(offered_articles_query(today()).subquery()))
     return {"built": True, "version": snapshot.version, "articles": len(snapshot.index),
             "offered_in_database": stored, "built_at": snapshot.built_at,
-            "build_seconds": round(snapshot.build_seconds, 3)}
+            "build_seconds": round(snapshot.build_seconds, 3), "passages": len(snapshot.passage_entries or ()),
+            "semantic": {"articles": isinstance(snapshot.index, FusedIndex),
+                         "passages": isinstance(snapshot.passages, FusedIndex)}}

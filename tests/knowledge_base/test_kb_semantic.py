@@ -342,6 +342,7 @@ def test_passages_are_embedded_by_the_job_and_fused_with_the_query_embedded_once
     assert first["embedded"] > 4 and first["deleted"] == 0
     snapshot = kb_index.refresh_index()
     assert isinstance(snapshot.passages, FusedIndex)
+    assert kb_index.index_status()["semantic"] == {"articles": True, "passages": True}
     assert concepts.calls["passages"] == first["embedded"] - 1  # the index read every vector from the table
     before = concepts.calls["queries"]
     assert [a.external_id for a, _m in search_articles(PARAPHRASE, k=1)] == ["extension"]
@@ -365,6 +366,7 @@ def test_a_passage_without_a_vector_yet_is_found_lexically(app, concepts):
     service = kb_index.index_service(app)
     service._install(service._build(day=kb_index.today(), may_embed=False))  # as a request's check builds
     assert type(service.snapshot.passages) is MatchIndex and service.semantic_pending
+    assert kb_index.index_status()["semantic"] == {"articles": False, "passages": False}
     assert concepts.calls["passages"] == embedded  # no passage embedded while building for a request
     found = kb_index.search_passages("remboursés sur justificatifs", k=1)
     assert found and "justificatifs" in found[0].text
