@@ -377,9 +377,12 @@ def dispatch_outbox(now: datetime | None = None, *, batch: int | None = None) ->
     now = now or utcnow()
     batch = batch or current_app.config["OUTBOX_BATCH"]
     result = DispatchResult()
+    released = False
     while True:
         try:
-            _release_stale(now)
+            if not released:  # claims a crashed dispatcher left: once per run, every round has the same `now`
+                _release_stale(now)
+                released = True
             rows = claim_batch(now, batch)
             db.session.commit()
         except sa.exc.OperationalError:  # SQLite: another dispatcher holds the write lock

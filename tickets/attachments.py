@@ -34,7 +34,6 @@ _MAGIC = {
 #: The types a browser may show itself, by the content's first bytes (never the declared type or the extension).
 _INLINE_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
                       (b"GIF89a", "image/gif"), (b"%PDF-", "application/pdf"))
-INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"})
 SNIFF_BYTES = 16
 
 

@@ -18,7 +18,7 @@ from flask_babel import ngettext
 from crm.core.extensions import db, utcnow
 from crm.core.models import User
 from tickets import queries, services
-from tickets.models import Priority, Queue, Status, Ticket
+from tickets.models import Queue, Status, Ticket
 
 ASSIGN_ME, ASSIGN, MOVE, PRIORITY, DUPLICATE = "assign_me", "assign", "queue", "priority", "duplicate"
 ACTION_LABELS = {
@@ -62,12 +62,16 @@ def refusals(ids: list[int], tickets: list[Ticket], bulk: BulkAction) -> list[st
         reasons.append(ngettext("%(num)d demande sélectionnée est hors de votre périmètre ou introuvable.",
                                 "%(num)d demandes sélectionnées sont hors de votre périmètre ou introuvables.",
                                 missing))
+    target_closed = bulk.action == DUPLICATE and bulk.target is not None and bulk.target.status == Status.CLOSED
     for ticket in tickets:
         if ticket.status == Status.CLOSED or ticket.merged_into_id is not None:
             reasons.append(_("%(ref)s : la demande est clôturée.", ref=ticket.reference))
-        elif bulk.target is not None and ticket.id == bulk.target.id:
-            reasons.append(_("%(ref)s : une demande ne peut pas être le doublon d'elle-même.", ref=ticket.reference))
-    if bulk.action == DUPLICATE and bulk.target is not None and bulk.target.status == Status.CLOSED:
+        elif bulk.action == DUPLICATE and bulk.target is not None and not target_closed:
+            try:  # the ticket page's own rules for a merge
+                services.check_merge(ticket, bulk.target)
+            except services.TicketError as error:
+                reasons.append(f"{ticket.reference} : {error}")
+    if target_closed:  # said once, not for every ticket
         reasons.append(_("%(ref)s : la demande cible est clôturée.", ref=bulk.target.reference))
     return reasons
 
@@ -86,9 +90,7 @@ def apply_bulk_action(tickets: list[Ticket], bulk: BulkAction, *, by: User, now:
                 changed += 1
         elif bulk.action == MOVE:
             changed += bool(services.update_ticket(ticket, by=by, queue=bulk.queue, now=now))
-        elif bulk.action == PRIORITY:
-            if bulk.priority not in set(Priority):
-                raise services.TicketError(_("Priorité inconnue : %(priority)s.", priority=bulk.priority))
+        elif bulk.action == PRIORITY:  # an unknown priority: update_ticket refuses it
             changed += bool(services.update_ticket(ticket, by=by, priority=bulk.priority, now=now))
         elif bulk.action == DUPLICATE:
             if bulk.target is None:

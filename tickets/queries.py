@@ -57,9 +57,6 @@ COLUMN_SORTS = {
     "due": ("due", "due_desc"),
     "updated": ("updated", "updated_asc"),
 }
-#: Sorts whose order is descending (for aria-sort).
-DESCENDING_SORTS = frozenset({"due_desc", "created", "updated", "reference_desc", "subject_desc", "status_desc",
-                              "priority"})
 #: Values of QueueFilters.assignee besides a user id; "group": assigned to the viewer or in one of their queues.
 ASSIGNEE_ME, ASSIGNEE_NONE, ASSIGNEE_ANY, ASSIGNEE_GROUP = "me", "none", "any", "group"
 #: SLA states one can filter on (live states, computed from the stored instants and states).
@@ -148,6 +145,7 @@ _STATUS_RANK = sa.case({s.value: rank for rank, s in enumerate(Status)}, value=T
 _PRIORITY_RANK = sa.case({p.value: rank for rank, p in enumerate(Priority)}, value=Ticket.priority, else_=0)
 #: sort key -> (expression, descending); the id breaks ties in the same direction, so every order is stable.
 _ORDERS = {
+    "due": (Ticket.next_due_at, False),
     "due_desc": (Ticket.next_due_at, True),
     "created": (Ticket.created_at, True),
     "oldest": (Ticket.created_at, False),
@@ -164,13 +162,15 @@ _ORDERS = {
 }
 
 
+#: Sorts whose order is descending (for aria-sort).
+DESCENDING_SORTS = frozenset(sort for sort, (_expression, descending) in _ORDERS.items() if descending)
+
+
 def _order(sort: str):
-    if sort in _ORDERS:
-        expression, descending = _ORDERS[sort]
-        if descending:
-            return (expression.desc().nulls_last(), Ticket.id.desc())
-        return (expression.asc().nulls_last(), Ticket.id.asc())
-    return (Ticket.next_due_at.asc().nulls_last(), Ticket.id.asc())
+    expression, descending = _ORDERS.get(sort, _ORDERS["due"])
+    if descending:
+        return (expression.desc().nulls_last(), Ticket.id.desc())
+    return (expression.asc().nulls_last(), Ticket.id.asc())
 
 
 def member_queue_ids(user_id: int) -> sa.Select:

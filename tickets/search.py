@@ -362,11 +362,12 @@ def search_tickets(text: str, filters: QueueFilters | None = None, *, page: int 
         filters = filters.with_(statuses=ALL_STATUSES)
     page = max(int(page or 1), 1)
     dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql" and not db.session.scalar(sa.select(sa.func.numnode(_pg_query(terms)))):
-        raise SearchError(_("Cette recherche ne contient que des mots trop courants (le, de, pour…) ou des "
-                            "exclusions : ajoutez un mot plus précis."))
     query = ranked_query(terms, filters, dialect).offset((page - 1) * per_page).limit(per_page + 1)
     tickets = list(db.session.scalars(query).unique())
+    # parse() drops the usual stop words; PostgreSQL's own list may drop the rest: asked only when nothing matched
+    if not tickets and dialect == "postgresql" and not db.session.scalar(sa.select(sa.func.numnode(_pg_query(terms)))):
+        raise SearchError(_("Cette recherche ne contient que des mots trop courants (le, de, pour…) ou des "
+                            "exclusions : ajoutez un mot plus précis."))
     shown = tickets[:per_page]
     if page == 1 and len(tickets) <= per_page:
         matches = len(tickets)

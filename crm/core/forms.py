@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
+from crm.core.i18n import paris_today
 from crm.core.services import MIN_PASSWORD_LENGTH
 
 
@@ -78,6 +80,12 @@ class PeriodForm(FlaskForm):
             raise ValidationError(_l("La date de fin doit être postérieure ou égale à la date de début."))
         if (field.data - self.du.data).days + 1 > PERIOD_MAX_DAYS:
             raise ValidationError(_l("La période ne peut pas dépasser un an."))
+
+    @classmethod
+    def from_query(cls, args: Mapping[str, str], days: int, **kwargs):
+        """The period the query string gives (du, au); the ``days`` days up to today (Paris) for what it leaves out."""
+        today = paris_today()
+        return cls(formdata=args or None, data={"du": today - timedelta(days=days - 1), "au": today}, **kwargs)
 
     def bounds(self) -> tuple[datetime, datetime]:
         """[start, end) in UTC: from the first day's midnight to the day after the last, in Paris time."""

@@ -38,6 +38,12 @@ def send_password_link(user: User, url: str, *, reset: bool = False) -> None:
     signals.password_link_requested.send(current_app._get_current_object(), user=user, url=url, reset=reset)
 
 
+def send_new_password_link(user: User) -> None:
+    """Issue a single-use link for the account and send it (a reset if it has a password, else a first one)."""
+    url, _token = issue_password_token(user)
+    send_password_link(user, url, reset=bool(user.password_hash))
+
+
 def request_password_reset(email: str) -> None:
     """« Mot de passe oublié » : a single-use link to an active account; a first link to a person the agency knows.
 
@@ -50,8 +56,7 @@ def request_password_reset(email: str) -> None:
     if not user.active:
         log.info("password reset for a deactivated account ignored")
         return
-    url, _token = issue_password_token(user)
-    send_password_link(user, url, reset=bool(user.password_hash))
+    send_new_password_link(user)
 
 
 def request_password_link(email: str) -> None:

@@ -136,7 +136,6 @@ def draft(passage_id: int):
     try:
         article = services.draft_from_passage(passage, current_user)
     except kb_services.ArticleError as error:
-        db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for(".detail", document_id=passage.version.document_id))
     flash(_("Brouillon d'article créé depuis le passage : relisez-le avant de le publier."), "success")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Flask, abort, current_app, flash, redirect, render_template, url_for
+from flask import Flask, abort, current_app, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -85,6 +85,15 @@ def _links(ticket: Ticket) -> dict:
     return links
 
 
+def requester_others(ticket: Ticket) -> list[Ticket]:
+    """The requester's other requests (identity.other_requests), read once per request: the merge picker and the
+    side panel (tickets.views.links.requester_panel) show them both."""
+    found = g.setdefault("requester_others", {})
+    if ticket.id not in found:
+        found[ticket.id] = other_requests(ticket)
+    return found[ticket.id]
+
+
 def render_ticket(ticket: Ticket, status: int = 200, **given):
     """The ticket page with its forms (those passed in keep the agent's input)."""
     now = utcnow()
@@ -95,7 +104,7 @@ def render_ticket(ticket: Ticket, status: int = 200, **given):
     return render_template(
         "tickets/ticket.html", ticket=ticket, sla=view, clocks=clocks, counted=counted, now=now,
         timeline=timeline(ticket),
-        links=_links(ticket), merge_candidates=[t for t in other_requests(ticket) if t.status != Status.CLOSED],
+        links=_links(ticket), merge_candidates=[t for t in requester_others(ticket) if t.status != Status.CLOSED],
         attachment_url=lambda a: url_for("tickets_agent.download", attachment_id=a.id),
         clock_text=clock_explanation, answers=auto_answer_articles(ticket),
         live_state=queries.live_sla_state, active=ticket.status in ACTIVE_STATUSES,

@@ -7,8 +7,6 @@ else is the same 404. The handover is the request form (tickets.views.public) wi
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -27,7 +25,7 @@ from knowledge_base.models import Article
 from knowledge_base.rendering import render_markdown
 from tickets.assistant import ACCESS_SESSION_KEY, load_conversation, remember_conversation
 from tickets.forms import AssistantChoiceForm, AssistantQuestionForm, PeriodForm
-from tickets.views.manager import DEFAULT_DAYS, _today
+from tickets.views.manager import DEFAULT_DAYS
 from tickets.views.public import own_projects
 from tickets.views.triage import EXPERT_MANAGERS
 
@@ -175,10 +173,7 @@ def _help_panel() -> Markup:
 @roles_required(*EXPERT_MANAGERS)
 def manager_page():
     """What the assistant did: conversations, resolved, handed over, clarifications, unanswered questions."""
-    form = PeriodForm(request.args)
-    if not request.args.get("du"):
-        form.au.data = _today()
-        form.du.data = form.au.data - timedelta(days=DEFAULT_DAYS - 1)
+    form = PeriodForm.from_query(request.args, DEFAULT_DAYS)
     if not form.validate():
         return render_template("tickets/assistant_manager.html", form=form, figures=None), 422
     start_at, end_at = form.bounds()

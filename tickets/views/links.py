@@ -17,10 +17,10 @@ from crm.organisations import queries as organisation_queries
 from crm.organisations.models import SERVICE_TIER_LABELS, Organisation
 from crm.projects import queries as project_queries
 from crm.projects.models import Project
-from tickets import identity, services
+from tickets import services
 from tickets.forms import LinkChoiceForm, LinkForm
 from tickets.models import Ticket
-from tickets.views.agent import _act
+from tickets.views.agent import _act, requester_others
 
 bp = Blueprint("tickets_links", __name__, url_prefix="/agent", template_folder="../templates")
 
@@ -43,12 +43,12 @@ def links_panel(ticket: Ticket) -> Markup:
         candidate_organisations=sorted(organisations.values(), key=lambda o: o.name)))
 
 
-OTHER_REQUESTS = 10
+OTHER_REQUESTS = 10  # identity.other_requests's default: the merge picker reads the same list
 
 
 def requester_panel(ticket: Ticket) -> Markup:
     """The requester's other requests (by account or address), the latest ten, linked to their pages."""
-    others = identity.other_requests(ticket, OTHER_REQUESTS)
+    others = requester_others(ticket)
     return Markup(render_template(  # noqa: S704 - rendered template
         "tickets/_requester_requests.html", ticket=ticket, others=others[:OTHER_REQUESTS],
         more=len(others) > OTHER_REQUESTS))

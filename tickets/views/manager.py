@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, abort, current_app, render_template, request, url_for
@@ -30,10 +30,6 @@ def _zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
 
 
-def _today() -> date:
-    return utcnow().astimezone(_zone()).date()
-
-
 def _duration(seconds: float | timedelta | None) -> str:
     """Business time in French hours and minutes; a dash when there is nothing to show."""
     if seconds is None:
@@ -58,9 +54,7 @@ def _ticket_url(ticket) -> str | None:
 
 def _form() -> SlaReportForm:
     """The period (last 30 days by default) and the queue or tier the series are drawn for."""
-    today = _today()
-    form = SlaReportForm(formdata=request.args if request.args else None,
-                         data={"du": today - timedelta(days=DEFAULT_DAYS - 1), "au": today})
+    form = SlaReportForm.from_query(request.args, DEFAULT_DAYS)
     names = sorted(reports.queue_names().items(), key=lambda item: item[1])
     form.file.choices = [("", _("Toutes les files"))] + [(str(key), name) for key, name in names]
     tiers = SERVICE_TIER_LABELS.items()
@@ -140,9 +134,13 @@ def sla():
     now = utcnow()
     context = {
         "form": form, "now": now, "limit": LIST_LIMIT,
-        "at_risk": reports.tickets_at_risk(now, limit=LIST_LIMIT), "at_risk_count": reports.count_at_risk(now),
-        "breached": reports.tickets_breached(now, limit=LIST_LIMIT), "breached_count": reports.count_breached(now),
-        "concerns": reports.concerns, "targets": TARGETS, "target_labels": TARGET_LABELS, "duration": _duration,
+        # each ticket with the targets it is listed for (which, when due, how much business time left or late)
+        "at_risk": [(t, reports.concerns(t, "at_risk", now)) for t in reports.tickets_at_risk(now, limit=LIST_LIMIT)],
+        "at_risk_count": reports.count_at_risk(now),
+        "breached": [(t, reports.concerns(t, "breached", now))
+                     for t in reports.tickets_breached(now, limit=LIST_LIMIT)],
+        "breached_count": reports.count_breached(now),
+        "targets": TARGETS, "target_labels": TARGET_LABELS, "duration": _duration,
         "ticket_url": _ticket_url, "status_labels": STATUS_LABELS, "statuses": list(Status), "period": None,
         "export_args": {k: v for k, v in request.args.items() if k in ("du", "au", "file", "niveau") and v},
     }

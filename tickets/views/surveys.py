@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
@@ -14,7 +13,7 @@ from markupsafe import Markup
 from crm.core import periods
 from crm.core.extensions import db, limiter
 from crm.core.forms import EmptyForm, PeriodForm
-from crm.core.i18n import day, paris_today
+from crm.core.i18n import day
 from crm.core.models import Role
 from crm.core.security import get_or_404, roles_required
 from tickets import exports, surveys
@@ -54,11 +53,7 @@ def survey(token: str):
 
 def _period_form() -> PeriodForm:
     """The period from the query string, the last 30 days when none is given."""
-    form = PeriodForm(request.args)
-    if not request.args.get("du"):
-        form.au.data = paris_today()
-        form.du.data = form.au.data - timedelta(days=DEFAULT_DAYS - 1)
-    return form
+    return PeriodForm.from_query(request.args, DEFAULT_DAYS)
 
 
 def _series(form: PeriodForm) -> list[tuple]:

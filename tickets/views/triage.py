@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
@@ -23,7 +22,7 @@ from tickets.forms import PeriodForm
 from tickets.models import Status
 from tickets.queries import ticket_references
 from tickets.services import TicketError
-from tickets.views.manager import DEFAULT_DAYS, _today
+from tickets.views.manager import DEFAULT_DAYS
 from tickets.views.public import load_requester_ticket
 
 bp = Blueprint("tickets_triage", __name__)
@@ -107,23 +106,27 @@ def _with_references(items: list[tuple[int, str, list]]) -> list[tuple[str, str,
 
 def _expert_form() -> PeriodForm:
     """The period from the query string, the last 30 days when none is given."""
-    form = PeriodForm(request.args)
-    if not request.args.get("du"):
-        form.au.data = _today()
-        form.du.data = form.au.data - timedelta(days=DEFAULT_DAYS - 1)
-    return form
+    return PeriodForm.from_query(request.args, DEFAULT_DAYS)
+
+
+def _gaps(form: PeriodForm) -> list:
+    """The questions without a sure answer over the (valid) form's period, grouped: requests, and the assistant's."""
+    start, end = form.bounds()
+    threshold = float(current_app.config["KB_AUTO_ANSWER_CONFIDENCE"])
+    unanswered = _with_references(stats.unanswered(start, threshold)) + conversations.unanswered_questions(start, end)
+    return stats.group_gaps(unanswered)[:30]
+
+
+def _series(form: PeriodForm) -> list:
+    """The rates and the assistant's conversations per week (or month) of the (valid) form's period."""
+    steps = periods.buckets(form.du.data, form.au.data, ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
+    return list(zip(steps, stats.rates_by_step(steps), conversations.resolved_by_step(steps), strict=True))
 
 
 def _expert_figures(form: PeriodForm) -> dict:
     """Rates, their evolution and the grouped gaps over the (valid) form's period."""
-    start, end = form.bounds()
-    threshold = float(current_app.config["KB_AUTO_ANSWER_CONFIDENCE"])
-    unanswered = _with_references(stats.unanswered(start, threshold)) + conversations.unanswered_questions(start, end)
-    steps = periods.buckets(form.du.data, form.au.data, ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
-    return {"figures": stats.rates(start, end), "threshold": threshold,
-            # the assistant's questions without a sure answer among the requests
-            "gaps": stats.group_gaps(unanswered)[:30],
-            "series": list(zip(steps, stats.rates_by_step(steps), conversations.resolved_by_step(steps), strict=True))}
+    return {"figures": stats.rates(*form.bounds()), "threshold": float(current_app.config["KB_AUTO_ANSWER_CONFIDENCE"]),
+            "gaps": _gaps(form), "series": _series(form)}
 
 
 @bp.get("/responsable/expert")
@@ -150,10 +153,9 @@ def stats_export(report: str, fmt: str):
     form = _expert_form()
     if not form.validate():
         abort(422)
-    figures = _expert_figures(form)
-    rows = {"evolution": lambda: exports.expert_series_rows(figures["series"]),
-            "issues": lambda: exports.expert_outcome_rows(figures["figures"]),
-            "lacunes": lambda: exports.gap_rows(figures["gaps"])}[report]()
+    rows = {"evolution": lambda: exports.expert_series_rows(_series(form)),  # only the table asked for
+            "issues": lambda: exports.expert_outcome_rows(stats.rates(*form.bounds())),
+            "lacunes": lambda: exports.gap_rows(_gaps(form))}[report]()
     return exports.attachment(fmt, spec, rows)
 
 

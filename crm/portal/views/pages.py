@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -118,10 +116,7 @@ def _requests_source():
 
 def _period_form() -> PeriodForm:
     """The period from the query string (du, au), the last twelve months when absent."""
-    today = paris_today()
-    given = "du" in request.args or "au" in request.args
-    return PeriodForm(formdata=request.args if given else None,
-                      data={"du": today - timedelta(days=REQUESTS_DEFAULT_DAYS - 1), "au": today})
+    return PeriodForm.from_query(request.args, REQUESTS_DEFAULT_DAYS)
 
 
 @bp.get("/demandes")

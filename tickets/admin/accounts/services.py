@@ -18,7 +18,7 @@ from crm.core.database import LIKE_ESCAPE, like_pattern
 from crm.core.extensions import db
 from crm.core.models import Role, User, UserRole
 from crm.organisations.models import Person
-from crm.portal.services import issue_password_token, send_password_link
+from crm.portal.services import send_new_password_link
 from tickets.models import Queue, QueueMember
 
 OBJECT_TYPE = "user"
@@ -82,11 +82,6 @@ def _set_queues(user: User, ids: list[int]) -> None:
     db.session.flush()
 
 
-def _send_link(user: User) -> None:
-    url, _token = issue_password_token(user)
-    send_password_link(user, url, reset=bool(user.password_hash))
-
-
 def create_account(email: str, name: str, roles: list[str], queues: list[int], *, by: User) -> User:
     """A new account without a password, its roles and queues; its holder receives a single-use link."""
     if not roles:
@@ -97,7 +92,7 @@ def create_account(email: str, name: str, roles: list[str], queues: list[int], *
         person.user_id = user.id
     _set_queues(user, queues)
     record_change(OBJECT_TYPE, user.id, "created", by=by, after=snapshot(user))
-    _send_link(user)
+    send_new_password_link(user)
     return user
 
 
@@ -140,5 +135,5 @@ def send_password_reset(user: User, *, by: User) -> None:
     """E-mail the account a new single-use link to choose its password; earlier links stop working."""
     if not user.active:
         raise AccountError(_("Ce compte est désactivé : réactivez-le d'abord."))
-    _send_link(user)
+    send_new_password_link(user)
     record_change(OBJECT_TYPE, user.id, "password_link", by=by)
