@@ -89,3 +89,16 @@ def test_a_referent_turns_an_agent_reply_into_a_draft_article(client, make_user,
     assert article.meta["source"] == {"kind": "reply", "ticket": ticket.reference, "message_id": reply.id,
                                       "author": "Agent Martin"}
     assert f"Réponse à la demande {ticket.reference}" in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_draft_from_a_reply_masks_the_requester(client, make_user, login, make_ticket):
+    ticket = make_ticket(subject="Frais de mission de Jeanne Demandeur", requester_name="Jeanne Demandeur")
+    reply = Message(ticket=ticket, author_kind=AuthorKind.STAFF, author_name="Agent Martin", internal=False,
+                    body="Bonjour Jeanne Demandeur, gardez les factures (jeanne@labo.example) dix ans.")
+    db.session.add(reply)
+    db.session.flush()
+    login(make_user("referent"))
+    assert client.post(f"/agent/demandes/{ticket.reference}/reponses/{reply.id}/brouillon").status_code == 302
+    article = db.session.scalar(sa.select(Article).where(Article.meta["source"]["message_id"].as_integer() == reply.id))
+    assert "Jeanne" not in article.question + article.answer and "jeanne@labo.example" not in article.answer
+    assert "gardez les factures" in article.answer

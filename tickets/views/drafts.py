@@ -11,8 +11,10 @@ from crm.core import registry
 from crm.core.extensions import db
 from crm.core.security import roles_required
 from knowledge_base import services as kb_services
-from tickets import services
+from tickets.community import queries as community_queries
+from tickets.community.anonymise import anonymise
 from tickets.models import AuthorKind, Message, Ticket
+from tickets.views.agent import load_ticket
 
 bp = Blueprint("tickets_drafts", __name__, url_prefix="/agent/demandes", template_folder="../templates")
 
@@ -29,13 +31,16 @@ def _replies(ticket: Ticket) -> list[Message]:
 @roles_required(*kb_services.EDITOR_ROLES)
 def draft(reference: str, message_id: int):
     """A draft article from a reply: the ticket's subject as its question, the reply as its answer, the source kept."""
-    ticket = services.ticket_by_reference(reference) if len(reference) <= 20 else None
-    message = db.session.get(Message, message_id) if ticket is not None else None
+    ticket = load_ticket(reference)
+    message = db.session.get(Message, message_id)
     if message is None or message.ticket_id != ticket.id or message.internal or message.author_kind != AuthorKind.STAFF:
         abort(404)
+    names = community_queries.requester_names(ticket)
     try:
         article = kb_services.create_article(
-            {"question": ticket.subject[:500], "answer": message.body, "status": "draft",
+            # a knowledge-base article is public: the requester's names and identifiers masked, as for the community
+            {"question": anonymise(ticket.subject, names)[:500], "answer": anonymise(message.body, names),
+             "status": "draft",
              "meta": {"source": {"kind": "reply", "ticket": ticket.reference, "message_id": message.id,
                                  "author": message.author_name}}},
             current_user, comment=_("Brouillon créé depuis une réponse à la demande %(ref)s", ref=ticket.reference))
