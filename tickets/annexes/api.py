@@ -17,7 +17,7 @@ from crm.core.extensions import db
 from crm.core.i18n import paris_today
 from crm.core.models import STAFF_ROLES
 from crm.portal.scope import profiles_of
-from crm.projects.models import PORTAL_STATES, Partner, Project
+from crm.projects.models import Partner, Project
 from tickets.annexes import budget, deadlines, history, queries, services
 from tickets.annexes.models import AnnexState, FinancialAnnex
 
@@ -228,8 +228,6 @@ def publish(data: dict):
         .where(Project.reference == data["project"], Partner.number == data["partner_number"]))
     if partner is None:
         abort(404, message="Projet ou partenaire introuvable.")
-    if partner.project.state not in PORTAL_STATES:
-        abort(409, message="Ce projet est clos ou abandonné.")
     try:
         figures = budget.make_figures({line: data[line] for line in budget.LINES})
         today = paris_today()

@@ -15,7 +15,7 @@ from crm.core.extensions import db, utcnow
 from crm.core.i18n import paris_today
 from crm.core.models import User
 from crm.portal.models import PortalGrant
-from crm.projects.models import Partner, Project
+from crm.projects.models import PORTAL_STATES, Partner, Project
 from tickets.annexes import budget, deadlines, notices
 from tickets.annexes.models import (
     AnnexEvent,
@@ -96,6 +96,9 @@ def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by
     agent who published it last, who is still told of the answers and of an overdue deadline.
     """
     now = now or utcnow()
+    if partner.project.state not in PORTAL_STATES:
+        raise AnnexError(_("Ce projet est clos ou abandonné : son établissement ne peut plus valider d'annexe."),
+                         field="partner", status=409)
     if due_on < today:
         raise AnnexError("La date limite est déjà passée.", field="due_on", status=422)
     calendar = deadlines.annex_calendar()
@@ -158,6 +161,8 @@ def publish_imported_budgets(budgets: list[dict], *, today: date, now: datetime 
     published = []
     for values in budgets:
         partner = db.session.get(Partner, values["partner_id"])
+        if partner.project.state not in PORTAL_STATES:  # closed or abandoned: no establishment validates any more
+            continue
         figures = budget.make_figures({line: values[line] for line in budget.LINES})  # checked by the import
         annex = db.session.scalar(sa.select(FinancialAnnex).where(FinancialAnnex.partner_id == partner.id))
         if annex is not None and annex.version.figures == figures:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import factories_annexes
+import pytest
 import sqlalchemy as sa
 
 from crm.core.extensions import db
 from crm.imports.services import import_directory
-from crm.projects.models import PartnerBudget
+from crm.projects.models import PartnerBudget, ProjectState
 from tickets.annexes import services
 from tickets.annexes.models import AnnexEvent, AnnexState, AnnexVersion, FinancialAnnex
 
@@ -112,3 +113,13 @@ def test_bad_lines_are_refused_with_their_reason_and_publish_nothing(world, tmp_
         assert part in reason
     assert _versions() == 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PartnerBudget)) == 0
+
+
+def test_a_closed_project_gets_no_annex_by_hand_nor_from_the_import(world, tmp_path):
+    world.project.state = ProjectState.CLOSED
+    db.session.flush()
+    with pytest.raises(services.AnnexError, match="clos ou abandonné") as refused:
+        world.publish()
+    assert refused.value.status == 409 and refused.value.field == "partner"
+    run = _import(tmp_path, _line(world.project.reference, world.partner.number))
+    assert run.counts["financial_annexes"]["rejected"] == 0 and _annex(world.partner) is None

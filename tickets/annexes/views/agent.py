@@ -101,9 +101,6 @@ def publish(reference: str):
         partner = db.session.scalar(sa.select(Partner).where(Partner.id == int(form.partner.data),
                                                              Partner.project_id == item.id))
         try:
-            if item.state not in PORTAL_STATES:
-                raise services.AnnexError(_("Ce projet est clos ou abandonné : son établissement ne peut plus "
-                                            "valider d'annexe."), field="partner")
             figures = budget.make_figures(form.raw_figures())
             annex = services.publish_annex(partner, figures, due_on=form.due_on.data, by=current_user,
                                            note=form.note.data or "", today=paris_today())
