@@ -263,3 +263,8 @@ def test_the_request_form_carries_the_consent_unticked_by_default(app, space):
         CommunityQuestion, CommunityQuestion.ticket_id == Ticket.id, isouter=True).where(
         Ticket.subject.in_(["Question ouverte aux experts", "Question gardée pour l'agence"]))).all())
     assert questions == {"Question ouverte aux experts": True, "Question gardée pour l'agence": None}
+
+
+def test_anonymise_masks_any_funding_reference_the_linking_recognises():
+    assert anonymise("Mon projet ERC-23-ADG-0042 (et ANR-24-CE01-0001)") == \
+        "Mon projet [référence masquée] (et [référence masquée])"

@@ -1,6 +1,6 @@
 """A question's text without what names its requester: addresses, telephone numbers, identifiers, names.
 
-Pure (no database, no Flask): the community space shows the subject and the question through ``anonymise`` only.
+No database, no Flask: the community space shows the subject and the question through ``anonymise`` only.
 What is masked: e-mail addresses, URLs, telephone numbers, IBANs, SIRET / SIREN / RNSR numbers and other long
 numbers, the agency's request and project references, and every word of the names given (the requester's name,
 the person the business systems know). A mask says what was there: « [adresse masquée] ».
@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+
+from tickets.linking import REFERENCE_RE as FUNDING_REFERENCE_RE
 
 MASKS = {
     "email": "[adresse masquée]",
@@ -26,8 +28,8 @@ _PATTERNS = (
     ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)),
     ("url", re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)),
     ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b", re.IGNORECASE)),
-    # DEM-2026-000123, ANR-24-CE01-0001, an RNSR number (200012345X)
-    ("reference", re.compile(r"\b(?:DEM-\d{4}-\d+|ANR-\d{2}-[A-Z0-9]+-\d+|\d{9}[A-Z])\b", re.IGNORECASE)),
+    # DEM-2026-000123, any funding reference the linking recognises (ANR-24-CE01-0001, ERC-24-…), an RNSR number
+    ("reference", re.compile(rf"\b(?:DEM-\d{{4}}-\d+|\d{{9}}[A-Z])\b|{FUNDING_REFERENCE_RE.pattern}", re.IGNORECASE)),
     ("phone", re.compile(r"(?:\+33[ .]?|\b0)[1-9](?:[ .-]?\d{2}){4}\b")),
     # SIREN (9 digits), SIRET (14), grouped by spaces or not, and any other run of 7 digits or more
     ("number", re.compile(r"\b\d(?:[ ]?\d){6,}\b")),

@@ -8,7 +8,7 @@ manager.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
@@ -37,8 +37,15 @@ PER_PAGE = 20
 @login_required
 def _experts_only():
     """Every page of the space needs an expert: 403 for anyone else (login first for visitors)."""
-    if not queries.is_expert(current_user):
+    if not _is_expert(current_user):
         abort(403)
+
+
+def _is_expert(user) -> bool:
+    """queries.is_expert, asked once per request: the menu asks it on every page a signed-in person opens."""
+    if "community_expert" not in g:
+        g.community_expert = queries.is_expert(user)
+    return g.community_expert
 
 
 def _moderator_only() -> None:
@@ -288,10 +295,6 @@ EVENT_LABELS = {
 }
 
 
-def _menu_allowed(user) -> bool:
-    return queries.is_expert(user)
-
-
 def init_app(app: Flask) -> None:
     from crm.core import registry
 
@@ -300,5 +303,5 @@ def init_app(app: Flask) -> None:
     history.EVENT_LABELS.update(EVENT_LABELS)  # the ticket page's timeline labels the kinds it is given
     app.add_template_global(consent_block, "community_consent")
     app.add_template_global(requester_ticket, "community_requester_ticket")
-    registry.add_menu(app, 34, "Communauté d'experts", "community.index", _menu_allowed)
+    registry.add_menu(app, 34, "Communauté d'experts", "community.index", _is_expert)
     registry.add_ticket_panel(app, 60, ticket_panel)
