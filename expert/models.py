@@ -131,8 +131,16 @@ class TriageDecision(db.Model):
     call_source: Mapped[str | None] = mapped_column(sa.String(20))
     #: The calls offered to the requester while the answer waits for the call of the question (emptied once chosen).
     call_choices: Mapped[list] = mapped_column(sa.JSON, default=list)
+    #: Set when a submission was matched with the lexical channel only and left unanswered: the semantic channel
+    #: looks at it again after the commit (tickets.triage.second_looks), then clears it.
+    second_look_at: Mapped[datetime | None]
 
-    __table_args__ = (sa.Index("ix_expert_triage_decisions_decided_outcome", "decided_at", "outcome"),)
+    __table_args__ = (
+        sa.Index("ix_expert_triage_decisions_decided_outcome", "decided_at", "outcome"),
+        sa.Index("ix_expert_triage_decisions_second_look", "second_look_at",
+                 postgresql_where=sa.text("second_look_at IS NOT NULL"),
+                 sqlite_where=sa.text("second_look_at IS NOT NULL")),
+    )
 
     @property
     def outcome_label(self) -> str:

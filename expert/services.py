@@ -58,6 +58,32 @@ def search_candidates(text: str, *, call: str | None = None, k: int = 5) -> tupl
     return candidates, {article.id: article for article, _match in results}
 
 
+@contextmanager
+def lexical_matching() -> Iterator[None]:
+    """Within the block, the knowledge base is matched with the lexical channel only (see semantic_after_commit)."""
+    from knowledge_base.index import lexical_only
+
+    with lexical_only():
+        yield
+
+
+def semantic_after_commit() -> bool:
+    """Whether a submission is matched lexically and left to a second look after its commit: the semantic
+    channel is on and fused (KB_SEMANTIC), KB_SEMANTIC_AFTER_COMMIT is set and the request does not come from a
+    conversation with the assistant (already matched with both channels, turn by turn)."""
+    if not (current_app.config["KB_SEMANTIC"] and current_app.config["KB_SEMANTIC_AFTER_COMMIT"]):
+        return False
+    if current_handover() is not None:
+        return False
+    from knowledge_base.index import semantic_active
+
+    try:
+        return semantic_active()
+    except Exception:  # the knowledge base must never stop a request from being filed
+        log.exception("knowledge-base index unavailable during triage")
+        return False
+
+
 def best_passage(text: str, *, call: str | None = None):
     """The passage of a call document to quote when no article is confident (a PassageMatch at least
     KB_PASSAGE_CONFIDENCE), from the index in memory; None if there is none or the base is unavailable."""

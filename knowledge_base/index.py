@@ -9,10 +9,12 @@ the old snapshot meanwhile; only the very first search of a process waits for a 
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -36,6 +38,8 @@ __all__ = [
     "IndexSnapshot",
     "get_index",
     "index_service",
+    "lexical_only",
+    "semantic_active",
     "offered_entries",
     "refresh_index",
     "search_articles",
@@ -51,6 +55,26 @@ EXTENSION_KEY = "guichet.kb_index"
 MIN_CALIBRATION_QUERIES = 30
 
 Key = tuple[int, str, date]  # (version, token, day the validity dates were applied)
+
+#: Set by lexical_only(): searches of this context use the lexical channel of a fused index.
+_LEXICAL_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("kb_lexical_only", default=False)
+
+
+@contextmanager
+def lexical_only() -> Iterator[None]:
+    """Within the block, article and passage searches use the lexical channel alone, with its own calibration
+    (no query is embedded): a submission matches this way and leaves the semantic channel to a second look
+    after its commit (tickets.triage.second_looks)."""
+    token = _LEXICAL_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _LEXICAL_ONLY.reset(token)
+
+
+def _channel(index: MatchIndex | FusedIndex) -> MatchIndex | FusedIndex:
+    """The index a search of this context uses: the lexical channel alone inside lexical_only()."""
+    return index.lexical if isinstance(index, FusedIndex) and _LEXICAL_ONLY.get() else index
 
 
 def today() -> date:
@@ -199,6 +223,8 @@ class IndexService:
             else:
                 index, self.semantic_pending = fused, False
         self._calibrate(index, queries, known)
+        if index is not lexical:  # searched alone by lexical_only(): its confidence calibrated as without fusion
+            self._calibrate(lexical, queries, known)
         passage_entries = self.passage_loader(day)
         passages: MatchIndex | FusedIndex | None = MatchIndex.build(passage_entries) if passage_entries else None
         if passages is not None and self.app.config["KB_SEMANTIC"]:
@@ -386,7 +412,7 @@ def search_articles(query: str, k: int = 5, *, call: str | None = None, topic: s
     """
     if k <= 0 or not query or not query.strip():
         return []
-    index = get_index()
+    index = _channel(get_index())
     matches = index.search(query, k=max(4 * k, k + 20), **_query_vector(index, query))
     if not matches:
         return []
@@ -416,6 +442,7 @@ def search_passages(query: str, k: int = 3, *, call: str | None = None) -> list[
     passages, entries = snapshot.passages, snapshot.passage_entries
     if passages is None:
         return []
+    passages = _channel(passages)
     day = today()
     results = []
     for match in passages.search(query, k=max(4 * k, k + 10), **_query_vector(passages, query)):
@@ -425,6 +452,11 @@ def search_passages(query: str, k: int = 3, *, call: str | None = None) -> list[
             if len(results) == k:
                 break
     return results
+
+
+def semantic_active() -> bool:
+    """Whether searches now use the semantic channel (the current snapshot is fused); builds it if needed."""
+    return isinstance(get_index(), FusedIndex)
 
 
 def best_article(query: str, **filters) -> tuple[Article, Match] | None:

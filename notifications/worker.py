@@ -17,10 +17,16 @@ import psycopg
 import sqlalchemy as sa
 from flask import Flask, current_app
 
+from crm.core import registry
 from crm.core.extensions import db
 from notifications.outbox import CHANNEL, end_threads
 
 log = logging.getLogger(__name__)
+
+
+def wake_worker() -> None:
+    """Have this transaction wake the worker at its commit, as if it wrote an e-mail (work queued for it)."""
+    db.session.info["outbox_kick"] = True
 
 
 def _before_commit(session) -> None:
@@ -73,7 +79,8 @@ def _wait(listener: psycopg.Connection | None, stop: threading.Event, seconds: f
 
 
 def run_worker(app: Flask, *, stop: threading.Event | None = None, max_rounds: int | None = None) -> int:
-    """Dispatch, then wait for a NOTIFY (or the poll interval), until ``stop`` is set; returns the rounds run."""
+    """Run the worker's jobs (crm.core.registry.add_worker_job) then dispatch, then wait for a NOTIFY (or the poll
+    interval), until ``stop`` is set; returns the rounds run."""
     from notifications.scheduler import run_job
 
     stop = stop or threading.Event()
@@ -83,10 +90,11 @@ def run_worker(app: Flask, *, stop: threading.Event | None = None, max_rounds: i
     rounds = 0
     try:
         while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
-            try:
-                run_job(app, "outbox_dispatch")
-            except Exception:  # noqa: BLE001 - logged by run_job; the next round retries
-                log.warning("outbox worker: dispatch failed, retrying")
+            for job_id in [*registry.worker_jobs(app), "outbox_dispatch"]:  # what they write leaves this round
+                try:
+                    run_job(app, job_id)
+                except Exception:  # noqa: BLE001 - logged by run_job; the next round retries
+                    log.warning("outbox worker: %s failed, retrying", job_id)
             rounds += 1
             _wait(listener, stop, wait)
     finally:

@@ -1,7 +1,8 @@
 """Scheduled jobs of the tickets package (registered through crm.core.registry).
 
-Jobs: ``sla_sweep`` (tickets.sla_tracking.sweep_sla), ``unassigned_check`` (signal ``unassigned_too_long``)
-and ``attachment_retention``.
+Jobs: ``sla_sweep`` (tickets.sla_tracking.sweep_sla), ``unassigned_check`` (signal ``unassigned_too_long``),
+``triage_second_look`` (tickets.triage.second_looks, also run by `guichet outbox worker` at every round) and
+``attachment_retention``.
 """
 
 from __future__ import annotations
@@ -93,11 +94,21 @@ def _sla_sweep():
     return sweep_sla()
 
 
+def _second_look():
+    from tickets.triage import second_looks
+
+    counts = second_looks()
+    return counts if counts["looked"] or counts["skipped"] else None
+
+
 def init_app(app: Flask) -> None:
     """Register the jobs (idempotent)."""
     from crm.core import registry
 
     zone = app.config["BABEL_DEFAULT_TIMEZONE"]
+    registry.add_job(app, "triage_second_look", _second_look,
+                     {"trigger": "interval", "seconds": app.config["TRIAGE_SECOND_LOOK_SECONDS"]})
+    registry.add_worker_job(app, "triage_second_look")
     registry.add_job(app, "sla_sweep", _sla_sweep, {"trigger": "interval", "minutes": 1})
     registry.add_job(app, "unassigned_check", check_unassigned, {"trigger": "interval", "minutes": 5})
     registry.add_job(app, "attachment_retention", attachment_retention,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+from dataclasses import asdict
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -13,6 +15,7 @@ from crm.core.models import User
 from expert import services as expert
 from expert import signals as expert_signals
 from expert.models import Outcome, TriageDecision
+from notifications.worker import wake_worker
 from tickets import queries, services
 from tickets.models import (
     ACTIVE_STATUSES,
@@ -132,28 +135,119 @@ def referent_choice(queue: Queue, *, for_submission: bool = False, topic: str | 
 # --- Triage of a new ticket -----------------------------------------------------------------------------
 
 
-def triage_ticket(ticket: Ticket, message: Message | None = None, *, now: datetime | None = None) -> TriageDecision:
-    """Ask the expert module what to do with a new ticket, then apply its decision."""
-    now = now or ticket.created_at or utcnow()
+def _question_facts(ticket: Ticket, message: Message | None) -> dict:
+    """What the expert module decides on, from the ticket and the requester's first message."""
     if ticket.project is not None:  # linked (tickets.linking): by the field, the text or the sender
         call, state = ticket.project.call_code, ticket.project.state
     else:
         call, state = expert.project_context(ticket.project_reference)
-    question, version, decision, articles = expert.decide(
-        subject=ticket.subject, body=message.body if message is not None else "",
-        topic=ticket.topic.slug if ticket.topic else None, call=call,
-        profiles=expert.requester_profiles(ticket.requester), project_state=state, channel=ticket.channel,
-        today=now.date(),
-    )
+    return {"subject": ticket.subject, "body": message.body if message is not None else "",
+            "topic": ticket.topic.slug if ticket.topic else None, "call": call,
+            "profiles": expert.requester_profiles(ticket.requester), "project_state": state,
+            "channel": ticket.channel}
+
+
+def triage_ticket(ticket: Ticket, message: Message | None = None, *, now: datetime | None = None) -> TriageDecision:
+    """Ask the expert module what to do with a new ticket, then apply its decision.
+
+    A submission with the semantic channel on (KB_SEMANTIC_AFTER_COMMIT) is matched with the lexical channel
+    only; if that leaves it to a person, its decision is marked for a second look with both channels after the
+    commit (second_looks), which the outbox worker, woken by the commit, runs within a second.
+    """
+    now = now or ticket.created_at or utcnow()
+    later = services.current_opening(ticket) is not None and expert.semantic_after_commit()
+    with expert.lexical_matching() if later else nullcontext():
+        question, version, decision, articles = expert.decide(**_question_facts(ticket, message), today=now.date())
     services.ensure_reference(ticket, now)  # after the matching: see ensure_reference
     record = expert.record_decision(ticket.id, question, version, decision, now=now)
     record.ticket = ticket  # the ticket may not be inserted yet (a submission writes it at the end)
     _apply(ticket, decision, record, articles, now)
+    if later and record.action == Outcome.HUMAN and not decision.require_human:
+        record.second_look_at = now
+        expert.add_note(record, "rapprochement lexical seul au dépôt : le canal sémantique relit la question "
+                                "juste après l'enregistrement")
+        wake_worker()
     if decision.hits:  # the decision row is the full record; the audit trail notes only rules that fired
         services.record_event(ticket, "triage", None, at=now, action=record.action, rules=decision.rules_matched,
                               article=record.article_id, confidence=record.confidence)
     services.flush_unless_opening(ticket)
     return record
+
+
+# --- The semantic channel's second look, after the submission's commit --------------------------------------
+
+
+def second_looks(*, now: datetime | None = None, limit: int = 50) -> dict[str, int]:
+    """Look again, with both channels, at the submissions the lexical channel left to a person (oldest first).
+
+    A ticket still untouched (new or open, nobody assigned, no answer yet) that the fused matching now answers
+    confidently gets the automatic answer (article or passage) as if triage had found it at once: its message,
+    the « auto_answered » status, the decision updated with the rules that fired, an audit event, and the
+    requester's e-mail. Otherwise the decision only keeps the better candidates and a note. Each decision is
+    looked at once; rows are claimed with SKIP LOCKED, so several workers never take the same one.
+    """
+    now = now or utcnow()
+    records = db.session.scalars(
+        sa.select(TriageDecision).where(TriageDecision.second_look_at.is_not(None))
+        .order_by(TriageDecision.second_look_at, TriageDecision.id).limit(limit).with_for_update(skip_locked=True)
+    ).all()
+    counts = {"looked": 0, "answered": 0, "skipped": 0}
+    for record in records:
+        record.second_look_at = None
+        ticket = db.session.get(Ticket, record.ticket_id)
+        if ticket is None or not _untouched(ticket):
+            expert.add_note(record, "seconde lecture sans objet : la demande a été prise en charge entre-temps")
+            counts["skipped"] += 1
+            continue
+        counts["looked"] += 1
+        counts["answered"] += _second_look(ticket, record, now)
+    db.session.flush()
+    return counts
+
+
+def _untouched(ticket: Ticket) -> bool:
+    """Nobody has dealt with the ticket since its submission (an automatic answer may still be given)."""
+    return (ticket.status in (Status.NEW, Status.OPEN) and ticket.assignee_id is None
+            and ticket.first_responded_at is None)
+
+
+def _second_look(ticket: Ticket, record: TriageDecision, now: datetime) -> bool:
+    """Decide again with both channels; apply an automatic answer found this time. Returns whether it answered."""
+    message = db.session.scalar(
+        sa.select(Message).where(Message.ticket_id == ticket.id, Message.author_kind == AuthorKind.REQUESTER)
+        .order_by(Message.id).limit(1))
+    calls = {"stated_call": record.call_code} if record.call_source == "form" else (
+        {"chosen_call": record.call_code} if record.call_source == "choice" else {})
+    question, version, decision, articles = expert.decide(**_question_facts(ticket, message), today=now.date(),
+                                                          **calls)
+    record.candidates = [asdict(c) for c in decision.candidates][:5]
+    article = articles.get(decision.article_id) if decision.action == Outcome.AUTO_ANSWERED else None
+    passage = decision.passage if (article is None and decision.passage is not None and not decision.route_to
+                                   and not decision.require_human) else None
+    if article is None and passage is None:
+        confidence = f"{decision.confidence:.2f}".replace(".", ",")
+        expert.add_note(record, f"seconde lecture avec le canal sémantique : pas de réponse assez sûre "
+                                f"(confiance {confidence}), la demande reste à traiter")
+        return False
+    record.rules_matched, record.rule_set_version = decision.to_dict()["rules"], version
+    expert.set_action(record, Outcome.AUTO_ANSWERED)
+    if article is not None:
+        record.confidence = decision.confidence
+        expert.add_note(record, "seconde lecture avec le canal sémantique : réponse par l'article "
+                                f"« {article.question} »")
+        expert.answer_with(record, article)
+        auto_answer(ticket, article, now=now)
+    else:
+        record.confidence = passage.confidence
+        expert.add_note(record, "seconde lecture avec le canal sémantique : réponse par un passage de document "
+                                "d'appel, à confirmer par le demandeur")
+        expert.answer_with_passage(record, passage)
+        passage_answer(ticket, passage, now=now)
+    services.record_event(ticket, "triage", None, at=now, action=record.action, rules=decision.rules_matched,
+                          article=record.article_id, confidence=record.confidence, second_look=True)
+    db.session.flush()
+    announce_auto_answer(ticket, decision=record)
+    return True
 
 
 def _apply(ticket: Ticket, decision, record: TriageDecision, articles: dict, now: datetime) -> None:

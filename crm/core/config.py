@@ -167,6 +167,13 @@ class Config:
     #: (docs/semantic.md); off, or the model unavailable, the lexical matcher answers alone.
     KB_SEMANTIC: bool = True
     KB_SEMANTIC_MODEL: str = "multilingual-e5-small-q4"
+    #: With the semantic channel on, a submission is triaged with the lexical channel only (a few milliseconds)
+    #: and a question it could not answer gets a second look with both channels after the commit, by the outbox
+    #: worker (woken by the submission's NOTIFY) or the ``triage_second_look`` job; off, the request embeds the
+    #: question itself (about 40 to 80 ms more per submission, docs/semantic.md).
+    KB_SEMANTIC_AFTER_COMMIT: bool = True
+    #: How often the scheduler's ``triage_second_look`` job runs (the outbox worker runs it at every round too).
+    TRIAGE_SECOND_LOOK_SECONDS: int = 5
     #: Precision aimed at for the auto-answers: the fused confidence is shifted so that, on the labelled questions
     #: held out in turn, the results at or above KB_AUTO_ANSWER_CONFIDENCE are right this often (docs/semantic.md).
     KB_AUTO_ANSWER_PRECISION: float = 0.96

@@ -120,6 +120,19 @@ def jobs(app: Flask) -> list[Job]:
     return list(app.extensions.get("guichet.jobs", []))
 
 
+def add_worker_job(app: Flask, job_id: str) -> None:
+    """Also run a registered job at every round of `guichet outbox worker`, before the dispatch (work a commit
+    queues for right after it: the worker is woken by the commit's NOTIFY, notifications.worker.wake_worker)."""
+    registered = app.extensions.setdefault("guichet.worker_jobs", [])
+    if job_id not in registered:
+        registered.append(job_id)
+
+
+def worker_jobs(app: Flask) -> list[str]:
+    """The jobs `guichet outbox worker` runs at every round, in registration order."""
+    return list(app.extensions.get("guichet.worker_jobs", []))
+
+
 def set_mail_intake(app: Flask, handler: Callable) -> None:
     """Register the function InboundMail -> IntakeResult (notifications.intake) that turns mail into requests."""
     app.extensions["guichet.mail_intake"] = handler
