@@ -416,19 +416,23 @@ def search_articles(query: str, k: int = 5, *, call: str | None = None, topic: s
     matches = index.search(query, k=max(4 * k, k + 20), **_query_vector(index, query))
     if not matches:
         return []
-    statement = offered_articles_query(today(), topic=topic, language=language).where(
-        Article.external_id.in_([m.id for m in matches])
-    )
-    articles = {a.external_id: a for a in db.session.scalars(statement)}
-    results = []
+    # The best 2k are read first (rows with their texts and JSON lists cost more than the statement); the rest
+    # only if filters or articles withdrawn meanwhile left fewer than k.
+    offered = offered_articles_query(today(), topic=topic, language=language)
+    results: list[tuple[Article, Match]] = []
     floor = 0.0
-    for match in matches:
-        article = articles.get(match.id)
-        if match.score > floor and article is not None and article.applies_to_call(call):
-            results.append((article, match))
-            floor = max(floor, min_relative_score * results[0][1].score)
-            if len(results) == k:
-                break
+    for chunk in (matches[:2 * k], matches[2 * k:]):
+        if not chunk:
+            break
+        ids = [m.id for m in chunk]
+        articles = {a.external_id: a for a in db.session.scalars(offered.where(Article.external_id.in_(ids)))}
+        for match in chunk:
+            article = articles.get(match.id)
+            if match.score > floor and article is not None and article.applies_to_call(call):
+                results.append((article, match))
+                floor = max(floor, min_relative_score * results[0][1].score)
+                if len(results) == k:
+                    return results
     return results
 
 

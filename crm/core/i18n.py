@@ -167,10 +167,25 @@ class SourcePluralDomain(Domain):
         return translations
 
 
+_wtforms_translations: dict[str, support.Translations] = {}
+
+
+def _cache_wtforms_translations() -> None:
+    """WTForms' own messages (« Ce champ est requis. ») read from disk once per process and locale: Flask-WTF
+    (flask_wtf.i18n) loads the catalogue again for every request with a form unless the request holds it."""
+    from wtforms.i18n import messages_path
+
+    locale = str(get_locale())
+    if locale not in _wtforms_translations:
+        _wtforms_translations[locale] = support.Translations.load(messages_path(), [locale], domain="wtforms")
+    request.wtforms_translations = _wtforms_translations[locale]
+
+
 def init_app(app: Flask) -> None:
     """Register the template filters and globals of the shell, and the French plural rule."""
     from crm.core.extensions import babel
 
+    app.before_request(_cache_wtforms_translations)
     babel.domain_instance = SourcePluralDomain(domain=app.config.get("BABEL_DOMAIN", "messages"))
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(datetime_tag, "datetime_tag")
