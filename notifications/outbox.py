@@ -371,27 +371,56 @@ def _retry_or_fail(row: OutboxMessage, error: str, now: datetime, result: Dispat
         result.retried += 1
 
 
+class _SmtpSession:
+    """The dispatch run's SMTP connection: opened at the first mail to send, kept for the run's later rounds
+    (a thread's next mail comes in the next round), closed at the end or dropped after a connection error."""
+
+    def __init__(self, config) -> None:
+        self.config = config
+        self.transport: SmtpTransport | None = None
+
+    def get(self) -> SmtpTransport:
+        if self.transport is None:
+            self.transport = SmtpTransport(self.config).__enter__()
+        return self.transport
+
+    def drop(self) -> None:
+        """Forget a connection that failed (closed without QUIT); the next round opens a new one."""
+        if self.transport is not None and self.transport.client is not None:
+            self.transport.client.close()
+        self.transport = None
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.__exit__(None, None, None)
+            self.transport = None
+
+
 def dispatch_outbox(now: datetime | None = None, *, batch: int | None = None) -> DispatchResult:
-    """Send due outbox rows over SMTP, each thread's in order; commits after each row (a job-level function, not a
-    service). Rounds go on until nothing is left to claim."""
+    """Send due outbox rows over SMTP, each thread's in order, over one connection per run; commits after each
+    row (a job-level function, not a service). Rounds go on until nothing is left to claim."""
     now = now or utcnow()
     batch = batch or current_app.config["OUTBOX_BATCH"]
     result = DispatchResult()
     released = False
-    while True:
-        try:
-            if not released:  # claims a crashed dispatcher left: once per run, every round has the same `now`
-                _release_stale(now)
-                released = True
-            rows = claim_batch(now, batch)
-            db.session.commit()
-        except sa.exc.OperationalError:  # SQLite: another dispatcher holds the write lock
-            db.session.rollback()
-            return result
-        if not rows:
-            return result
-        _send_rows(rows, now, result)
-        # a round sends at most one mail per thread and recipient: the next round takes those that followed
+    smtp = _SmtpSession(current_app.config)
+    try:
+        while True:
+            try:
+                if not released:  # claims a crashed dispatcher left: once per run, every round has the same `now`
+                    _release_stale(now)
+                    released = True
+                rows = claim_batch(now, batch)
+                db.session.commit()
+            except sa.exc.OperationalError:  # SQLite: another dispatcher holds the write lock
+                db.session.rollback()
+                return result
+            if not rows:
+                return result
+            _send_rows(rows, now, result, smtp)
+            # a round sends at most one mail per thread and recipient: the next round takes those that followed
+    finally:
+        smtp.close()
 
 
 def _skip_stale(rows: list[OutboxMessage], result: DispatchResult) -> list[OutboxMessage]:
@@ -407,30 +436,31 @@ def _skip_stale(rows: list[OutboxMessage], result: DispatchResult) -> list[Outbo
     return [row for row in rows if row.id not in reasons]
 
 
-def _send_rows(rows: list[OutboxMessage], now: datetime, result: DispatchResult) -> None:
+def _send_rows(rows: list[OutboxMessage], now: datetime, result: DispatchResult, smtp: _SmtpSession) -> None:
     pending = _skip_stale(rows, result)
     if not pending:
         return
     try:
-        with SmtpTransport(current_app.config) as transport:
-            while pending:
-                row = pending[0]
-                try:
-                    transport.send(build_message(row))
-                except PermanentError as error:  # this message alone fails; the batch goes on
-                    _retry_or_fail(row, str(error), now, result, permanent=True)
-                except TransientError as error:  # this message alone comes back later
-                    _retry_or_fail(row, str(error), now, result)
-                else:
-                    row.status = OutboxStatus.SENT
-                    row.sent_at = utcnow()
-                    row.claim_token = None
-                    row.last_error = ""
-                    result.sent += 1
-                pending.pop(0)
-                db.session.commit()
+        transport = smtp.get()
+        while pending:
+            row = pending[0]
+            try:
+                transport.send(build_message(row))
+            except PermanentError as error:  # this message alone fails; the batch goes on
+                _retry_or_fail(row, str(error), now, result, permanent=True)
+            except TransientError as error:  # this message alone comes back later
+                _retry_or_fail(row, str(error), now, result)
+            else:
+                row.status = OutboxStatus.SENT
+                row.sent_at = utcnow()
+                row.claim_token = None
+                row.last_error = ""
+                result.sent += 1
+            pending.pop(0)
+            db.session.commit()
     except (smtplib.SMTPException, OSError) as error:
         # Connection-level problem: this row and the rest of the batch go back with a delay.
+        smtp.drop()
         message = f"{type(error).__name__}: {error}"
         for row in pending:
             _retry_or_fail(row, message, now, result)

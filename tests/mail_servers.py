@@ -39,6 +39,7 @@ class _Collector:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope: Envelope):  # noqa: N802
+        self.owner.peers.append(session.peer)  # (address, port): one port per SMTP connection
         self.owner.messages.append(email.message_from_bytes(envelope.original_content or envelope.content,
                                                             policy=email.policy.default))
         return "250 Message accepted for delivery"
@@ -51,6 +52,7 @@ class SmtpCatcher:
         self.port = port or free_port()
         self.smtputf8 = smtputf8  # whether the server takes internationalised addresses (RFC 6531)
         self.messages: list[email.message.EmailMessage] = []
+        self.peers: list[tuple] = []  # the client end of the connection each message came over
         self.refused: set[str] = set()
         self.deferred: set[str] = set()
         self.controller: Controller | None = None

@@ -30,6 +30,7 @@ def smtp(app, server):
     saved = {k: app.config.get(k) for k in server.config()}
     app.config.update(server.config())
     server.messages.clear()
+    server.peers.clear()
     server.deferred.clear()
     yield server
     app.config.update(saved)
@@ -57,6 +58,8 @@ def test_a_reply_that_resolves_arrives_before_the_resolution_mail(make_ticket, a
     result = dispatch_outbox()
 
     assert result.sent == 3 and _kinds(smtp) == ["ack", "reply", "resolved"]
+    # three rounds (one mail of the thread per round), one SMTP connection for the whole run
+    assert len(set(smtp.peers)) == 1
 
 
 def test_the_resolution_mail_and_its_survey_are_not_sent_once_the_ticket_is_reopened(make_ticket, agent, smtp):
