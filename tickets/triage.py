@@ -26,6 +26,7 @@ from tickets.models import (
     QueueMember,
     Status,
     Ticket,
+    TicketEvent,
 )
 from tickets.services import TicketError
 
@@ -206,9 +207,18 @@ def second_looks(*, now: datetime | None = None, limit: int = 50) -> dict[str, i
 
 
 def _untouched(ticket: Ticket) -> bool:
-    """Nobody has dealt with the ticket since its submission (an automatic answer may still be given)."""
-    return (ticket.status in (Status.NEW, Status.OPEN) and ticket.assignee_id is None
-            and ticket.first_responded_at is None)
+    """Nobody has dealt with the ticket since its submission: new or open, nobody assigned, no answer, no message
+    after the first (a note, a reply, the requester writing again) and no change made by a member of staff."""
+    if ticket.status not in (Status.NEW, Status.OPEN) or ticket.assignee_id is not None:
+        return False
+    if ticket.first_responded_at is not None:
+        return False
+    messages = db.session.scalar(sa.select(sa.func.count()).where(Message.ticket_id == ticket.id))
+    by_someone = TicketEvent.actor_id.is_not(None)
+    if ticket.requester_id is not None:
+        by_someone = sa.and_(by_someone, TicketEvent.actor_id != ticket.requester_id)
+    changed = db.session.scalar(sa.select(sa.exists().where(TicketEvent.ticket_id == ticket.id, by_someone)))
+    return messages <= 1 and not changed
 
 
 def _second_look(ticket: Ticket, record: TriageDecision, now: datetime) -> bool:

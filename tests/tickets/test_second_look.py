@@ -24,7 +24,7 @@ from knowledge_base.vectors import embed_pending
 from notifications.models import OutboxMessage, OutboxStatus
 from notifications.worker import run_worker
 from tests.knowledge_base.test_kb_semantic import ConceptEncoder
-from tickets import services, triage
+from tickets import services, triage, workflow
 from tickets.models import AuthorKind, Status, TicketEvent
 
 ARTICLES = {
@@ -102,6 +102,21 @@ def test_a_ticket_someone_took_meanwhile_is_left_alone(encoder, make_ticket, mak
     decision = expert.latest_decision(ticket)
     assert decision.second_look_at is None and decision.action == Outcome.HUMAN
     assert "prise en charge entre-temps" in decision.notes[-1]
+
+
+@pytest.mark.parametrize("meanwhile", ["note", "requester", "topic"])
+def test_a_note_a_new_message_or_a_change_by_staff_meanwhile_stops_it(encoder, make_ticket, make_user, meanwhile):
+    ticket = make_ticket(topic="autre", **PARAPHRASE)
+    agent = make_user("agent")
+    if meanwhile == "note":
+        services.add_internal_note(ticket, author=agent, body="Je regarde.")
+    elif meanwhile == "requester":
+        workflow.add_requester_reply(ticket, body="J'ajoute une précision.")
+    else:
+        services.update_ticket(ticket, by=agent, topic=services.topic_with_slug("depot"))
+    assert triage.second_looks()["skipped"] == 1
+    db.session.expire_all()
+    assert ticket.status != Status.AUTO_ANSWERED and _answer_mails(ticket) == []
 
 
 def test_no_confident_answer_keeps_the_ticket_for_people(encoder, make_ticket):
