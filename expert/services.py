@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass
@@ -82,6 +82,52 @@ def semantic_after_commit() -> bool:
     except Exception:  # the knowledge base must never stop a request from being filed
         log.exception("knowledge-base index unavailable during triage")
         return False
+
+
+class OfferedArticles(Mapping):
+    """The candidates' articles by id, each read (offered today, one statement) only when asked for: triage
+    decides on the index's candidates and reads the one article it answers with (most submissions read none)."""
+
+    def __init__(self, ids) -> None:
+        self._ids = list(ids)
+        self._read: dict[int, object] = {}
+
+    def __getitem__(self, article_id):
+        if article_id not in self._ids:
+            raise KeyError(article_id)
+        if article_id not in self._read:
+            from knowledge_base.index import offered_article
+
+            self._read[article_id] = offered_article(article_id)
+        if self._read[article_id] is None:  # withdrawn since the index was built
+            raise KeyError(article_id)
+        return self._read[article_id]
+
+    def __iter__(self):
+        return (article_id for article_id in self._ids if article_id in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def triage_candidates(text: str, *, call: str | None = None,
+                      k: int = 5) -> tuple[list[rules_engine.Candidate], OfferedArticles]:
+    """The best articles for a text as rule candidates, from the index in memory, and their articles read on
+    demand (see OfferedArticles); empty if the base is unavailable."""
+    from knowledge_base.index import search_entries
+
+    try:
+        results = search_entries(text, k=k, call=call)
+    except Exception:  # the knowledge base must never stop a request from being filed
+        log.exception("knowledge-base search failed during triage")
+        return [], OfferedArticles([])
+    candidates = [
+        rules_engine.Candidate(article_id=entry.meta["pk"], title=entry.question, score=round(float(match.score), 4),
+                               confidence=round(float(match.confidence), 4), matched_text=match.matched_text,
+                               external_id=entry.id, calls=tuple(entry.meta.get("calls") or ()))
+        for entry, match in results
+    ]
+    return candidates, OfferedArticles(c.article_id for c in candidates)
 
 
 def best_passage(text: str, *, call: str | None = None):
@@ -277,7 +323,7 @@ def decide(*, subject: str, body: str = "", topic: str | None = None, call: str 
                                      project_state=project_state, channel=channel, today=day,
                                      call_open=detection.is_open, call_choices=detection.choices,
                                      call_source=detection.source)
-    question.candidates, articles = search_candidates(question.text, call=question.call)
+    question.candidates, articles = triage_candidates(question.text, call=question.call)
     version, decision = evaluate_question(question)
     explanation = detection.explanation()
     if explanation is not None:

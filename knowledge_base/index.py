@@ -28,7 +28,7 @@ from knowledge_base.documents.search import PassageMatch, offered_passage_entrie
 from knowledge_base.evaluation import EvaluationInputError, LabelledQuery, load_queries
 from knowledge_base.fusion import QUERY_CHARS, FusedIndex, calibrate_on_phrasings, passage_texts
 from knowledge_base.matcher import Entry, Match, MatchIndex
-from knowledge_base.models import Article
+from knowledge_base.models import Article, calls_apply
 from knowledge_base.semantic import embed_missing, load_encoder, text_hash
 from knowledge_base.services import current_kb_version, offered_articles_query
 from knowledge_base.vectors import stored_vectors
@@ -42,7 +42,9 @@ __all__ = [
     "semantic_active",
     "offered_entries",
     "refresh_index",
+    "offered_article",
     "search_articles",
+    "search_entries",
     "search_passages",
     "today",
 ]
@@ -109,7 +111,7 @@ def article_entry(article: Article) -> Entry:
         answer=article.answer,
         phrasings=tuple(article.phrasings or ()),
         topic=article.topic,
-        meta={"calls": list(article.calls or ()), "language": article.language},
+        meta={"calls": list(article.calls or ()), "language": article.language, "pk": article.id},
     )
 
 
@@ -434,6 +436,40 @@ def search_articles(query: str, k: int = 5, *, call: str | None = None, topic: s
                 if len(results) == k:
                     return results
     return results
+
+
+def _entries_by_id(index: MatchIndex | FusedIndex) -> dict[str, Entry]:
+    """The index's entries by id, computed once per index (snapshots are immutable)."""
+    found = getattr(index, "_entries_by_id", None)
+    if found is None:
+        found = {entry.id: entry for entry in index.entries}
+        index._entries_by_id = found
+    return found
+
+
+def search_entries(query: str, k: int = 5, *, call: str | None = None,
+                   language: str | None = "fr") -> list[tuple[Entry, Match]]:
+    """Like search_articles, from the index in memory alone (no statement): the entries of the articles offered
+    when the snapshot was built (``entry.meta["pk"]``: the article's id). An article withdrawn since may still be
+    among them until the next rebuild (KB_REFRESH_SECONDS); read it with offered_article before answering with it."""
+    if k <= 0 or not query or not query.strip():
+        return []
+    index = _channel(get_index())
+    by_id = _entries_by_id(index)
+    results = []
+    for match in index.search(query, k=max(4 * k, k + 20), **_query_vector(index, query)):
+        entry = by_id.get(match.id)
+        if (match.score > 0 and entry is not None and (language is None or entry.meta.get("language") == language)
+                and calls_apply(entry.meta.get("calls"), call)):
+            results.append((entry, match))
+            if len(results) == k:
+                break
+    return results
+
+
+def offered_article(article_id: int) -> Article | None:
+    """The article if it is offered today (published, within its validity dates), read now."""
+    return db.session.scalar(offered_articles_query(today()).where(Article.id == article_id))
 
 
 def search_passages(query: str, k: int = 3, *, call: str | None = None) -> list[PassageMatch]:

@@ -13,6 +13,11 @@ from crm.core.models import User
 from knowledge_base.text import call_key
 
 
+def calls_apply(calls, call: str | None) -> bool:
+    """True when an article listing ``calls`` (none: every call) is about ``call`` (codes compared by call_key)."""
+    return call is None or not calls or call_key(call) in {call_key(c) for c in calls}
+
+
 class ArticleStatus(enum.StrEnum):
     """Life cycle of an article: only published articles are offered to requesters."""
 
@@ -82,7 +87,7 @@ class Article(db.Model):
 
     def applies_to_call(self, call: str | None) -> bool:
         """True for an article about every call (no list) or one that lists ``call`` (codes compared by call_key)."""
-        return call is None or not self.calls or call_key(call) in {call_key(c) for c in self.calls}
+        return calls_apply(self.calls, call)
 
     def content(self) -> dict:
         """Return the editable content as a plain dict (what a revision stores)."""

@@ -141,7 +141,7 @@ def test_knowledge_base_failure_does_not_block_the_request(demo_rules, make_tick
     def broken(*args, **kwargs):
         raise RuntimeError("index indisponible")
 
-    monkeypatch.setattr(knowledge_base.index, "search_articles", broken)
+    monkeypatch.setattr(knowledge_base.index, "search_entries", broken)  # what triage searches
     ticket = make_ticket(**DEADLINE)
     assert ticket.id is not None
     assert services.latest_decision(ticket).candidates == []
