@@ -277,6 +277,8 @@ def _apply(ticket: Ticket, decision, record: TriageDecision, articles: dict, now
         expert.answer_with(record, article)
         auto_answer(ticket, article, now=now)
     elif decision.action == Outcome.AUTO_ANSWERED:
+        expert.add_note(record, "l'article choisi n'est plus proposé (retiré entre-temps) : réponse automatique "
+                                "écartée")
         expert.set_action(record, Outcome.HUMAN)
     if (record.action == Outcome.HUMAN and decision.passage is not None and not decision.route_to
             and not decision.require_human):

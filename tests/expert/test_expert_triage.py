@@ -147,6 +147,20 @@ def test_knowledge_base_failure_does_not_block_the_request(demo_rules, make_tick
     assert services.latest_decision(ticket).candidates == []
 
 
+def test_an_article_withdrawn_since_the_index_was_built_is_never_the_answer(kb, demo_rules, make_ticket):
+    from knowledge_base.index import refresh_index
+    from knowledge_base.models import Article
+
+    refresh_index()
+    # withdrawn as by another instance: the version is not bumped, this process's index still lists it
+    db.session.execute(sa.update(Article).where(Article.external_id == "kb-date-limite").values(status="archived"))
+    ticket = make_ticket(**DEADLINE)
+    decision = services.latest_decision(ticket)
+    assert decision.candidates[0]["external_id"] == "kb-date-limite"  # still a candidate (until the refresh)
+    assert ticket.status != Status.AUTO_ANSWERED and decision.article_id is None
+    assert decision.action == Outcome.HUMAN and "retiré entre-temps" in decision.notes[-1]
+
+
 def test_referent_chosen_by_load_among_available(referents, make_ticket, reference_data, make_user):
     queue = reference_data["queues"]["referents-amendements"]
     first, second = referents
