@@ -53,8 +53,10 @@ def _limiter_follows_the_test_config(app):
 def _fresh_reference_cache(app):
     """Each test starts with no cached reference data: the previous test's rows were rolled back."""
     from crm.core import refcache
+    from knowledge_base.index import index_service
 
     refcache.clear(app)
+    index_service(app)._last_check = float("-inf")  # the knowledge-base version compared at the first search
 
 
 @pytest.fixture(autouse=True)

@@ -196,7 +196,6 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
     REFERENCE_REFRESH_SECONDS = 0.0  # compare versions in every transaction: statement counts are exact
-    KB_REFRESH_SECONDS = 0.0  # the same for the knowledge-base index: a rolled-back test leaves no stale snapshot
     PASSWORD_HASH_PROFILE = "CHEAPEST"  # noqa: S105 - 1 pass over 8 KiB: the suite creates hundreds of accounts
     KB_SEMANTIC = False  # the tests of the semantic channel turn it on (tests/knowledge_base/test_kb_semantic.py)
     SERVER_NAME = "localhost"
