@@ -232,8 +232,7 @@ def _second_look(ticket: Ticket, record: TriageDecision, now: datetime) -> bool:
                                                           **calls)
     record.candidates = [asdict(c) for c in decision.candidates][:5]
     article = articles.get(decision.article_id) if decision.action == Outcome.AUTO_ANSWERED else None
-    passage = decision.passage if (article is None and decision.passage is not None and not decision.route_to
-                                   and not decision.require_human) else None
+    passage = _quotable_passage(decision) if article is None else None
     if article is None and passage is None:
         confidence = f"{decision.confidence:.2f}".replace(".", ",")
         expert.add_note(record, f"seconde lecture avec le canal sémantique : pas de réponse assez sûre "
@@ -248,11 +247,9 @@ def _second_look(ticket: Ticket, record: TriageDecision, now: datetime) -> bool:
         expert.answer_with(record, article)
         auto_answer(ticket, article, now=now)
     else:
-        record.confidence = passage.confidence
-        expert.add_note(record, "seconde lecture avec le canal sémantique : réponse par un passage de document "
-                                "d'appel, à confirmer par le demandeur")
-        expert.answer_with_passage(record, passage)
-        passage_answer(ticket, passage, now=now)
+        _answer_with_passage(ticket, record, passage, now,
+                             "seconde lecture avec le canal sémantique : réponse par un passage de document d'appel, "
+                             "à confirmer par le demandeur")
     services.record_event(ticket, "triage", None, at=now, action=record.action, rules=decision.rules_matched,
                           article=record.article_id, confidence=record.confidence, second_look=True)
     db.session.flush()
@@ -280,13 +277,10 @@ def _apply(ticket: Ticket, decision, record: TriageDecision, articles: dict, now
         expert.add_note(record, "l'article choisi n'est plus proposé (retiré entre-temps) : réponse automatique "
                                 "écartée")
         expert.set_action(record, Outcome.HUMAN)
-    if (record.action == Outcome.HUMAN and decision.passage is not None and not decision.route_to
-            and not decision.require_human):
-        expert.add_note(record, "réponse par un passage de document d'appel, à confirmer par le demandeur")
-        expert.set_action(record, Outcome.AUTO_ANSWERED)
-        record.confidence = decision.passage.confidence
-        expert.answer_with_passage(record, decision.passage)
-        passage_answer(ticket, decision.passage, now=now)
+    passage = _quotable_passage(decision)
+    if record.action == Outcome.HUMAN and passage is not None:
+        _answer_with_passage(ticket, record, passage, now,
+                             "réponse par un passage de document d'appel, à confirmer par le demandeur")
     if record.action == Outcome.ROUTED and ticket.queue.is_referent_group:
         referent, why = referent_choice(ticket.queue, for_submission=services.current_opening(ticket) is not None,
                                         topic=ticket.topic.slug if ticket.topic else None,
@@ -294,6 +288,22 @@ def _apply(ticket: Ticket, decision, record: TriageDecision, articles: dict, now
         expert.add_note(record, why)
         if referent is not None:
             services.assign_ticket(ticket, referent, by=None, now=now)
+
+
+def _quotable_passage(decision):
+    """The passage of a call document the decision may quote: none when a rule routes or requires a person."""
+    if decision.passage is None or decision.route_to or decision.require_human:
+        return None
+    return decision.passage
+
+
+def _answer_with_passage(ticket: Ticket, record: TriageDecision, passage, now: datetime, note: str) -> None:
+    """Answer by quoting ``passage``: the decision records it (with ``note``) and the ticket gets its message."""
+    expert.add_note(record, note)
+    expert.set_action(record, Outcome.AUTO_ANSWERED)
+    record.confidence = passage.confidence
+    expert.answer_with_passage(record, passage)
+    passage_answer(ticket, passage, now=now)
 
 
 def auto_answer(ticket: Ticket, article, *, now: datetime) -> Message:

@@ -172,9 +172,13 @@ _wtforms_translations: dict[str, support.Translations] = {}
 
 def _cache_wtforms_translations() -> None:
     """WTForms' own messages (« Ce champ est requis. ») read from disk once per process and locale: Flask-WTF
-    (flask_wtf.i18n) loads the catalogue again for every request with a form unless the request holds it."""
+    (flask_wtf.i18n) loads the catalogue again for every request with a form unless the request holds it. Only for
+    requests that send a form: the locale is not worked out (nor the signed-in user loaded) for the others, and a
+    GET that renders a form still gets the catalogue from Flask-WTF itself."""
     from wtforms.i18n import messages_path
 
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
     locale = str(get_locale())
     if locale not in _wtforms_translations:
         _wtforms_translations[locale] = support.Translations.load(messages_path(), [locale], domain="wtforms")
