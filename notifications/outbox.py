@@ -158,31 +158,48 @@ def _thread_rows(rows: dict[str, dict], known: dict[str, list[str]]) -> None:
             first.setdefault(pair, values["message_id"])
 
 
-#: Above this many rows a batch is inserted as an executemany (SQLAlchemy's "insertmanyvalues": the statement
-#: is compiled once and cached, the rows sent as multi-row VALUES pages of up to a thousand) instead of one
-#: statement with a bound parameter per value, compiled afresh each time (150 rows: about 3 times slower, the
-#: largest share of a busy SLA sweep once its e-mails were batched); the commit hook then sends the NOTIFY.
+#: Above this many rows a batch is inserted as an executemany (SQLAlchemy's "insertmanyvalues": the rows sent as
+#: multi-row VALUES pages of up to a thousand) and the commit hook sends the NOTIFY; up to this many, the NOTIFY
+#: rides on the insert itself (a CTE), in a statement of one bound parameter per row and column.
 MANY_ROWS = 20
+
+#: the notifying statements of _insert_rows, by (columns, number of rows): built once per process, so that a
+#: submission neither builds nor compiles its e-mail's INSERT again (literal values made each batch a statement
+#: of its own, compiled afresh)
+_NOTIFYING: dict[tuple[tuple[str, ...], int], sa.Select] = {}
+
+
+def _notifying_insert(columns: tuple[str, ...], rows: int) -> sa.Select:
+    """INSERT … ON CONFLICT DO NOTHING of ``rows`` rows whose written ids, if any, send the NOTIFY (PostgreSQL)."""
+    statement = _NOTIFYING.get((columns, rows))
+    if statement is None:
+        from sqlalchemy.dialects.postgresql import insert
+
+        table = OutboxMessage.__table__
+        written = insert(table).values([
+            {c: sa.bindparam(f"{c}_{i}", type_=table.c[c].type) for c in columns} for i in range(rows)
+        ]).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.id).cte("written")
+        statement = sa.select(sa.func.pg_notify(CHANNEL, "")).where(sa.exists(sa.select(written.c.id)))
+        _NOTIFYING[(columns, rows)] = statement
+    return statement
 
 
 def _insert_rows(rows: list[dict]) -> None:
-    """One multi-row insert; on PostgreSQL the same statement sends the NOTIFY that wakes the outbox worker
-    (delivered at commit, like the one the commit hook sends): no statement of its own. A large batch is an
-    executemany (MANY_ROWS), still one statement up to a thousand rows."""
+    """One insert of the rows; on PostgreSQL with the outbox kick on, the same statement sends the NOTIFY that
+    wakes the outbox worker (delivered at commit, like the one the commit hook sends): no statement of its own.
+    Otherwise, and for a large batch (MANY_ROWS), an executemany of the plain INSERT, still one statement up to a
+    thousand rows (compiled once: the values are parameters)."""
     table = OutboxMessage.__table__
-    if len(rows) > MANY_ROWS:
-        written = db.session.execute(
-            dialect_insert(table).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.id), rows
-        ).all()
-        if written:
-            db.session.info["outbox_kick"] = True
+    if (len(rows) <= MANY_ROWS and db.session.get_bind().dialect.name == "postgresql"
+            and current_app.config["OUTBOX_KICK_AFTER_COMMIT"]):
+        columns = tuple(rows[0])
+        db.session.execute(_notifying_insert(columns, len(rows)),
+                           {f"{c}_{i}": row[c] for i, row in enumerate(rows) for c in columns})
         return
-    insert = dialect_insert(table).values(rows).on_conflict_do_nothing(index_elements=["dedup_key"])
-    if db.session.get_bind().dialect.name == "postgresql" and current_app.config["OUTBOX_KICK_AFTER_COMMIT"]:
-        written = insert.returning(table.c.id).cte("written")
-        db.session.execute(sa.select(sa.func.pg_notify(CHANNEL, "")).where(sa.exists(sa.select(written.c.id))))
-    else:
-        db.session.execute(insert)
+    written = db.session.execute(
+        dialect_insert(table).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.id), rows
+    ).all()
+    if written:
         db.session.info["outbox_kick"] = True
 
 

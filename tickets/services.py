@@ -55,12 +55,16 @@ def check_access_key(ticket: Ticket, key: str | None) -> bool:
     return bool(key) and hmac.compare_digest(ticket.access_key_hash, token_digest(key))
 
 
+#: the year's next number on PostgreSQL, built once (a submission neither builds nor compiles it again)
+_NEXT_NUMBER = sa.select(sa.func.ticket_reference_next(sa.bindparam("year", type_=sa.Integer)))
+
+
 def next_reference(year: int) -> str:
     """Take the next number of the year: DEM-2026-000123. On PostgreSQL from the year's sequence (one statement,
     no lock held until the commit; a rolled-back transaction leaves a gap: tickets.models.REFERENCE_FUNCTION); on
     SQLite from the year's counter row (the database has one writer at a time, so a lock costs nothing there)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        number = db.session.execute(sa.select(sa.func.ticket_reference_next(year))).scalar_one()
+        number = db.session.execute(_NEXT_NUMBER, {"year": year}).scalar_one()
         return f"DEM-{year}-{number:06d}"
     table = ReferenceCounter.__table__
     statement = (
