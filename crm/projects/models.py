@@ -226,7 +226,20 @@ class TeamMember(db.Model):
         return sa.or_(cls.end_date.is_(None), cls.end_date >= today)
 
 
-class PartnerBudget(db.Model):
+class BudgetAmounts:
+    """The amounts of a partner's budget, by category, and the aid requested: the same columns in the budget the
+    business systems send (PartnerBudget) and in each version of the financial annex made from it
+    (tickets.annexes.models.AnnexVersion)."""
+
+    staff: Mapped[Decimal] = mapped_column(Money)
+    equipment: Mapped[Decimal] = mapped_column(Money)
+    missions: Mapped[Decimal] = mapped_column(Money)
+    subcontracting: Mapped[Decimal] = mapped_column(Money)
+    overheads: Mapped[Decimal] = mapped_column(Money)
+    requested_aid: Mapped[Decimal] = mapped_column(Money)
+
+
+class PartnerBudget(BudgetAmounts, db.Model):
     """A partner's budget as the agency's business systems send it (import file `financial_annexes`).
 
     The nightly import keeps it and announces the lines it created or changed
@@ -239,12 +252,6 @@ class PartnerBudget(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
     partner_id: Mapped[int] = mapped_column(sa.ForeignKey("project_partners.id", ondelete="CASCADE"), unique=True)
-    staff: Mapped[Decimal] = mapped_column(Money)
-    equipment: Mapped[Decimal] = mapped_column(Money)
-    missions: Mapped[Decimal] = mapped_column(Money)
-    subcontracting: Mapped[Decimal] = mapped_column(Money)
-    overheads: Mapped[Decimal] = mapped_column(Money)
-    requested_aid: Mapped[Decimal] = mapped_column(Money)
     #: The aid rate that applies, in percent.
     rate: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2))
     row_hash: Mapped[str] = mapped_column(sa.String(32), default="")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.extensions import db, utcnow
 from crm.core.models import User
-from crm.projects.models import Money, Partner, Project
+from crm.projects.models import BudgetAmounts, Partner, Project
 from tickets.annexes.budget import CATEGORIES, Figures
 
 Rate = sa.Numeric(5, 2)
@@ -141,7 +141,7 @@ sa.Index("uq_project_partners_id_organisation", Partner.__table__.c.id, Partner.
          unique=True)
 
 
-class AnnexVersion(db.Model):
+class AnnexVersion(BudgetAmounts, db.Model):
     """One published version of an annex: its figures and their digest, never changed afterwards."""
 
     __tablename__ = "annex_versions"
@@ -149,12 +149,6 @@ class AnnexVersion(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     annex_id: Mapped[int] = mapped_column(sa.ForeignKey("financial_annexes.id", ondelete="CASCADE"))
     number: Mapped[int]
-    staff: Mapped[Decimal] = mapped_column(Money)
-    equipment: Mapped[Decimal] = mapped_column(Money)
-    missions: Mapped[Decimal] = mapped_column(Money)
-    subcontracting: Mapped[Decimal] = mapped_column(Money)
-    overheads: Mapped[Decimal] = mapped_column(Money)
-    requested_aid: Mapped[Decimal] = mapped_column(Money)
     rate: Mapped[Decimal] = mapped_column(Rate)
     note: Mapped[str] = mapped_column(sa.Text, default="")
     digest: Mapped[str] = mapped_column(sa.String(64))
