@@ -150,25 +150,40 @@ def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by
 IMPORT_NOTE = "Publiée par l'import nocturne des données de l'agence (fichier financial_annexes)."
 
 
+#: partners read at once by publish_imported_budgets (bound parameters of one IN list)
+IMPORT_CHUNK = 1000
+
+
 def publish_imported_budgets(budgets: list[dict], *, today: date, now: datetime | None = None) -> list[FinancialAnnex]:
     """Publish the partners' budgets the nightly import created or changed, where they differ from the annex.
 
     A partner without an annex gets its first version; an annex whose current figures are the imported ones is
     left as it is (no new version); otherwise a new version is published exactly as the agency's correction by
     hand (its differences in the history; an approval no longer holds, the decision waits again). The deadline is
-    the default one (deadlines.default_deadline).
+    the default one (deadlines.default_deadline). The partners, their projects and the annexes' current figures
+    are read IMPORT_CHUNK lines at a time (two statements), not line by line; only a publication writes.
     """
     published = []
-    for values in budgets:
-        partner = db.session.get(Partner, values["partner_id"])
-        if partner.project.state not in PORTAL_STATES:  # closed or abandoned: no establishment validates any more
-            continue
-        figures = budget.make_figures({line: values[line] for line in budget.LINES})  # checked by the import
-        annex = db.session.scalar(sa.select(FinancialAnnex).where(FinancialAnnex.partner_id == partner.id))
-        if annex is not None and annex.version.figures == figures:
-            continue
-        published.append(publish_annex(partner, figures, due_on=deadlines.default_deadline(today), by=None,
-                                       note=IMPORT_NOTE, today=today, now=now))
+    for start in range(0, len(budgets), IMPORT_CHUNK):
+        chunk = budgets[start:start + IMPORT_CHUNK]
+        ids = sorted({values["partner_id"] for values in chunk})
+        partners = {p.id: p for p in db.session.scalars(
+            sa.select(Partner).where(Partner.id.in_(ids)).options(sa.orm.joinedload(Partner.project)))}
+        current = {partner_id: version.figures for partner_id, version in db.session.execute(
+            sa.select(FinancialAnnex.partner_id, AnnexVersion)
+            .join(AnnexVersion, sa.and_(AnnexVersion.annex_id == FinancialAnnex.id,
+                                        AnnexVersion.number == FinancialAnnex.current_version))
+            .where(FinancialAnnex.partner_id.in_(ids)))}
+        for values in chunk:
+            partner = partners[values["partner_id"]]
+            if partner.project.state not in PORTAL_STATES:  # closed or abandoned: no establishment validates any more
+                continue
+            figures = budget.make_figures({line: values[line] for line in budget.LINES})  # checked by the import
+            if current.get(partner.id) == figures:
+                continue
+            published.append(publish_annex(partner, figures, due_on=deadlines.default_deadline(today), by=None,
+                                           note=IMPORT_NOTE, today=today, now=now))
+            current[partner.id] = figures  # the same partner twice in the file: its second line compares to this
     return published
 
 

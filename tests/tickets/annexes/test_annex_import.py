@@ -5,11 +5,13 @@ from __future__ import annotations
 import factories_annexes
 import pytest
 import sqlalchemy as sa
+from factories_crm import make_org, make_partner
 
 from crm.core.extensions import db
 from crm.imports.services import import_directory
+from crm.organisations.models import OrgKind
 from crm.projects.models import PartnerBudget, ProjectState
-from tickets.annexes import services
+from tickets.annexes import budget, services
 from tickets.annexes.models import AnnexEvent, AnnexState, AnnexVersion, FinancialAnnex
 
 FIGURES = factories_annexes.FIGURES
@@ -123,3 +125,41 @@ def test_a_closed_project_gets_no_annex_by_hand_nor_from_the_import(world, tmp_p
     assert refused.value.status == 409 and refused.value.field == "partner"
     run = _import(tmp_path, _line(world.project.reference, world.partner.number))
     assert run.counts["financial_annexes"]["rejected"] == 0 and _annex(world.partner) is None
+
+
+def _statements_of(call) -> int:
+    statements = []
+
+    def on_statement(*_args):
+        statements.append(1)
+
+    sa.event.listen(db.engine, "before_cursor_execute", on_statement)
+    try:
+        call()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", on_statement)
+    return len(statements)
+
+
+def test_the_import_reads_the_partners_and_annexes_at_once_not_line_by_line(world, tmp_path, monkeypatch):
+    partners = [world.partner, world.other_partner]
+    partners += [make_partner(world.project, make_org(OrgKind.ENTITY, name=f"Laboratoire {i}")) for i in range(6)]
+    lines = [_line(world.project.reference, p.number) for p in partners]
+    _import(tmp_path, *lines)
+    assert _versions() == len(partners)
+    budgets = [{"partner_id": p.id, **{line: FIGURES[line] for line in budget.LINES}} for p in partners]
+
+    def unchanged(rows):
+        db.session.expire_all()
+        return _statements_of(lambda: services.publish_imported_budgets(rows, today=factories_annexes.TODAY))
+
+    # the partners (with their projects) and the current figures: two statements, however many lines
+    assert unchanged(budgets[:2]) == unchanged(budgets) == 2
+    monkeypatch.setattr(services, "IMPORT_CHUNK", 3)
+    assert unchanged(budgets) == 2 * 3  # three chunks of at most three lines
+    assert _versions() == len(partners)  # equal figures: nothing published
+
+    changed = [dict(budgets[0], staff="90000", requested_aid="125000"), *budgets[1:]]
+    assert [a.partner_id for a in services.publish_imported_budgets(changed, today=factories_annexes.TODAY)] == [
+        world.partner.id]
+    assert _annex(world.partner).current_version == 2 and _versions() == len(partners) + 1
