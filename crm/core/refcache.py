@@ -188,17 +188,17 @@ def bump(session: Session, names: Iterable[str]) -> None:
 
 
 def _changed_by_flush(session: Session) -> set[str]:
+    """The namespaces a flush of this session would change: a watched model added or deleted, or changed in its
+    watched attributes. The session's pending objects are looked at once (a submission asks at every cached read
+    while its new ticket waits to be written)."""
     names: set[str] = set()
+    added = {type(o) for o in session.new} | {type(o) for o in session.deleted}
+    dirty = list(session.dirty)
     for namespace in _namespaces.values():
         for model, attributes in namespace.watched.items():
-            if any(isinstance(o, model) for o in (*session.new, *session.deleted)):
+            if any(issubclass(kind, model) for kind in added) or any(
+                    isinstance(obj, model) and _modified(obj, attributes) for obj in dirty):
                 names.add(namespace.name)
-                break
-            for obj in session.dirty:
-                if isinstance(obj, model) and _modified(obj, attributes):
-                    names.add(namespace.name)
-                    break
-            if namespace.name in names:
                 break
     return names
 
