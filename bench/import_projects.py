@@ -5,7 +5,9 @@
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
 
 Generates the export set in a temporary folder, then times a first import (everything created), a
-second one (everything unchanged) and a third after changing 1 % of the projects.
+second one (everything unchanged) and a third after changing 1 % of the projects. With --annexes the set also
+holds every partner's budget (file financial_annexes), and the import publishes the financial annex of each
+partner of a project in the portal's states (tickets.annexes.services.publish_imported_budgets).
 """
 
 from __future__ import annotations
@@ -33,8 +35,13 @@ def _writer(path: Path, columns: list[str]):
     return handle, writer
 
 
-def generate(directory: Path, n_projects: int, seed: int = 1, bump: int = 0) -> dict[str, int]:
-    """Write the export set; bump > 0 changes the title of every bump-th project (for the update run)."""
+ANNEX_COLUMNS = ["project_reference", "partner_number", "staff", "equipment", "missions", "subcontracting",
+                 "overheads", "requested_aid", "rate", "total_budget"]
+
+
+def generate(directory: Path, n_projects: int, seed: int = 1, bump: int = 0, annexes: bool = False) -> dict[str, int]:
+    """Write the export set; bump > 0 changes the title of every bump-th project (for the update run); annexes
+    adds every partner's budget (file financial_annexes)."""
     rng = random.Random(seed)
     counts: dict[str, int] = {}
     n_hq, n_entities, n_labs = 60, 300, 1500
@@ -62,8 +69,11 @@ def generate(directory: Path, n_projects: int, seed: int = 1, bump: int = 0) -> 
     counts["people"] = n_people
     files = {name: _writer(directory / f"{name}.csv", cols) for name, cols in [
         ("projects", PROJECT_COLUMNS), ("partners", PARTNER_COLUMNS), ("payment_lines", PAYMENT_COLUMNS),
-        ("deliverables", ["project_reference", "code", "title", "due_date", "submitted_on", "conditions_payment"])]}
+        ("deliverables", ["project_reference", "code", "title", "due_date", "submitted_on", "conditions_payment"]),
+        *([("financial_annexes", ANNEX_COLUMNS)] if annexes else [])]}
     counts.update(partners=0, payment_lines=0, deliverables=0, projects=n_projects)
+    if annexes:
+        counts["financial_annexes"] = 0
     for i in range(n_projects):
         ref = f"ANR-{20 + i % 6}-CE{i % 50:02d}-{i:06d}"
         title = f"Projet {i}" + (" (modifié)" if bump and i % bump == 0 else "")
@@ -76,6 +86,10 @@ def generate(directory: Path, n_projects: int, seed: int = 1, bump: int = 0) -> 
                                            f"P{rng.randrange(n_people)}", f"P{rng.randrange(n_people)}",
                                            int(number == 1), "150000.00"])
             counts["partners"] += 1
+            if annexes:  # the amounts add up, the aid within the rate (100 %)
+                files["financial_annexes"][1].writerow([ref, number, "100000.00", "20000.00", "5000.00", "0.00",
+                                                        "10000.00", "135000.00", "100", "135000.00"])
+                counts["financial_annexes"] += 1
             for line, (label, amount, due) in enumerate([("Avance", "45000.00", "2022-02-01"),
                                                          ("Intermédiaire", "75000.00", "2023-12-01"),
                                                          ("Solde", "30000.00", "2026-03-31")], start=1):
@@ -95,6 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--projects", type=int, default=100_000)
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument("--annexes", action="store_true", help="also every partner's budget (financial_annexes)")
     args = parser.parse_args()
 
     from crm import create_app
@@ -107,7 +122,7 @@ def main() -> None:
         data = Path(tmp) / "export"
         data.mkdir()
         t0 = time.perf_counter()
-        counts = generate(data, args.projects)
+        counts = generate(data, args.projects, annexes=args.annexes)
         print(f"generated {sum(counts.values()):,} lines {counts} in {time.perf_counter() - t0:.1f} s")
         with app.app_context():
             db.drop_all()
@@ -115,7 +130,7 @@ def main() -> None:
             for label, bump in (("first run (all created)", 0), ("second run (unchanged)", 0),
                                 ("third run (1 % of projects changed)", 100)):
                 if bump:
-                    generate(data, args.projects, bump=bump)
+                    generate(data, args.projects, bump=bump, annexes=args.annexes)
                 t0 = time.perf_counter()
                 run = import_directory(data, trigger="bench")
                 db.session.commit()

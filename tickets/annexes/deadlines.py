@@ -51,6 +51,7 @@ def annex_calendar() -> BusinessCalendar:
                             timezone="Europe/Paris", country="FR")
 
 
-def default_deadline(today: date) -> date:
-    """The deadline proposed when an annex is published: ANSWER_WORKING_DAYS working days after today."""
-    return add_working_days(annex_calendar(), today, ANSWER_WORKING_DAYS)
+def default_deadline(today: date, calendar: BusinessCalendar | None = None) -> date:
+    """The deadline proposed when an annex is published: ANSWER_WORKING_DAYS working days after today (in
+    ``calendar``, read once by a caller publishing many annexes; else the annexes' calendar, read now)."""
+    return add_working_days(calendar or annex_calendar(), today, ANSWER_WORKING_DAYS)

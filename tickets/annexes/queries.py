@@ -6,6 +6,8 @@ for and still hold as a portal profile, in projects of their portal scope (crm.p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -102,8 +104,37 @@ def agency_queue(filters: QueueFilters) -> sa.Select:
     return query.options(*ROW_LOADS).order_by(FinancialAnnex.due_on, FinancialAnnex.id)
 
 
+#: session.info key: {(SIREN, SIRET): référents} while remembered_referents() holds
+_REMEMBERED = "annexes.referents"
+
+
+@contextmanager
+def remembered_referents() -> Iterator[None]:
+    """Inside, referents_for() reads each establishment's référents once (the nightly import publishes many
+    annexes of the same establishments, while nobody designates anyone)."""
+    if _REMEMBERED in db.session.info:
+        yield
+        return
+    db.session.info[_REMEMBERED] = {}
+    try:
+        yield
+    finally:
+        db.session.info.pop(_REMEMBERED, None)
+
+
 def referents_for(organisation: Organisation) -> list[User]:
     """The active users designated for this establishment (its SIRET or its SIREN) who still hold the profile."""
+    remembered = db.session.info.get(_REMEMBERED)
+    key = (organisation.siren, organisation.siret)
+    if remembered is not None and key in remembered:
+        return remembered[key]
+    found = _referents_for(organisation)
+    if remembered is not None:
+        remembered[key] = found
+    return found
+
+
+def _referents_for(organisation: Organisation) -> list[User]:
     conditions = []
     if organisation.siren:
         conditions.append(sa.and_(AnnexReferent.kind == ReferentKind.HEADQUARTERS,

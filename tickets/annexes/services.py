@@ -7,6 +7,7 @@ the outbox (notifications) in the same transaction. Illegal steps raise AnnexErr
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cache
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -16,7 +17,7 @@ from crm.core.i18n import paris_today
 from crm.core.models import User
 from crm.portal.models import PortalGrant
 from crm.projects.models import PORTAL_STATES, Partner, Project
-from tickets.annexes import budget, deadlines, notices
+from tickets.annexes import budget, deadlines, notices, queries
 from tickets.annexes.models import (
     AnnexEvent,
     AnnexReferent,
@@ -87,13 +88,14 @@ def remove_referent(by: User, designation: AnnexReferent) -> None:
 
 
 def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by: User | None, note: str = "",
-                  today: date, now: datetime | None = None) -> FinancialAnnex:
+                  today: date, now: datetime | None = None, calendar=None) -> FinancialAnnex:
     """Publish the partner's annex for validation: a first version, or a new one (after corrections or a change).
 
     A new version replaces the one waiting (its approval, if any, no longer holds: the decision is no longer
     ready) and restarts the reminders. Publishing the same figures again is refused. ``by`` is None when the
     nightly import publishes (publish_imported_budgets): the version has no publisher, and the annex keeps the
-    agent who published it last, who is still told of the answers and of an overdue deadline.
+    agent who published it last, who is still told of the answers and of an overdue deadline. ``calendar``: the
+    annexes' business calendar when the caller read it already (deadlines.annex_calendar).
     """
     now = now or utcnow()
     if partner.project.state not in PORTAL_STATES:
@@ -101,7 +103,7 @@ def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by
                          field="partner", status=409)
     if due_on < today:
         raise AnnexError("La date limite est déjà passée.", field="due_on", status=422)
-    calendar = deadlines.annex_calendar()
+    calendar = calendar or deadlines.annex_calendar()
     if not deadlines.is_working_day(calendar, due_on):
         raise AnnexError(_("Le %(day)s n'est pas un jour ouvré (week-end, jour férié ou fermeture) : choisissez un "
                            "jour ouvré, par exemple le %(next)s.", day=due_on.strftime("%d/%m/%Y"),
@@ -114,6 +116,7 @@ def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by
         annex = FinancialAnnex(project_id=project.id, partner_id=partner.id, current_version=1,
                                first_published_at=now)
         annex.project, annex.partner = project, partner
+        annex.versions = []  # known empty: the first version is appended without reading the collection
         db.session.add(annex)
         previous = None
     else:
@@ -163,27 +166,42 @@ def publish_imported_budgets(budgets: list[dict], *, today: date, now: datetime 
     the default one (deadlines.default_deadline). The partners, their projects and the annexes' current figures
     are read IMPORT_CHUNK lines at a time (two statements), not line by line; only a publication writes.
     """
+    @cache
+    def deadline():  # the calendar and the deadline read once, at the first publication
+        calendar = deadlines.annex_calendar()
+        return calendar, deadlines.default_deadline(today, calendar)
+
     published = []
-    for start in range(0, len(budgets), IMPORT_CHUNK):
-        chunk = budgets[start:start + IMPORT_CHUNK]
-        ids = sorted({values["partner_id"] for values in chunk})
-        partners = {p.id: p for p in db.session.scalars(
-            sa.select(Partner).where(Partner.id.in_(ids)).options(sa.orm.joinedload(Partner.project)))}
-        current = {partner_id: version.figures for partner_id, version in db.session.execute(
-            sa.select(FinancialAnnex.partner_id, AnnexVersion)
-            .join(AnnexVersion, sa.and_(AnnexVersion.annex_id == FinancialAnnex.id,
-                                        AnnexVersion.number == FinancialAnnex.current_version))
-            .where(FinancialAnnex.partner_id.in_(ids)))}
-        for values in chunk:
-            partner = partners[values["partner_id"]]
-            if partner.project.state not in PORTAL_STATES:  # closed or abandoned: no establishment validates any more
-                continue
-            figures = budget.make_figures({line: values[line] for line in budget.LINES})  # checked by the import
-            if current.get(partner.id) == figures:
-                continue
-            published.append(publish_annex(partner, figures, due_on=deadlines.default_deadline(today), by=None,
-                                           note=IMPORT_NOTE, today=today, now=now))
-            current[partner.id] = figures  # the same partner twice in the file: its second line compares to this
+    with queries.remembered_referents():  # each establishment's référents read once
+        for start in range(0, len(budgets), IMPORT_CHUNK):
+            published += _publish_chunk(budgets[start:start + IMPORT_CHUNK], today=today, now=now, deadline=deadline)
+    return published
+
+
+def _publish_chunk(chunk: list[dict], *, today: date, now: datetime | None, deadline) -> list[FinancialAnnex]:
+    """One chunk of publish_imported_budgets: its partners (project and establishment joined) and the current
+    figures of their annexes in two statements, then a version for each partner whose figures differ."""
+    ids = sorted({values["partner_id"] for values in chunk})
+    partners = {p.id: p for p in db.session.scalars(
+        sa.select(Partner).where(Partner.id.in_(ids))
+        .options(sa.orm.joinedload(Partner.project), sa.orm.joinedload(Partner.organisation)))}
+    current = {partner_id: version.figures for partner_id, version in db.session.execute(
+        sa.select(FinancialAnnex.partner_id, AnnexVersion)
+        .join(AnnexVersion, sa.and_(AnnexVersion.annex_id == FinancialAnnex.id,
+                                    AnnexVersion.number == FinancialAnnex.current_version))
+        .where(FinancialAnnex.partner_id.in_(ids)))}
+    published = []
+    for values in chunk:
+        partner = partners[values["partner_id"]]
+        if partner.project.state not in PORTAL_STATES:  # closed or abandoned: no establishment validates any more
+            continue
+        figures = budget.make_figures({line: values[line] for line in budget.LINES})  # checked by the import
+        if current.get(partner.id) == figures:
+            continue
+        calendar, due_on = deadline()
+        published.append(publish_annex(partner, figures, due_on=due_on, by=None, note=IMPORT_NOTE, today=today,
+                                       now=now, calendar=calendar))
+        current[partner.id] = figures  # the same partner twice in the file: its second line compares to this
     return published
 
 

@@ -11,6 +11,7 @@ from crm.core.extensions import db
 from crm.imports.services import import_directory
 from crm.organisations.models import OrgKind
 from crm.projects.models import PartnerBudget, ProjectState
+from notifications.models import OutboxMessage
 from tickets.annexes import budget, services
 from tickets.annexes.models import AnnexEvent, AnnexState, AnnexVersion, FinancialAnnex
 
@@ -142,11 +143,14 @@ def _statements_of(call) -> int:
 
 
 def test_the_import_reads_the_partners_and_annexes_at_once_not_line_by_line(world, tmp_path, monkeypatch):
-    partners = [world.partner, world.other_partner]
-    partners += [make_partner(world.project, make_org(OrgKind.ENTITY, name=f"Laboratoire {i}")) for i in range(6)]
+    partners = [world.partner, world.other_partner, *(make_partner(world.project, world.entity) for _ in range(2))]
+    partners += [make_partner(world.project, make_org(OrgKind.ENTITY, name=f"Laboratoire {i}")) for i in range(4)]
     lines = [_line(world.project.reference, p.number) for p in partners]
     _import(tmp_path, *lines)
     assert _versions() == len(partners)
+    # the establishment's référents read once for its three annexes, and each annex told to them all the same
+    mails = db.session.scalars(sa.select(OutboxMessage.recipient).where(OutboxMessage.kind == "annex_published"))
+    assert sorted(mails) == [world.outsider.email] + [world.referent.email] * 3
     budgets = [{"partner_id": p.id, **{line: FIGURES[line] for line in budget.LINES}} for p in partners]
 
     def unchanged(rows):
