@@ -98,6 +98,24 @@ def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by
     annexes' business calendar when the caller read it already (deadlines.annex_calendar).
     """
     now = now or utcnow()
+    _check_publishable(partner, due_on=due_on, today=today, calendar=calendar)
+    annex = db.session.scalar(sa.select(FinancialAnnex).where(FinancialAnnex.partner_id == partner.id)
+                              .with_for_update())
+    previous = annex.version if annex is not None else None
+    if previous is not None and previous.figures == figures:
+        raise AnnexError("Ces montants sont ceux de la version en cours : modifiez au moins une ligne.",
+                         field="staff", status=422)
+    annex, was_approved = _open_version(annex, partner, due_on=due_on, by=by, now=now)
+    db.session.flush()
+    version = _write_version(annex, figures, previous, due_on=due_on, by=by, note=note, now=now)
+    if was_approved:
+        _unready(partner.project, by, now, reason="annex_changed")
+    db.session.flush()
+    notices.published(annex, version)
+    return annex
+
+
+def _check_publishable(partner: Partner, *, due_on: date, today: date, calendar=None) -> None:
     if partner.project.state not in PORTAL_STATES:
         raise AnnexError(_("Ce projet est clos ou abandonné : son établissement ne peut plus valider d'annexe."),
                          field="partner", status=409)
@@ -109,21 +127,19 @@ def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by
                            "jour ouvré, par exemple le %(next)s.", day=due_on.strftime("%d/%m/%Y"),
                            next=deadlines.add_working_days(calendar, due_on, 1).strftime("%d/%m/%Y")),
                          field="due_on", status=422)
-    project = partner.project
-    annex = db.session.scalar(sa.select(FinancialAnnex).where(FinancialAnnex.partner_id == partner.id)
-                              .with_for_update())
+
+
+def _open_version(annex: FinancialAnnex | None, partner: Partner, *, due_on: date, by: User | None,
+                  now: datetime) -> tuple[FinancialAnnex, bool]:
+    """The annex (a new one for a first version) set to wait for the version about to be written; whether it was
+    approved (the decision is then no longer ready)."""
     if annex is None:
-        annex = FinancialAnnex(project_id=project.id, partner_id=partner.id, current_version=1,
+        annex = FinancialAnnex(project_id=partner.project_id, partner_id=partner.id, current_version=1,
                                first_published_at=now)
-        annex.project, annex.partner = project, partner
+        annex.project, annex.partner = partner.project, partner
         annex.versions = []  # known empty: the first version is appended without reading the collection
         db.session.add(annex)
-        previous = None
     else:
-        previous = annex.version
-        if previous.figures == figures:
-            raise AnnexError("Ces montants sont ceux de la version en cours : modifiez au moins une ligne.",
-                             field="staff", status=422)
         annex.current_version += 1
     was_approved = annex.state == AnnexState.APPROVED
     annex.state = AnnexState.PUBLISHED
@@ -133,20 +149,38 @@ def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by
     annex.organisation_id = partner.organisation_id
     annex.approved_at = annex.approved_by_id = annex.approved_version = annex.approved_digest = None
     annex.reminder_sent_at = annex.escalated_at = None
-    db.session.flush()
+    return annex, was_approved
+
+
+def _write_version(annex: FinancialAnnex, figures: budget.Figures, previous: AnnexVersion | None, *, due_on: date,
+                   by: User | None, note: str, now: datetime) -> AnnexVersion:
+    """The annex's new version (the annex written already: its id is in the event) and its history event."""
     version = AnnexVersion(annex_id=annex.id, number=annex.current_version, note=note.strip(),
                            digest=budget.digest(annex.subject(), figures), published_by_id=by.id if by else None,
                            published_at=now, requested_aid=figures.requested_aid, rate=figures.rate,
                            **figures.amounts)
     annex.versions.append(version)
     changes = budget.differences(previous.figures if previous else None, figures)
-    _event(project.id, "annex_published", by, annex, now, version=version.number, due_on=due_on.isoformat(),
+    _event(annex.project_id, "annex_published", by, annex, now, version=version.number, due_on=due_on.isoformat(),
            digest=version.digest, changes={c.line: [_text(c.before), _text(c.after)] for c in changes})
-    if was_approved:
-        _unready(project, by, now, reason="annex_changed")
+    return version
+
+
+def _publish_first_versions(firsts: list[tuple[Partner, budget.Figures]], *, due_on: date, today: date,
+                            now: datetime, note: str, calendar) -> list[FinancialAnnex]:
+    """publish_annex for partners without an annex (the import read that already), all at once: their annexes in
+    one flush, then their versions and events in another (the unit of work writes each table's rows together),
+    then the référents' e-mails. The same rows, history and e-mails as one publish_annex each."""
+    for partner, _figures in firsts:
+        _check_publishable(partner, due_on=due_on, today=today, calendar=calendar)
+    annexes = [_open_version(None, partner, due_on=due_on, by=None, now=now)[0] for partner, _figures in firsts]
     db.session.flush()
-    notices.published(annex, version)
-    return annex
+    versions = [_write_version(annex, figures, None, due_on=due_on, by=None, note=note, now=now)
+                for annex, (_partner, figures) in zip(annexes, firsts, strict=True)]
+    db.session.flush()
+    for annex, version in zip(annexes, versions, strict=True):
+        notices.published(annex, version)
+    return annexes
 
 
 #: The note of a version the nightly import published.
@@ -190,18 +224,23 @@ def _publish_chunk(chunk: list[dict], *, today: date, now: datetime | None, dead
         .join(AnnexVersion, sa.and_(AnnexVersion.annex_id == FinancialAnnex.id,
                                     AnnexVersion.number == FinancialAnnex.current_version))
         .where(FinancialAnnex.partner_id.in_(ids)))}
-    published = []
+    published, firsts = [], {}
     for values in chunk:
         partner = partners[values["partner_id"]]
         if partner.project.state not in PORTAL_STATES:  # closed or abandoned: no establishment validates any more
             continue
         figures = budget.make_figures({line: values[line] for line in budget.LINES})  # checked by the import
-        if current.get(partner.id) == figures:
-            continue
+        if partner.id not in current:  # no annex yet: its first version, written with the chunk's others
+            firsts[partner.id] = (partner, figures)
+        elif current[partner.id] != figures:
+            calendar, due_on = deadline()
+            published.append(publish_annex(partner, figures, due_on=due_on, by=None, note=IMPORT_NOTE, today=today,
+                                           now=now, calendar=calendar))
+            current[partner.id] = figures
+    if firsts:
         calendar, due_on = deadline()
-        published.append(publish_annex(partner, figures, due_on=due_on, by=None, note=IMPORT_NOTE, today=today,
-                                       now=now, calendar=calendar))
-        current[partner.id] = figures  # the same partner twice in the file: its second line compares to this
+        published += _publish_first_versions(list(firsts.values()), due_on=due_on, today=today, now=now or utcnow(),
+                                             note=IMPORT_NOTE, calendar=calendar)
     return published
 
 

@@ -8,11 +8,12 @@ import sqlalchemy as sa
 from factories_crm import make_org, make_partner
 
 from crm.core.extensions import db
+from crm.core.i18n import paris_today
 from crm.imports.services import import_directory
 from crm.organisations.models import OrgKind
 from crm.projects.models import PartnerBudget, ProjectState
 from notifications.models import OutboxMessage
-from tickets.annexes import budget, services
+from tickets.annexes import budget, deadlines, services
 from tickets.annexes.models import AnnexEvent, AnnexState, AnnexVersion, FinancialAnnex
 
 FIGURES = factories_annexes.FIGURES
@@ -151,6 +152,17 @@ def test_the_import_reads_the_partners_and_annexes_at_once_not_line_by_line(worl
     # the establishment's référents read once for its three annexes, and each annex told to them all the same
     mails = db.session.scalars(sa.select(OutboxMessage.recipient).where(OutboxMessage.kind == "annex_published"))
     assert sorted(mails) == [world.outsider.email] + [world.referent.email] * 3
+    # first versions written together, each as publish_annex writes one: its version, its event, the deadline
+    due_on = deadlines.default_deadline(paris_today())
+    for partner in partners:
+        annex = _annex(partner)
+        assert annex.state == AnnexState.PUBLISHED and annex.current_version == 1 and annex.due_on == due_on
+        assert annex.organisation_id == partner.organisation_id and annex.version.note == services.IMPORT_NOTE
+        assert annex.version.digest == budget.digest(annex.subject(), budget.make_figures(FIGURES))
+        events = db.session.scalars(sa.select(AnnexEvent).where(AnnexEvent.annex_id == annex.id)).all()
+        assert [(e.kind, e.data["version"], e.data["digest"], e.data["due_on"]) for e in events] == [
+            ("annex_published", 1, annex.version.digest, due_on.isoformat())]
+        assert set(events[0].data["changes"]) == set(budget.LINES)  # every line, from nothing
     budgets = [{"partner_id": p.id, **{line: FIGURES[line] for line in budget.LINES}} for p in partners]
 
     def unchanged(rows):
