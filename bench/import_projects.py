@@ -41,7 +41,7 @@ ANNEX_COLUMNS = ["project_reference", "partner_number", "staff", "equipment", "m
 
 def generate(directory: Path, n_projects: int, seed: int = 1, bump: int = 0, annexes: bool = False) -> dict[str, int]:
     """Write the export set; bump > 0 changes the title of every bump-th project (for the update run); annexes
-    adds every partner's budget (file financial_annexes)."""
+    adds every partner's budget (file financial_annexes), changed too for a bump-th project."""
     rng = random.Random(seed)
     counts: dict[str, int] = {}
     n_hq, n_entities, n_labs = 60, 300, 1500
@@ -86,9 +86,10 @@ def generate(directory: Path, n_projects: int, seed: int = 1, bump: int = 0, ann
                                            f"P{rng.randrange(n_people)}", f"P{rng.randrange(n_people)}",
                                            int(number == 1), "150000.00"])
             counts["partners"] += 1
-            if annexes:  # the amounts add up, the aid within the rate (100 %)
-                files["financial_annexes"][1].writerow([ref, number, "100000.00", "20000.00", "5000.00", "0.00",
-                                                        "10000.00", "135000.00", "100", "135000.00"])
+            if annexes:  # the amounts add up, the aid within the rate (100 %); a changed project's budgets too
+                staff, aid = ("90000.00", "125000.00") if bump and i % bump == 0 else ("100000.00", "135000.00")
+                files["financial_annexes"][1].writerow([ref, number, staff, "20000.00", "5000.00", "0.00",
+                                                        "10000.00", aid, "100", aid])
                 counts["financial_annexes"] += 1
             for line, (label, amount, due) in enumerate([("Avance", "45000.00", "2022-02-01"),
                                                          ("Intermédiaire", "75000.00", "2023-12-01"),

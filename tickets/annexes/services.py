@@ -101,18 +101,11 @@ def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by
     _check_publishable(partner, due_on=due_on, today=today, calendar=calendar)
     annex = db.session.scalar(sa.select(FinancialAnnex).where(FinancialAnnex.partner_id == partner.id)
                               .with_for_update())
-    previous = annex.version if annex is not None else None
-    if previous is not None and previous.figures == figures:
+    if annex is not None and annex.version.figures == figures:
         raise AnnexError("Ces montants sont ceux de la version en cours : modifiez au moins une ligne.",
                          field="staff", status=422)
-    annex, was_approved = _open_version(annex, partner, due_on=due_on, by=by, now=now)
-    db.session.flush()
-    version = _write_version(annex, figures, previous, due_on=due_on, by=by, note=note, now=now)
-    if was_approved:
-        _unready(partner.project, by, now, reason="annex_changed")
-    db.session.flush()
-    notices.published(annex, version)
-    return annex
+    return _publish_versions([(partner, figures)], {partner.id: annex} if annex else {}, due_on=due_on, by=by,
+                             note=note, now=now)[0]
 
 
 def _check_publishable(partner: Partner, *, due_on: date, today: date, calendar=None) -> None:
@@ -166,21 +159,39 @@ def _write_version(annex: FinancialAnnex, figures: budget.Figures, previous: Ann
     return version
 
 
-def _publish_first_versions(firsts: list[tuple[Partner, budget.Figures]], *, due_on: date, today: date,
-                            now: datetime, note: str, calendar) -> list[FinancialAnnex]:
-    """publish_annex for partners without an annex (the import read that already), all at once: their annexes in
-    one flush, then their versions and events in another (the unit of work writes each table's rows together),
-    then the référents' e-mails. The same rows, history and e-mails as one publish_annex each."""
-    for partner, _figures in firsts:
-        _check_publishable(partner, due_on=due_on, today=today, calendar=calendar)
-    annexes = [_open_version(None, partner, due_on=due_on, by=None, now=now)[0] for partner, _figures in firsts]
+def _publish_versions(items: list[tuple[Partner, budget.Figures]], annexes: dict[int, FinancialAnnex], *,
+                      due_on: date, by: User | None, note: str, now: datetime) -> list[FinancialAnnex]:
+    """Publish a version for each (partner, figures), checked already: on the partner's annex in ``annexes``
+    (locked by the caller), or on a new one. The annexes are written in one flush, then their versions and events
+    in another (the unit of work writes a table's rows together, for one annex or a thousand); the decisions of
+    the projects whose approved annex changed are no longer ready; then the référents' e-mails."""
+    opened = []
+    for partner, figures in items:
+        annex = annexes.get(partner.id)
+        previous = annex.version if annex is not None else None
+        annex, was_approved = _open_version(annex, partner, due_on=due_on, by=by, now=now)
+        opened.append((annex, figures, previous, was_approved))
     db.session.flush()
-    versions = [_write_version(annex, figures, None, due_on=due_on, by=None, note=note, now=now)
-                for annex, (_partner, figures) in zip(annexes, firsts, strict=True)]
+    versions = [_write_version(annex, figures, previous, due_on=due_on, by=by, note=note, now=now)
+                for annex, figures, previous, _approved in opened]
+    for project in {annex.project: None for annex, _f, _p, approved in opened if approved}:
+        _unready(project, by, now, reason="annex_changed")
     db.session.flush()
-    for annex, version in zip(annexes, versions, strict=True):
+    for (annex, *_rest), version in zip(opened, versions, strict=True):
         notices.published(annex, version)
-    return annexes
+    return [annex for annex, *_rest in opened]
+
+
+def _publish_imported(items: list[tuple[Partner, budget.Figures]], *, today: date, now: datetime,
+                      calendar, due_on: date) -> list[FinancialAnnex]:
+    """publish_annex for a chunk of the import's budgets that differ from their annex (or have none): the
+    existing annexes locked and read with their versions in two statements, then every version at once."""
+    for partner, _figures in items:
+        _check_publishable(partner, due_on=due_on, today=today, calendar=calendar)
+    annexes = {a.partner_id: a for a in db.session.scalars(
+        sa.select(FinancialAnnex).where(FinancialAnnex.partner_id.in_([p.id for p, _f in items]))
+        .options(sa.orm.selectinload(FinancialAnnex.versions)).with_for_update())}
+    return _publish_versions(items, annexes, due_on=due_on, by=None, note=IMPORT_NOTE, now=now)
 
 
 #: The note of a version the nightly import published.
@@ -224,24 +235,18 @@ def _publish_chunk(chunk: list[dict], *, today: date, now: datetime | None, dead
         .join(AnnexVersion, sa.and_(AnnexVersion.annex_id == FinancialAnnex.id,
                                     AnnexVersion.number == FinancialAnnex.current_version))
         .where(FinancialAnnex.partner_id.in_(ids)))}
-    published, firsts = [], {}
+    differing = []  # the file keeps one line per partner (a key seen twice is refused)
     for values in chunk:
         partner = partners[values["partner_id"]]
         if partner.project.state not in PORTAL_STATES:  # closed or abandoned: no establishment validates any more
             continue
         figures = budget.make_figures({line: values[line] for line in budget.LINES})  # checked by the import
-        if partner.id not in current:  # no annex yet: its first version, written with the chunk's others
-            firsts[partner.id] = (partner, figures)
-        elif current[partner.id] != figures:
-            calendar, due_on = deadline()
-            published.append(publish_annex(partner, figures, due_on=due_on, by=None, note=IMPORT_NOTE, today=today,
-                                           now=now, calendar=calendar))
-            current[partner.id] = figures
-    if firsts:
-        calendar, due_on = deadline()
-        published += _publish_first_versions(list(firsts.values()), due_on=due_on, today=today, now=now or utcnow(),
-                                             note=IMPORT_NOTE, calendar=calendar)
-    return published
+        if current.get(partner.id) != figures:  # no annex yet, or other figures
+            differing.append((partner, figures))
+    if not differing:
+        return []
+    calendar, due_on = deadline()
+    return _publish_imported(differing, today=today, now=now or utcnow(), calendar=calendar, due_on=due_on)
 
 
 def on_partner_budgets_imported(_sender, budgets: list[dict], **_kw) -> None:
