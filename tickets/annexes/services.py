@@ -88,17 +88,17 @@ def remove_referent(by: User, designation: AnnexReferent) -> None:
 
 
 def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by: User | None, note: str = "",
-                  today: date, now: datetime | None = None, calendar=None) -> FinancialAnnex:
+                  today: date, now: datetime | None = None) -> FinancialAnnex:
     """Publish the partner's annex for validation: a first version, or a new one (after corrections or a change).
 
     A new version replaces the one waiting (its approval, if any, no longer holds: the decision is no longer
     ready) and restarts the reminders. Publishing the same figures again is refused. ``by`` is None when the
     nightly import publishes (publish_imported_budgets): the version has no publisher, and the annex keeps the
-    agent who published it last, who is still told of the answers and of an overdue deadline. ``calendar``: the
-    annexes' business calendar when the caller read it already (deadlines.annex_calendar).
+    agent who published it last, who is still told of the answers and of an overdue deadline.
     """
     now = now or utcnow()
-    _check_publishable(partner, due_on=due_on, today=today, calendar=calendar)
+    _check_open(partner)
+    _check_deadline(due_on, today=today, calendar=deadlines.annex_calendar())
     annex = db.session.scalar(sa.select(FinancialAnnex).where(FinancialAnnex.partner_id == partner.id)
                               .with_for_update())
     if annex is not None and annex.version.figures == figures:
@@ -108,13 +108,15 @@ def publish_annex(partner: Partner, figures: budget.Figures, *, due_on: date, by
                              note=note, now=now)[0]
 
 
-def _check_publishable(partner: Partner, *, due_on: date, today: date, calendar=None) -> None:
+def _check_open(partner: Partner) -> None:
     if partner.project.state not in PORTAL_STATES:
         raise AnnexError(_("Ce projet est clos ou abandonné : son établissement ne peut plus valider d'annexe."),
                          field="partner", status=409)
+
+
+def _check_deadline(due_on: date, *, today: date, calendar) -> None:
     if due_on < today:
         raise AnnexError("La date limite est déjà passée.", field="due_on", status=422)
-    calendar = calendar or deadlines.annex_calendar()
     if not deadlines.is_working_day(calendar, due_on):
         raise AnnexError(_("Le %(day)s n'est pas un jour ouvré (week-end, jour férié ou fermeture) : choisissez un "
                            "jour ouvré, par exemple le %(next)s.", day=due_on.strftime("%d/%m/%Y"),
@@ -174,7 +176,7 @@ def _publish_versions(items: list[tuple[Partner, budget.Figures]], annexes: dict
     db.session.flush()
     versions = [_write_version(annex, figures, previous, due_on=due_on, by=by, note=note, now=now)
                 for annex, figures, previous, _approved in opened]
-    for project in {annex.project: None for annex, _f, _p, approved in opened if approved}:
+    for project in dict.fromkeys(annex.project for annex, _f, _p, approved in opened if approved):
         _unready(project, by, now, reason="annex_changed")
     db.session.flush()
     for (annex, *_rest), version in zip(opened, versions, strict=True):
@@ -184,10 +186,10 @@ def _publish_versions(items: list[tuple[Partner, budget.Figures]], annexes: dict
 
 def _publish_imported(items: list[tuple[Partner, budget.Figures]], *, today: date, now: datetime,
                       calendar, due_on: date) -> list[FinancialAnnex]:
-    """publish_annex for a chunk of the import's budgets that differ from their annex (or have none): the
-    existing annexes locked and read with their versions in two statements, then every version at once."""
-    for partner, _figures in items:
-        _check_publishable(partner, due_on=due_on, today=today, calendar=calendar)
+    """publish_annex for a chunk of the import's budgets that differ from their annex (or have none), their
+    projects open (_publish_chunk kept only those): the deadline checked once, the existing annexes locked and
+    read with their versions in two statements, then every version at once."""
+    _check_deadline(due_on, today=today, calendar=calendar)
     annexes = {a.partner_id: a for a in db.session.scalars(
         sa.select(FinancialAnnex).where(FinancialAnnex.partner_id.in_([p.id for p, _f in items]))
         .options(sa.orm.selectinload(FinancialAnnex.versions)).with_for_update())}
@@ -209,7 +211,8 @@ def publish_imported_budgets(budgets: list[dict], *, today: date, now: datetime 
     left as it is (no new version); otherwise a new version is published exactly as the agency's correction by
     hand (its differences in the history; an approval no longer holds, the decision waits again). The deadline is
     the default one (deadlines.default_deadline). The partners, their projects and the annexes' current figures
-    are read IMPORT_CHUNK lines at a time (two statements), not line by line; only a publication writes.
+    are read IMPORT_CHUNK lines at a time (two statements), not line by line; a chunk with figures to publish
+    locks its annexes (two more) and publishes them together (_publish_versions).
     """
     @cache
     def deadline():  # the calendar and the deadline read once, at the first publication
